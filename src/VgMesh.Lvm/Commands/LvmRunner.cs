@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace VgMesh.Lvm.Commands;
+
+/// <summary>
+/// Starts <c>lvm</c> and <c>dmsetup</c> from argument arrays with <c>LC_ALL=C</c>, kills them
+/// (whole tree) on timeout or cancellation, and logs every run with its exit code and duration.
+/// </summary>
+public sealed partial class LvmRunner : ILvmRunner
+{
+    /// <summary>
+    /// Added to every LVM command that has no write permit. LVM 2.03.16 does not enforce it for
+    /// writes (see <see cref="MetadataWritePermit"/>) but it does stop LVM's own automatic repairs
+    /// of inconsistent metadata, which must come from the one writer only.
+    /// </summary>
+    public static readonly string[] ReadOnlyConfig = ["--config", "global/metadata_read_only=1"];
+
+    private readonly LvmRunnerOptions _options;
+    private readonly ILogger<LvmRunner> _logger;
+    private readonly TimeProvider _time;
+
+    public LvmRunner(LvmRunnerOptions options, ILogger<LvmRunner> logger, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Validate();
+        _logger = logger;
+        _time = time;
+    }
+
+    public LvmRunnerOptions Options => _options;
+
+    /// <summary>The exact argv the command runs as; exposed so tests can check it without a process.</summary>
+    public IReadOnlyList<string> BuildArgv(LvmCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var argv = new List<string>(_options.CommandPrefix);
+        if (_options.CommandPrefix.Count > 0)
+        {
+            // Behind a prefix (chroot, nsenter, ssh) our process environment may not arrive.
+            argv.Add("env");
+            argv.AddRange(Environment());
+        }
+
+        argv.Add(command.Tool == LvmTool.Lvm ? _options.LvmBinary : _options.DmsetupBinary);
+        argv.AddRange(command.Args);
+        if (command.Tool == LvmTool.Lvm && !command.WritesMetadata)
+        {
+            argv.AddRange(ReadOnlyConfig);
+        }
+
+        return argv;
+    }
+
+    public async Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var argv = BuildArgv(command);
+        if (command.WritesMetadata)
+        {
+            if (command.Permit is null)
+            {
+                throw new LvmWriteNotPermittedException(string.Join(' ', argv));
+            }
+
+            // Checked as late as possible: the permit may have lapsed while the caller prepared.
+            command.Permit.EnsureValid();
+        }
+
+        var psi = new ProcessStartInfo(argv[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in argv.Skip(1))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach (var kv in Environment())
+        {
+            var eq = kv.IndexOf('=', StringComparison.Ordinal);
+            psi.Environment[kv[..eq]] = kv[(eq + 1)..];
+        }
+
+        using var timeout = new CancellationTokenSource(_options.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var started = _time.GetTimestamp();
+        using var process = new Process { StartInfo = psi };
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new LvmCommandException(new ProcessResult(argv, 127, "", $"cannot start '{argv[0]}': {e.Message}", TimeSpan.Zero));
+        }
+
+        var stdoutTask = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderrTask = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            if (command.Stdin is { } stdin)
+            {
+                await process.StandardInput.WriteAsync(stdin.AsMemory(), linked.Token).ConfigureAwait(false);
+            }
+
+            process.StandardInput.Close();
+            await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(process);
+            var elapsed = _time.GetElapsedTime(started);
+            var partial = new ProcessResult(argv, -1, await stdoutTask.ConfigureAwait(false), await stderrTask.ConfigureAwait(false), elapsed);
+            if (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                LogTimedOut(_logger, partial.CommandLine, _options.Timeout.TotalSeconds);
+                throw new LvmTimeoutException(partial.CommandLine, _options.Timeout, partial);
+            }
+
+            LogCancelled(_logger, partial.CommandLine);
+            throw;
+        }
+
+        var result = new ProcessResult(
+            argv,
+            process.ExitCode,
+            await stdoutTask.ConfigureAwait(false),
+            await stderrTask.ConfigureAwait(false),
+            _time.GetElapsedTime(started));
+        if (result.Succeeded)
+        {
+            LogRan(_logger, result.CommandLine, result.Duration.TotalMilliseconds);
+        }
+        else
+        {
+            LogFailed(_logger, result.CommandLine, result.ExitCode, result.Duration.TotalMilliseconds, result.StderrSummary);
+        }
+
+        return result;
+    }
+
+    private IEnumerable<string> Environment()
+    {
+        yield return "LC_ALL=C";
+        // LVM warns on stderr about every inherited descriptor; those lines would pollute error texts.
+        yield return "LVM_SUPPRESS_FD_WARNINGS=1";
+        if (_options.LvmSystemDir is { } dir)
+        {
+            yield return $"LVM_SYSTEM_DIR={dir}";
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited between the cancellation and the kill.
+        }
+    }
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Debug, Message = "ran {Command} in {DurationMs:0.0} ms")]
+    private static partial void LogRan(ILogger logger, string command, double durationMs);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "{Command} exited {ExitCode} after {DurationMs:0.0} ms: {Stderr}")]
+    private static partial void LogFailed(ILogger logger, string command, int exitCode, double durationMs, string stderr);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "{Command} timed out after {TimeoutSeconds} s and was killed")]
+    private static partial void LogTimedOut(ILogger logger, string command, double timeoutSeconds);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "{Command} cancelled and killed")]
+    private static partial void LogCancelled(ILogger logger, string command);
+}

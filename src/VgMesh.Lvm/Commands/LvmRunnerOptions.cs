@@ -1,0 +1,46 @@
+namespace VgMesh.Lvm.Commands;
+
+/// <summary>How this host runs LVM. Immutable; validated once at start.</summary>
+public sealed record LvmRunnerOptions
+{
+    /// <summary>
+    /// Prepended to every command, e.g. <c>["chroot", "/host"]</c>, <c>["nsenter", "-t", "1", "-m"]</c>,
+    /// or the lab's <c>["ops/lab", "exec", "node1", "--"]</c>. Environment then travels through <c>env</c>.
+    /// </summary>
+    public IReadOnlyList<string> CommandPrefix { get; init; } = [];
+
+    public string LvmBinary { get; init; } = "lvm";
+
+    public string DmsetupBinary { get; init; } = "dmsetup";
+
+    /// <summary>Passed as <c>LVM_SYSTEM_DIR</c> when set: a per-host LVM configuration directory.</summary>
+    public string? LvmSystemDir { get; init; }
+
+    /// <summary>A command still running after this is killed (with its process tree).</summary>
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    public LvmRunnerOptions Validate()
+    {
+        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary))
+        {
+            throw new ArgumentException("LVM settings: LvmBinary and DmsetupBinary must name programs (default 'lvm' and 'dmsetup').");
+        }
+
+        if (Timeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"LVM settings: Timeout must be positive, not {Timeout}.");
+        }
+
+        if (CommandPrefix.Any(string.IsNullOrEmpty))
+        {
+            throw new ArgumentException("LVM settings: CommandPrefix has an empty element; give each argument separately.");
+        }
+
+        if (LvmSystemDir is { } dir && !Path.IsPathRooted(dir))
+        {
+            throw new ArgumentException($"LVM settings: LvmSystemDir '{dir}' must be an absolute path.");
+        }
+
+        return this;
+    }
+}

@@ -1,0 +1,100 @@
+using VgMesh.Lvm.Commands;
+
+namespace VgMesh.Lvm.DeviceMapper;
+
+/// <summary>
+/// This host's device-mapper through <c>dmsetup</c>. Removal is never forced: an open device is
+/// reported as <see cref="LvmInUseException"/>, because forcing would yank it from a running VM.
+/// </summary>
+public sealed class DmSetup(ILvmRunner runner)
+{
+    public async Task<IReadOnlyList<DmDevice>> ListAsync(CancellationToken ct = default) =>
+        DmParser.ParseInfo(await RunAsync(DmParser.InfoArgs, "device-mapper devices", ct).ConfigureAwait(false));
+
+    public async Task<DmDevice?> InfoAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        try
+        {
+            var text = await RunAsync([.. DmParser.InfoArgs, "--", name], name, ct).ConfigureAwait(false);
+            return DmParser.ParseInfo(text).SingleOrDefault();
+        }
+        catch (LvmNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<IReadOnlyList<DmTableLine>> TableAsync(CancellationToken ct = default) =>
+        DmParser.ParseTable(await RunAsync(["table"], "device-mapper tables", ct).ConfigureAwait(false));
+
+    public async Task<IReadOnlyList<DmTableLine>> TableAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return DmParser.ParseTable(name, await RunAsync(["table", "--", name], name, ct).ConfigureAwait(false));
+    }
+
+    public async Task<IReadOnlyList<DmStatusLine>> StatusAsync(CancellationToken ct = default) =>
+        DmParser.ParseStatus(await RunAsync(["status"], "device-mapper status", ct).ConfigureAwait(false));
+
+    public async Task<IReadOnlyList<DmStatusLine>> StatusAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return DmParser.ParseStatus(name, await RunAsync(["status", "--", name], name, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>Removes a device whose LV no longer exists (or a fenced one). Never <c>--force</c>.</summary>
+    public Task RemoveAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return RunAsync(["remove", "--", name], name, ct);
+    }
+
+    /// <summary>Loads a table into the device's inactive slot; <see cref="ResumeAsync"/> makes it live.</summary>
+    public Task LoadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        ArgumentNullException.ThrowIfNull(table);
+        if (table.Count == 0)
+        {
+            throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
+        }
+
+        // Through stdin: several segments cannot travel in one --table argument.
+        var text = string.Concat(table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}".TrimEnd() + "\n"));
+        return RunAsync(["load", "--", name], name, ct, stdin: text);
+    }
+
+    public Task SuspendAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return RunAsync(["suspend", "--", name], name, ct);
+    }
+
+    public Task ResumeAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return RunAsync(["resume", "--", name], name, ct);
+    }
+
+    /// <summary>
+    /// dm names here are LVM's (<c>vg-lv</c> with '-' doubled, plus layer suffixes) or vgmesh's own;
+    /// the same character set as LVM names, so nothing can read as an option or a path.
+    /// </summary>
+    public static string ValidateName(string? name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 127 || name[0] == '-' || name is "." or ".." ||
+            !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '_' or '.' or '-'))
+        {
+            throw new InvalidLvmNameException(name ?? "", "device-mapper device", "use 1-127 of A-Z a-z 0-9 + _ . - and do not start with '-'");
+        }
+
+        return name;
+    }
+
+    private async Task<string> RunAsync(IReadOnlyList<string> args, string objectName, CancellationToken ct, string? stdin = null)
+    {
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Dmsetup, args, objectName, Stdin: stdin), ct).ConfigureAwait(false);
+        return LvmErrors.ThrowIfFailed(result, objectName).Stdout;
+    }
+}

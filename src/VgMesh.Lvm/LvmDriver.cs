@@ -1,0 +1,169 @@
+using System.Globalization;
+using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.Reports;
+
+namespace VgMesh.Lvm;
+
+/// <summary>
+/// Typed LVM operations over the one <see cref="ILvmRunner"/>. Every name is validated before a
+/// process starts (<see cref="LvRef"/>); every metadata write needs a <see cref="MetadataWritePermit"/>;
+/// every failure arrives as a typed <see cref="LvmException"/>.
+/// </summary>
+public sealed class LvmDriver(ILvmRunner runner)
+{
+    // ---------------------------------------------------------------- reports
+
+    public async Task<IReadOnlyList<VolumeGroup>> ListVgsAsync(CancellationToken ct = default) =>
+        ReportParser.ParseVgs(await ReadAsync(["vgs", .. ReportColumns.Format, "-o", ReportColumns.Vg], "volume groups", ct).ConfigureAwait(false));
+
+    public async Task<VolumeGroup> GetVgAsync(string vg, CancellationToken ct = default)
+    {
+        LvmNames.ValidateVg(vg);
+        var json = await ReadAsync(["vgs", .. ReportColumns.Format, "-o", ReportColumns.Vg, "--", vg], vg, ct).ConfigureAwait(false);
+        return ReportParser.ParseVgs(json).SingleOrDefault() ?? throw new LvmNotFoundException(vg);
+    }
+
+    public async Task<IReadOnlyList<PhysicalVolume>> ListPvsAsync(CancellationToken ct = default) =>
+        ReportParser.ParsePvs(await ReadAsync(["pvs", .. ReportColumns.Format, "-o", ReportColumns.Pv], "physical volumes", ct).ConfigureAwait(false));
+
+    /// <summary>Every LV of the VG, hidden ones included (pool data, metadata spares).</summary>
+    public async Task<IReadOnlyList<LogicalVolume>> ListLvsAsync(string vg, CancellationToken ct = default)
+    {
+        LvmNames.ValidateVg(vg);
+        return ReportParser.ParseLvs(await ReadAsync(["lvs", "-a", .. ReportColumns.Format, "-o", ReportColumns.Lv, "--", vg], vg, ct).ConfigureAwait(false));
+    }
+
+    public async Task<LogicalVolume> GetLvAsync(LvRef lv, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        var json = await ReadAsync(["lvs", .. ReportColumns.Format, "-o", ReportColumns.Lv, "--", lv.FullName], lv.FullName, ct).ConfigureAwait(false);
+        return ReportParser.ParseLvs(json).SingleOrDefault() ?? throw new LvmNotFoundException(lv.FullName);
+    }
+
+    // ---------------------------------------------------------------- metadata writes
+
+    public Task CreateLvAsync(CreateLvRequest request, MetadataWritePermit permit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var args = new List<string> { "lvcreate", "--yes", "--name", request.Lv.Lv, "--size", Bytes(request.SizeBytes) };
+        foreach (var tag in request.Tags ?? [])
+        {
+            args.AddRange(["--addtag", LvmNames.ValidateTag(tag)]);
+        }
+
+        if (!request.Activate)
+        {
+            args.AddRange(["--activate", "n", "--zero", "n"]);
+        }
+
+        args.AddRange(["--", request.Lv.Vg]);
+        return WriteAsync(args, request.Lv.FullName, permit, ct);
+    }
+
+    /// <summary>Removes an LV. Never forced: an LV open on this host fails with <see cref="LvmInUseException"/>.</summary>
+    public Task RemoveLvAsync(LvRef lv, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvremove", "--yes", "--", Full(lv)], lv.FullName, permit, ct);
+
+    /// <summary>Grows the LV to an absolute size, so a replayed request changes nothing more.</summary>
+    public Task ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
+
+    /// <summary>Shrinks the LV to an absolute size. Data past the new end is lost; callers confirm before.</summary>
+    public Task ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvreduce", "--yes", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
+
+    public Task RenameLvAsync(LvRef lv, string newName, MetadataWritePermit permit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        LvmNames.ValidateLv(newName);
+        return WriteAsync(["lvrename", "--", lv.Vg, lv.Lv, newName], lv.FullName, permit, ct);
+    }
+
+    /// <summary>A classic (COW) snapshot; run it on the host where the origin is active.</summary>
+    public Task CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, MetadataWritePermit permit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(origin);
+        LvmNames.ValidateLv(name);
+        var args = new List<string> { "lvcreate", "--yes", "--snapshot", "--name", name, "--size", Bytes(sizeBytes) };
+        if (chunkBytes is { } chunk)
+        {
+            // dm-snapshot chunks: a power of two from 4 KiB to 512 KiB.
+            if (chunk < 4096 || chunk > 512 * 1024 || (chunk & (chunk - 1)) != 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(chunkBytes), chunk, $"snapshot chunk size of '{origin.Vg}/{name}' must be a power of two from 4 KiB to 512 KiB");
+            }
+
+            args.AddRange(["--chunksize", Bytes(chunk)]);
+        }
+
+        args.AddRange(["--", origin.FullName]);
+        return WriteAsync(args, $"{origin.Vg}/{name}", permit, ct);
+    }
+
+    /// <summary>Merges a snapshot back into its origin; deferred by LVM to the next activation while the origin is open.</summary>
+    public Task MergeSnapshotAsync(LvRef snapshot, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvconvert", "--merge", "--", Full(snapshot)], snapshot.FullName, permit, ct);
+
+    public Task AddTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvchange", "--addtag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
+
+    public Task RemoveTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvchange", "--deltag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
+
+    public Task SetReadOnlyAsync(LvRef lv, bool readOnly, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvchange", "--permission", readOnly ? "r" : "rw", "--", Full(lv)], lv.FullName, permit, ct);
+
+    // ---------------------------------------------------------------- this host's device-mapper state (no metadata)
+
+    public Task ActivateAsync(LvRef lv, ActivationMode mode = ActivationMode.Default, CancellationToken ct = default)
+    {
+        var flag = mode switch
+        {
+            ActivationMode.Exclusive => "ey",
+            ActivationMode.Shared => "sy",
+            ActivationMode.Local => "ly",
+            _ => "y",
+        };
+        return LocalAsync(["lvchange", "--activate", flag, "--", Full(lv)], lv.FullName, ct);
+    }
+
+    /// <summary>Deactivates on this host; fails with <see cref="LvmInUseException"/> while open.</summary>
+    public Task DeactivateAsync(LvRef lv, CancellationToken ct = default) =>
+        LocalAsync(["lvchange", "--activate", "n", "--", Full(lv)], lv.FullName, ct);
+
+    /// <summary>Reloads this host's tables from the metadata: what a peer must do after another host's resize.</summary>
+    public Task RefreshAsync(LvRef lv, CancellationToken ct = default) =>
+        LocalAsync(["lvchange", "--refresh", "--", Full(lv)], lv.FullName, ct);
+
+    // ---------------------------------------------------------------- plumbing
+
+    private async Task<string> ReadAsync(IReadOnlyList<string> args, string objectName, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvm, args, objectName), ct).ConfigureAwait(false);
+        return LvmErrors.ThrowIfFailed(result, objectName).Stdout;
+    }
+
+    private async Task LocalAsync(IReadOnlyList<string> args, string objectName, CancellationToken ct)
+    {
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvm, args, objectName), ct).ConfigureAwait(false);
+        LvmErrors.ThrowIfFailed(result, objectName);
+    }
+
+    private async Task WriteAsync(IReadOnlyList<string> args, string objectName, MetadataWritePermit permit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(permit);
+        var command = new LvmCommand(LvmTool.Lvm, args, objectName, WritesMetadata: true, Permit: permit);
+        var result = await runner.RunAsync(command, ct).ConfigureAwait(false);
+        LvmErrors.ThrowIfFailed(result, objectName);
+    }
+
+    private static string Full(LvRef lv)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        return lv.FullName;
+    }
+
+    /// <summary>LVM's byte unit ('b'), so sizes pass exactly; LVM rounds up to whole extents.</summary>
+    private static string Bytes(long bytes) =>
+        bytes > 0 ? bytes.ToString(CultureInfo.InvariantCulture) + "b" : throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "a size must be positive");
+}

@@ -1,0 +1,31 @@
+namespace VgMesh.Lvm.Reports;
+
+/// <summary>One logical volume as this host's LVM sees it: on-disk metadata plus this kernel's state.</summary>
+public sealed record LogicalVolume(
+    string Name,
+    string VgName,
+    string Uuid,
+    long SizeBytes,
+    LvAttributes Attributes,
+    string? Origin,
+    double? DataPercent,
+    string? PoolLv,
+    int SegmentCount,
+    IReadOnlyList<string> Tags,
+    bool Active,
+    bool ActiveLocally,
+    bool ActiveExclusively,
+    bool DeviceOpen,
+    int? KernelMajor,
+    int? KernelMinor,
+    long ChunkSizeBytes,
+    bool IsHidden,
+    bool Merging,
+    bool TableMismatch)
+{
+    public string FullName => $"{VgName}/{Name}";
+
+    public string DmName => LvRef.DmNameOf(VgName, Name);
+
+    public bool IsSnapshot => Attributes.VolumeType is LvVolumeType.Snapshot or LvVolumeType.SnapshotMerging;
+}
