@@ -81,8 +81,8 @@ public static partial class LvmErrors
     [GeneratedRegex("""invalidated snapshot|snapshot .* is invalid|Overflow""", RegexOptions.IgnoreCase)]
     private static partial Regex InvalidSnapshot();
 
-    // Logical volume vg0/a in use. / contains a filesystem in use / remove ioctl ... Device or resource busy
-    [GeneratedRegex("""\bin use\b|Device or resource busy|is open""")]
+    // Logical volume vg0/a in use. / ... is used by another device. / remove ioctl ... Device or resource busy
+    [GeneratedRegex("""\bin use\b|used by another device|Device or resource busy|is open""")]
     private static partial Regex InUse();
 
     // Operation prohibited while global/metadata_read_only is set. / ... while --readonly is set. / Can't get lock for vg0

@@ -10,11 +10,14 @@ namespace VgMesh.Lvm.Commands;
 public sealed partial class LvmRunner : ILvmRunner
 {
     /// <summary>
-    /// Added to every LVM command that has no write permit. LVM 2.03.16 does not enforce it for
+    /// Set on every LVM command that has no write permit. LVM 2.03.16 does not enforce it for
     /// writes (see <see cref="MetadataWritePermit"/>) but it does stop LVM's own automatic repairs
     /// of inconsistent metadata, which must come from the one writer only.
     /// </summary>
-    public static readonly string[] ReadOnlyConfig = ["--config", "global/metadata_read_only=1"];
+    public const string ReadOnlySetting = "global/metadata_read_only=1";
+
+    /// <summary>Set when <see cref="LvmRunnerOptions.WaitForLocks"/> is off: a held VG lock fails at once.</summary>
+    public const string NoWaitSetting = "global/wait_for_locks=0";
 
     private readonly LvmRunnerOptions _options;
     private readonly ILogger<LvmRunner> _logger;
@@ -43,10 +46,23 @@ public sealed partial class LvmRunner : ILvmRunner
         }
 
         argv.Add(command.Tool == LvmTool.Lvm ? _options.LvmBinary : _options.DmsetupBinary);
-        argv.AddRange(command.Args);
-        if (command.Tool == LvmTool.Lvm && !command.WritesMetadata)
+        if (command.Tool == LvmTool.Lvm && command.Args.Count > 0)
         {
-            argv.AddRange(ReadOnlyConfig);
+            // Settings go right after the sub-command: anything after a "--" is an object name.
+            argv.Add(command.Args[0]);
+            var settings = Settings(command);
+            if (settings.Length > 0)
+            {
+                // LVM takes one --config; several settings share it, separated by spaces.
+                argv.Add("--config");
+                argv.Add(settings);
+            }
+
+            argv.AddRange(command.Args.Skip(1));
+        }
+        else
+        {
+            argv.AddRange(command.Args);
         }
 
         return argv;
@@ -141,6 +157,22 @@ public sealed partial class LvmRunner : ILvmRunner
         }
 
         return result;
+    }
+
+    private string Settings(LvmCommand command)
+    {
+        var settings = new List<string>(2);
+        if (!command.WritesMetadata)
+        {
+            settings.Add(ReadOnlySetting);
+        }
+
+        if (!_options.WaitForLocks)
+        {
+            settings.Add(NoWaitSetting);
+        }
+
+        return string.Join(' ', settings);
     }
 
     private IEnumerable<string> Environment()

@@ -16,6 +16,12 @@ public sealed record LvmRunnerOptions
     /// <summary>Passed as <c>LVM_SYSTEM_DIR</c> when set: a per-host LVM configuration directory.</summary>
     public string? LvmSystemDir { get; init; }
 
+    /// <summary>
+    /// When false, a VG lock held by another process on this host (a hand-run command) fails the
+    /// command at once with <see cref="LvmMetadataLockedException"/> instead of waiting behind it.
+    /// </summary>
+    public bool WaitForLocks { get; init; } = true;
+
     /// <summary>A command still running after this is killed (with its process tree).</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(120);
 

@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using VgMesh.Lvm.Commands;
+
+namespace VgMesh.Lab;
+
+/// <summary>
+/// Drives <c>ops/lab</c>: a named lab of user-mode Linux hosts sharing one SAN disk. Tests,
+/// benchmarks and the demo use it; the lab's own script does the work.
+/// </summary>
+public sealed class Lab
+{
+    public Lab(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The repository root: the nearest directory above this assembly that holds Cluster.sln.</summary>
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Script => Path.Combine(RepoRoot, "ops", "lab");
+
+    /// <summary>The argv prefix that runs a command as root on <paramref name="host"/>.</summary>
+    public IReadOnlyList<string> ExecPrefix(string host) => [Script, "--name", Name, "exec", host, "--"];
+
+    /// <summary>Runner settings that send every <c>lvm</c>/<c>dmsetup</c> command to <paramref name="host"/>.</summary>
+    public LvmRunnerOptions RunnerOptionsFor(string host) => new() { CommandPrefix = ExecPrefix(host) };
+
+    public async Task<IReadOnlyDictionary<string, string>> UpAsync(int hosts = 3, string diskSize = "2G", CancellationToken ct = default)
+    {
+        var r = await LabAsync(["up", "--hosts", hosts.ToString(System.Globalization.CultureInfo.InvariantCulture), "--disk-size", diskSize], ct).ConfigureAwait(false);
+        return ParseEnv(Ok(r, "up").Stdout);
+    }
+
+    public async Task DownAsync(CancellationToken ct = default) => Ok(await LabAsync(["down"], ct).ConfigureAwait(false), "down");
+
+    public async Task<IReadOnlyDictionary<string, string>> EnvAsync(CancellationToken ct = default) =>
+        ParseEnv(Ok(await LabAsync(["env"], ct).ConfigureAwait(false), "env").Stdout);
+
+    /// <summary>Runs a command on a host; returns however it ended.</summary>
+    public Task<ProcessResult> ExecAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
+        LabAsync(["exec", host, "--", .. command], ct);
+
+    /// <summary>Runs a command on a host and returns its stdout; throws with its stderr when it fails.</summary>
+    public async Task<string> ExecOkAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
+        Ok(await ExecAsync(host, command, ct).ConfigureAwait(false), $"exec {host}").Stdout;
+
+    public async Task FaultAsync(LabFault fault, string host, CancellationToken ct = default) =>
+        Ok(await LabAsync([fault.ToString().ToLowerInvariant(), host], ct).ConfigureAwait(false), $"{fault} {host}");
+
+    public async Task<string> StatusAsync(CancellationToken ct = default) => Ok(await LabAsync(["status"], ct).ConfigureAwait(false), "status").Stdout;
+
+    private Task<ProcessResult> LabAsync(IReadOnlyList<string> args, CancellationToken ct) => RunAsync([Script, "--name", Name, .. args], ct);
+
+    private static ProcessResult Ok(ProcessResult r, string what) =>
+        r.Succeeded ? r : throw new LabException($"ops/lab {what} failed with exit code {r.ExitCode}: {r.Stderr.Trim()}", r);
+
+    private static Dictionary<string, string> ParseEnv(string text) =>
+        text.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split('=', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0], p => p[1]);
+
+    /// <summary>Runs a program from an argument array (no shell) and keeps exit code, output and duration together.</summary>
+    public static async Task<ProcessResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(argv);
+        var psi = new ProcessStartInfo(argv[0])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in argv.Skip(1))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi) ?? throw new LabException($"cannot start {argv[0]}", null);
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stderr = p.StandardError.ReadToEndAsync(CancellationToken.None);
+        try
+        {
+            await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw;
+        }
+
+        return new ProcessResult(argv, p.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), sw.Elapsed);
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        {
+            if (File.Exists(Path.Combine(d.FullName, "Cluster.sln")))
+            {
+                return d.FullName;
+            }
+        }
+
+        return Environment.GetEnvironmentVariable("VGMESH_REPO") ??
+            throw new LabException("cannot find the repository root (no Cluster.sln above the test binaries); set VGMESH_REPO", null);
+    }
+}
+
+/// <summary>The faults <c>ops/lab</c> can inject.</summary>
+public enum LabFault
+{
+    Crash,
+    Boot,
+    Pause,
+    Resume,
+    Partition,
+    Heal,
+}
+
+public sealed class LabException(string message, ProcessResult? result) : Exception(message)
+{
+    public ProcessResult? Result { get; } = result;
+}
