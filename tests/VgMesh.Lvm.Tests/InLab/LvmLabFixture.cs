@@ -19,6 +19,8 @@ public sealed class LvmLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        // Always a fresh lab: one left over from an interrupted run would carry its VG along.
+        await Lab.DownAsync();
         await Lab.UpAsync(hosts: 2, diskSize: "1G");
         await Lab.ExecOkAsync("node1", ["lvm", "pvcreate", "-q", "/dev/ubda"]);
         await Lab.ExecOkAsync("node1", ["lvm", "vgcreate", "-q", Vg, "/dev/ubda"]);
