@@ -1,0 +1,99 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+
+namespace VgMesh.Coordination.Etcd;
+
+/// <summary>
+/// Events are keys under <c>events/</c>, written by the leader in fenced transactions; the
+/// transaction's revision is their sequence. Subscribers watch from the revision after the last
+/// one they applied; when that revision is compacted they re-list the stored events (which
+/// outlive compaction) and watch on from the listed revision, so no event is missed or repeated.
+/// </summary>
+public sealed class EtcdEventLog(EtcdClient client, EtcdCoordinator coordinator, ClusterKeys keys, string host, TimeProvider time) : IEventLog
+{
+    public async Task<long> AppendAsync(IReadOnlyList<ClusterEvent> events, CancellationToken ct = default)
+    {
+        var r = await coordinator.FencedTxnAsync([], Puts(events), ct).ConfigureAwait(false);
+        return r.Header.Revision;
+    }
+
+    /// <summary>The puts that store <paramref name="events"/>; shared with the queue's fenced completion.</summary>
+    internal IReadOnlyList<RequestOp> Puts(IReadOnlyList<ClusterEvent> events) =>
+        events.Select(e => RequestOp.Put(keys.Event(Guid.NewGuid().ToString("N")), JsonSerializer.SerializeToUtf8Bytes(e, CoordinationJsonContext.Default.ClusterEvent))).ToList();
+
+    public async IAsyncEnumerable<EventBatch> SubscribeAsync(long afterRevision, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var delivered = afterRevision;
+        var watchFrom = afterRevision + 1;
+        while (!ct.IsCancellationRequested)
+        {
+            var compacted = false;
+            await using (var e = EtcdWatcher.WatchPrefixAsync(client, keys.EventsPrefix, watchFrom, time, ct).GetAsyncEnumerator(ct))
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await e.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                    }
+                    catch (EtcdCompactedException)
+                    {
+                        compacted = true;
+                        break;
+                    }
+
+                    foreach (var batch in Batches(e.Current.Events.Where(ev => ev.Type != "DELETE").Select(ev => ev.Kv), delivered))
+                    {
+                        delivered = batch.Revision;
+                        yield return batch;
+                    }
+                }
+            }
+
+            if (compacted)
+            {
+                // Re-list what is stored after what we delivered, then watch from the listed revision.
+                var listed = await ListAfterAsync(delivered, ct).ConfigureAwait(false);
+                foreach (var batch in Batches(listed.Kvs, delivered))
+                {
+                    delivered = batch.Revision;
+                    yield return batch;
+                }
+
+                watchFrom = listed.Header.Revision + 1;
+            }
+        }
+    }
+
+    private Task<RangeResponse> ListAfterAsync(long revision, CancellationToken ct) =>
+        client.RangeAsync(new RangeRequest { Key = keys.EventsPrefix, RangeEnd = Keys.PrefixEnd(keys.EventsPrefix), MinModRevision = revision + 1, SortTarget = "MOD", SortOrder = "ASCEND" }, ct);
+
+    private static IEnumerable<EventBatch> Batches(IEnumerable<KeyValue> kvs, long after) =>
+        kvs.Where(kv => kv.ModRevision > after)
+            .GroupBy(kv => kv.ModRevision)
+            .OrderBy(g => g.Key)
+            .Select(g => new EventBatch(g.Key, g.Select(kv => JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.ClusterEvent)!).ToList()));
+
+    public Task AcknowledgeAsync(long revision, CancellationToken ct = default) =>
+        client.PutAsync(keys.Applied(host), JsonSerializer.SerializeToUtf8Bytes(new AppliedMark(revision, time.GetUtcNow()), CoordinationJsonContext.Default.AppliedMark), ct: ct);
+
+    public async Task<IReadOnlyList<HostProgress>> ProgressAsync(CancellationToken ct = default)
+    {
+        var applied = await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false);
+        var progress = new List<HostProgress>();
+        foreach (var kv in applied.Kvs)
+        {
+            var mark = JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.AppliedMark)!;
+            var pending = await ListAfterAsync(mark.Revision, ct).ConfigureAwait(false);
+            var lagTime = pending.Kvs.Count == 0
+                ? TimeSpan.Zero
+                : time.GetUtcNow() - JsonSerializer.Deserialize(pending.Kvs[0].Value, CoordinationJsonContext.Default.ClusterEvent)!.Time;
+            progress.Add(new HostProgress(ClusterKeys.Name(kv.Key, keys.AppliedPrefix), mark.Revision, mark.At, pending.Kvs.Count, lagTime < TimeSpan.Zero ? TimeSpan.Zero : lagTime));
+        }
+
+        return progress.OrderBy(p => p.Host, StringComparer.Ordinal).ToList();
+    }
+}

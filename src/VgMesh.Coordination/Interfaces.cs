@@ -1,0 +1,114 @@
+namespace VgMesh.Coordination;
+
+/// <summary>This agent's liveness in the cluster: a lease kept alive. Lost when it cannot be renewed in time.</summary>
+public interface ISession
+{
+    long Id { get; }
+
+    TimeSpan Ttl { get; }
+
+    /// <summary>How long the lease is certain to live without another renewal (measured on our clock).</summary>
+    TimeSpan TimeLeft { get; }
+
+    /// <summary>Cancelled when this session is lost; a new session gets a new token.</summary>
+    CancellationToken Lost { get; }
+}
+
+/// <summary>Who is in the cluster.</summary>
+public interface IMembership
+{
+    Task<IReadOnlyList<MemberInfo>> ListAsync(CancellationToken ct = default);
+
+    /// <summary>Joins and departures from now on, until cancelled.</summary>
+    IAsyncEnumerable<MembershipChange> WatchAsync(CancellationToken ct = default);
+}
+
+/// <summary>
+/// The one coordinator. Every leader-only write is fenced by <see cref="FencingToken"/> (the
+/// leader key's create revision): a leader that lost its session cannot write once another leads.
+/// </summary>
+public interface ICoordinator
+{
+    LeadershipState State { get; }
+
+    /// <summary>Valid while <see cref="State"/> is <see cref="LeadershipState.Leader"/>.</summary>
+    long FencingToken { get; }
+
+    /// <summary>Cancelled the moment leadership ends, before anything else happens: leader work stops first.</summary>
+    CancellationToken LeaderToken { get; }
+
+    event EventHandler<LeadershipChange>? Changed;
+
+    /// <summary>The host that leads now, or null.</summary>
+    Task<string?> LeaderAsync(CancellationToken ct = default);
+
+    /// <summary>Throws <see cref="NotLeaderException"/> unless this host leads with at least <paramref name="minimumLeaseLeft"/> of session left.</summary>
+    void EnsureLeader(TimeSpan minimumLeaseLeft);
+
+    /// <summary>Completes when this host leads.</summary>
+    Task WaitForLeadershipAsync(CancellationToken ct = default);
+}
+
+/// <summary>The cluster's ordered, lossless event stream, and each host's progress through it.</summary>
+public interface IEventLog
+{
+    /// <summary>Appends events in one fenced write (leader only); returns their revision.</summary>
+    Task<long> AppendAsync(IReadOnlyList<ClusterEvent> events, CancellationToken ct = default);
+
+    /// <summary>
+    /// Every batch after <paramref name="afterRevision"/>, in order, each once, across disconnections
+    /// and compaction, until cancelled.
+    /// </summary>
+    IAsyncEnumerable<EventBatch> SubscribeAsync(long afterRevision, CancellationToken ct = default);
+
+    /// <summary>Publishes that this host has applied everything up to <paramref name="revision"/>.</summary>
+    Task AcknowledgeAsync(long revision, CancellationToken ct = default);
+
+    Task<IReadOnlyList<HostProgress>> ProgressAsync(CancellationToken ct = default);
+}
+
+/// <summary>
+/// The durable operation queue. Submissions are idempotent by id; the leader consumes them in
+/// submission order; each operation gets exactly one result.
+/// </summary>
+public interface IOperationQueue
+{
+    /// <summary>Queues the request durably; the same id twice yields the one operation.</summary>
+    Task<QueuedOperation> SubmitAsync(OperationRequest request, CancellationToken ct = default);
+
+    /// <summary>
+    /// Waits for the result. If no coordinator has taken the operation after <paramref name="leaderWait"/>
+    /// and none is elected, the operation is cancelled (it will never run) and a Cancelled result says so.
+    /// </summary>
+    Task<OperationResult> WaitAsync(string id, TimeSpan leaderWait, CancellationToken ct = default);
+
+    Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default);
+
+    /// <summary>Leader side: operations without a result, in submission order, then new ones as they come.</summary>
+    IAsyncEnumerable<QueuedOperation> PendingAsync(CancellationToken ct = default);
+
+    /// <summary>Leader side: takes the operation (fenced). False when it already has a result (cancelled, or done).</summary>
+    Task<bool> ClaimAsync(string id, CancellationToken ct = default);
+
+    /// <summary>Leader side: records the result and its events in one fenced write; returns the revision.</summary>
+    Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, CancellationToken ct = default);
+}
+
+/// <summary>One agent's connection to the cluster: etcd, or the single-host backend.</summary>
+public interface IClusterNode : IAsyncDisposable
+{
+    string Host { get; }
+
+    ISession Session { get; }
+
+    IMembership Members { get; }
+
+    ICoordinator Coordinator { get; }
+
+    IEventLog Events { get; }
+
+    IOperationQueue Operations { get; }
+
+    /// <summary>Opens the session, publishes the member record and starts campaigning.</summary>
+    Task StartAsync(MemberInfo self, CancellationToken ct = default);
+}
