@@ -27,7 +27,6 @@ internal static class MemberMode
         await using var node = new EtcdClusterNode(client, new ClusterOptions { Cluster = cluster, Host = host, SessionTtl = ttl }, TimeProvider.System, loggers);
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
-        var bench = Keys.Of(node.Keys.Root + "bench/");
 
         node.Coordinator.Changed += (_, c) =>
         {
@@ -52,8 +51,14 @@ internal static class MemberMode
         await node.StartAsync(new MemberInfo(host, [], "bench", DateTimeOffset.UtcNow, ["bench"]), stop.Token);
         var processor = new OperationProcessor(node, async (op, leaderCt) =>
         {
-            // Each run leaves its own key: two keys under one id would mean it ran twice.
-            await node.EtcdCoordinator.FencedTxnAsync([], [RequestOp.Put(Keys.Of($"{node.Keys.Root}bench/runs/{op.Request.Id}/{Guid.NewGuid():N}"), Keys.Of(host))], leaderCt);
+            // Each run leaves its own key: two keys under one id would mean it ran twice. A recovered
+            // operation (its leader died mid-run) first looks whether its effect is already there,
+            // as the real executor re-reads LVM state.
+            var runs = Keys.Of($"{node.Keys.Root}bench/runs/{op.Request.Id}/");
+            if (!op.Recovered || (await client.GetPrefixAsync(runs, ct: leaderCt)).Kvs.Count == 0)
+            {
+                await node.EtcdCoordinator.FencedTxnAsync([], [RequestOp.Put([.. runs, .. Keys.Of(Guid.NewGuid().ToString("N"))], Keys.Of(host))], leaderCt);
+            }
             if (workMs > 0)
             {
                 await Task.Delay(workMs, leaderCt);
@@ -94,7 +99,6 @@ internal static class MemberMode
         }
 
         await processing;
-        _ = bench;
         return 0;
     }
 
