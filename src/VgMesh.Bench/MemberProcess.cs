@@ -77,13 +77,10 @@ public sealed class MemberProcess : IDisposable
 
     public void Dispose()
     {
-        try
+        if (!_process.HasExited)
         {
-            Resume();
+            Resume(); // a stopped process would not die of SIGKILL until continued
             Kill();
-        }
-        catch (InvalidOperationException)
-        {
         }
 
         _process.Dispose();
