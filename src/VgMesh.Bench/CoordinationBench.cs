@@ -157,7 +157,7 @@ internal static class CoordinationBench
         await using var leader = new EtcdClusterNode(lc, new ClusterOptions { Cluster = "bench-queue", Host = "leader" }, TimeProvider.System, NullLoggerFactory.Instance);
         await leader.StartAsync(new MemberInfo("leader", [], "bench", DateTimeOffset.UtcNow, []));
         using var stop = new CancellationTokenSource();
-        var processing = new OperationProcessor(leader, (op, _) => Task.FromResult<(OperationResult, IReadOnlyList<ClusterEvent>)>(
+        var processing = new OperationProcessor(leader, (op, _) => Task.FromResult<OperationOutcome>(
             (new OperationResult(op.Request.Id, OperationStatus.Succeeded, "", null, "leader", 0, DateTimeOffset.UtcNow), [])), TimeProvider.System, NullLogger<OperationProcessor>.Instance).RunAsync(stop.Token);
         using var sc = new EtcdClient(new EtcdOptions { Endpoints = etcd.Endpoints }, NullLogger<EtcdClient>.Instance);
         await using var submitter = new EtcdClusterNode(sc, new ClusterOptions { Cluster = "bench-queue", Host = "submitter" }, TimeProvider.System, NullLoggerFactory.Instance);

@@ -90,8 +90,24 @@ public interface IOperationQueue
     /// <summary>Leader side: takes the operation (fenced). False when it already has a result (cancelled, or done).</summary>
     Task<bool> ClaimAsync(string id, CancellationToken ct = default);
 
-    /// <summary>Leader side: records the result and its events in one fenced write; returns the revision.</summary>
-    Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, CancellationToken ct = default);
+    /// <summary>Leader side: records the result, its events and its catalog changes in one fenced write; returns the revision.</summary>
+    Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, IReadOnlyList<CatalogWrite>? catalog = null, CancellationToken ct = default);
+}
+
+/// <summary>
+/// Small shared state beside the queue: keys the leader writes (fenced; e.g. activation claims)
+/// and keys each host publishes about itself, bound to its session (they vanish with it).
+/// Keys are relative names such as <c>claims/vm1</c>.
+/// </summary>
+public interface ICatalog
+{
+    Task<string?> GetAsync(string key, CancellationToken ct = default);
+
+    /// <summary>Every key under the prefix, with its value.</summary>
+    Task<IReadOnlyDictionary<string, string>> ListAsync(string prefix, CancellationToken ct = default);
+
+    /// <summary>Publishes a key owned by this host; it lives as long as this host's session.</summary>
+    Task PublishOwnAsync(string key, string value, CancellationToken ct = default);
 }
 
 /// <summary>One agent's connection to the cluster: etcd, or the single-host backend.</summary>
@@ -108,6 +124,8 @@ public interface IClusterNode : IAsyncDisposable
     IEventLog Events { get; }
 
     IOperationQueue Operations { get; }
+
+    ICatalog Catalog { get; }
 
     /// <summary>Opens the session, publishes the member record and starts campaigning.</summary>
     Task StartAsync(MemberInfo self, CancellationToken ct = default);

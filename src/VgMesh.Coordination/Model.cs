@@ -58,7 +58,14 @@ public sealed record OperationResult(
     string? Data,
     string? CompletedBy,
     long FencingToken,
-    DateTimeOffset CompletedAt);
+    DateTimeOffset CompletedAt)
+{
+    /// <summary>The revision the result (and its events) were committed at; peers that applied it are up to date.</summary>
+    public long Revision { get; init; }
+}
+
+/// <summary>A catalog change written with an operation's result: a value, or null to delete the key.</summary>
+public sealed record CatalogWrite(string Key, string? Value);
 
 /// <summary>This host does not lead; <see cref="CurrentLeader"/> does (null when nobody does).</summary>
 public sealed class NotLeaderException(string? currentLeader, string reason)

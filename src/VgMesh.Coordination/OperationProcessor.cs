@@ -2,8 +2,13 @@ using Microsoft.Extensions.Logging;
 
 namespace VgMesh.Coordination;
 
-/// <summary>What the leader does with one operation: its result and the events to publish with it.</summary>
-public delegate Task<(OperationResult Result, IReadOnlyList<ClusterEvent> Events)> OperationHandler(QueuedOperation operation, CancellationToken leaderToken);
+/// <summary>What the leader does with one operation: its result, the events to publish and the catalog changes to make with it.</summary>
+public delegate Task<OperationOutcome> OperationHandler(QueuedOperation operation, CancellationToken leaderToken);
+
+public sealed record OperationOutcome(OperationResult Result, IReadOnlyList<ClusterEvent> Events, IReadOnlyList<CatalogWrite>? Catalog = null)
+{
+    public static implicit operator OperationOutcome((OperationResult Result, IReadOnlyList<ClusterEvent> Events) t) => new(t.Result, t.Events);
+}
 
 /// <summary>
 /// The leader's loop: while this host leads, take pending operations in submission order, claim
@@ -36,17 +41,17 @@ public sealed partial class OperationProcessor(IClusterNode node, OperationHandl
                         continue; // cancelled by its submitter, or done
                     }
 
-                    (OperationResult Result, IReadOnlyList<ClusterEvent> Events) outcome;
+                    OperationOutcome outcome;
                     try
                     {
                         outcome = await handler(op, leading.Token).ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is not OperationCanceledException and not NotLeaderException)
                     {
-                        outcome = (new OperationResult(op.Request.Id, OperationStatus.Failed, e.Message, null, node.Host, 0, time.GetUtcNow()), []);
+                        outcome = new OperationOutcome(new OperationResult(op.Request.Id, OperationStatus.Failed, e.Message, null, node.Host, 0, time.GetUtcNow()), []);
                     }
 
-                    await node.Operations.CompleteAsync(outcome.Result, outcome.Events, leading.Token).ConfigureAwait(false);
+                    await node.Operations.CompleteAsync(outcome.Result, outcome.Events, outcome.Catalog, leading.Token).ConfigureAwait(false);
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or NotLeaderException or Etcd.EtcdException)

@@ -118,7 +118,7 @@ public sealed class FailoverTests : IAsyncLifetime
         var a = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(a);
         using var stop = new CancellationTokenSource();
-        var processing = new OperationProcessor(a, (op, _) => Task.FromResult<(OperationResult, IReadOnlyList<ClusterEvent>)>((new OperationResult(op.Request.Id, OperationStatus.Succeeded, "", null, "node1", 0, DateTimeOffset.UtcNow), [])), TimeProvider.System, NullLogger<OperationProcessor>.Instance).RunAsync(stop.Token);
+        var processing = new OperationProcessor(a, (op, _) => Task.FromResult<OperationOutcome>((new OperationResult(op.Request.Id, OperationStatus.Succeeded, "", null, "node1", 0, DateTimeOffset.UtcNow), [])), TimeProvider.System, NullLogger<OperationProcessor>.Instance).RunAsync(stop.Token);
         using var cli = TestNodes.Client(etcd3.Endpoints, TimeSpan.FromSeconds(1));
 
         etcd3.Kill(2);

@@ -18,7 +18,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     private OperationProcessor Processor(IClusterNode node) => new(node, (op, _) =>
     {
         _runs.AddOrUpdate(op.Request.Id, 1, (_, n) => n + 1);
-        return Task.FromResult<(OperationResult, IReadOnlyList<ClusterEvent>)>((
+        return Task.FromResult<OperationOutcome>((
             new OperationResult(op.Request.Id, OperationStatus.Succeeded, "done", null, node.Host, 0, DateTimeOffset.UtcNow),
             [new ClusterEvent("test.done", op.Request.Id, null, null, op.Request.Id, node.Host, DateTimeOffset.UtcNow)]));
     }, TimeProvider.System, NullLogger<OperationProcessor>.Instance);
@@ -95,7 +95,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
             var p = new OperationProcessor(a, (op, _) =>
             {
                 order.Add(op.Request.Id);
-                return Task.FromResult<(OperationResult, IReadOnlyList<ClusterEvent>)>((new OperationResult(op.Request.Id, OperationStatus.Succeeded, "", null, "node1", 0, DateTimeOffset.UtcNow), []));
+                return Task.FromResult<OperationOutcome>((new OperationResult(op.Request.Id, OperationStatus.Succeeded, "", null, "node1", 0, DateTimeOffset.UtcNow), []));
             }, TimeProvider.System, NullLogger<OperationProcessor>.Instance).RunAsync(stop.Token);
             await queue.WaitAsync("o9", TimeSpan.FromSeconds(10));
             Assert.Equal(Enumerable.Range(0, 10).Select(i => $"o{i}"), order);

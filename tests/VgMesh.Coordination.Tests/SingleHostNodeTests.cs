@@ -48,7 +48,7 @@ public sealed class SingleHostNodeTests : IDisposable
             var p = new OperationProcessor(node, (op, _) =>
             {
                 runs.Add(op.Request.Id);
-                return Task.FromResult<(OperationResult, IReadOnlyList<ClusterEvent>)>((
+                return Task.FromResult<OperationOutcome>((
                     new OperationResult(op.Request.Id, OperationStatus.Succeeded, "ok", null, "solo", 0, DateTimeOffset.UtcNow),
                     [new ClusterEvent("test", op.Request.Id, null, 7, op.Request.Id, "solo", DateTimeOffset.UtcNow)]));
             }, TimeProvider.System, NullLogger<OperationProcessor>.Instance).RunAsync(stop.Token);

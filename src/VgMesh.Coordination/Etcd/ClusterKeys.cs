@@ -35,6 +35,10 @@ public sealed class ClusterKeys(string cluster)
 
     public byte[] ResultsPrefix => Keys.Of(Root + "results/");
 
+    public byte[] Catalog(string key) => Keys.Of(Root + "catalog/" + key);
+
+    public byte[] CatalogPrefix(string prefix) => Keys.Of(Root + "catalog/" + prefix);
+
     /// <summary>The last path element of a key under <paramref name="prefix"/>.</summary>
     public static string Name(byte[] key, byte[] prefix) => Keys.Text(key[prefix.Length..]);
 }

@@ -67,6 +67,7 @@ public sealed partial class EtcdClusterNode : IClusterNode
         var events = new EtcdEventLog(client, _coordinator, keys, options.Host, time);
         Events = events;
         Operations = new EtcdOperationQueue(client, _coordinator, events, keys, options.Host, time);
+        Catalog = new EtcdCatalog(client, keys, () => Session);
     }
 
     public string Host => _options.Host;
@@ -85,6 +86,8 @@ public sealed partial class EtcdClusterNode : IClusterNode
     public IEventLog Events { get; }
 
     public IOperationQueue Operations { get; }
+
+    public ICatalog Catalog { get; }
 
     public async Task StartAsync(MemberInfo self, CancellationToken ct = default)
     {

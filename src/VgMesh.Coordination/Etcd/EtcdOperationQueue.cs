@@ -59,7 +59,7 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
     public async Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default)
     {
         var kv = (await client.GetAsync(keys.Result(OperationIds.Validate(id)), ct).ConfigureAwait(false)).Kvs.FirstOrDefault();
-        return kv is null ? null : JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.OperationResult);
+        return kv is null ? null : ReadResult(kv);
     }
 
     public async Task<OperationResult> WaitAsync(string id, TimeSpan leaderWait, CancellationToken ct = default)
@@ -72,7 +72,7 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
             var got = await client.GetAsync(keys.Result(id), ct).ConfigureAwait(false);
             if (got.Kvs.FirstOrDefault() is { } kv)
             {
-                return JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.OperationResult)!;
+                return ReadResult(kv);
             }
 
             var left = TimeSpan.FromSeconds((deadline - time.GetTimestamp()) / (double)time.TimestampFrequency);
@@ -139,12 +139,15 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
         var r = await client.TxnAsync(txn, ct).ConfigureAwait(false);
         if (r.Succeeded)
         {
-            return result;
+            return result with { Revision = r.Header.Revision };
         }
 
         var existing = r.Responses[0].ResponseRange?.Kvs.FirstOrDefault();
-        return existing is null ? null : JsonSerializer.Deserialize(existing.Value, CoordinationJsonContext.Default.OperationResult);
+        return existing is null ? null : ReadResult(existing);
     }
+
+    private static OperationResult ReadResult(KeyValue kv) =>
+        JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.OperationResult)! with { Revision = kv.ModRevision };
 
     public async IAsyncEnumerable<QueuedOperation> PendingAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
@@ -199,14 +202,15 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
         return r.Succeeded;
     }
 
-    public async Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, CancellationToken ct = default)
+    public async Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, IReadOnlyList<CatalogWrite>? catalog = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(events);
         var stamped = result with { FencingToken = coordinator.FencingToken };
+        var writes = (catalog ?? []).Select(w => w.Value is null ? RequestOp.Delete(keys.Catalog(w.Key)) : RequestOp.Put(keys.Catalog(w.Key), Keys.Of(w.Value)));
         var r = await coordinator.FencedTxnAsync(
             [Compare.Absent(keys.Result(result.Id))],
-            [RequestOp.Put(keys.Result(result.Id), JsonSerializer.SerializeToUtf8Bytes(stamped, CoordinationJsonContext.Default.OperationResult)), .. eventLog.Puts(events)],
+            [RequestOp.Put(keys.Result(result.Id), JsonSerializer.SerializeToUtf8Bytes(stamped, CoordinationJsonContext.Default.OperationResult)), .. eventLog.Puts(events), .. writes],
             ct).ConfigureAwait(false);
         if (!r.Succeeded)
         {

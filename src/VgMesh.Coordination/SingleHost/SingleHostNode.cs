@@ -10,7 +10,7 @@ namespace VgMesh.Coordination.SingleHost;
 /// <c>STATE.lock</c> keeps a second agent on the same host from opening it (it would lead too).
 /// Like etcd, every write transaction gets the next revision; events carry their revision.
 /// </summary>
-public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IEventLog, IOperationQueue, ISession
+public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IEventLog, IOperationQueue, ISession, ICatalog
 {
     private readonly string _path;
     private readonly TimeProvider _time;
@@ -44,6 +44,8 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
     public IOperationQueue Operations => this;
 
+    public ICatalog Catalog => this;
+
     public async Task StartAsync(MemberInfo self, CancellationToken ct = default)
     {
         _self = self;
@@ -67,7 +69,8 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
             CREATE TABLE IF NOT EXISTS applied (host TEXT PRIMARY KEY, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS ops (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, json TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, json TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, json TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS results (id TEXT PRIMARY KEY, json TEXT NOT NULL, revision INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS catalog (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             """, ct).ConfigureAwait(false);
         _epoch = await WriteAsync((tx, _) => Scalar(tx, "UPDATE meta SET value = value + 1 WHERE key = 'epoch' RETURNING value"), ct).ConfigureAwait(false);
         Changed?.Invoke(this, new LeadershipChange(LeadershipState.Leader, _epoch, "single host: always the coordinator"));
@@ -186,8 +189,8 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
     public async Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default)
     {
-        var rows = await QueryAsync("SELECT json FROM results WHERE id = $id", [("$id", OperationIds.Validate(id))], r => r.GetString(0), ct).ConfigureAwait(false);
-        return rows.Count == 0 ? null : JsonSerializer.Deserialize(rows[0], CoordinationJsonContext.Default.OperationResult);
+        var rows = await QueryAsync("SELECT json, revision FROM results WHERE id = $id", [("$id", OperationIds.Validate(id))], r => (Json: r.GetString(0), Rev: r.GetInt64(1)), ct).ConfigureAwait(false);
+        return rows.Count == 0 ? null : JsonSerializer.Deserialize(rows[0].Json, CoordinationJsonContext.Default.OperationResult)! with { Revision = rows[0].Rev };
     }
 
     /// <summary>This host always leads while started, so the bound never cancels an operation here.</summary>
@@ -237,22 +240,47 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
             return true;
         }, ct);
 
-    public Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, CancellationToken ct = default)
+    public Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, IReadOnlyList<CatalogWrite>? catalog = null, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(result);
         ArgumentNullException.ThrowIfNull(events);
         return WriteAsync((tx, rev) =>
         {
             var stamped = result with { FencingToken = _epoch };
-            if (Exec(tx, "INSERT OR IGNORE INTO results VALUES ($id, $j)", ("$id", result.Id), ("$j", JsonSerializer.Serialize(stamped, CoordinationJsonContext.Default.OperationResult))) == 0)
+            if (Exec(tx, "INSERT OR IGNORE INTO results VALUES ($id, $j, $r)", ("$id", result.Id), ("$j", JsonSerializer.Serialize(stamped, CoordinationJsonContext.Default.OperationResult)), ("$r", rev)) == 0)
             {
                 throw new InvalidOperationException($"operation '{result.Id}' already has a result; a second one was not written.");
             }
 
             InsertEvents(tx, rev, events);
+            foreach (var w in catalog ?? [])
+            {
+                if (w.Value is null)
+                {
+                    Exec(tx, "DELETE FROM catalog WHERE key = $k", ("$k", w.Key));
+                }
+                else
+                {
+                    Exec(tx, "INSERT OR REPLACE INTO catalog VALUES ($k, $v)", ("$k", w.Key), ("$v", w.Value));
+                }
+            }
+
             return rev;
         }, ct);
     }
+
+    // ---------------------------------------------------------------- catalog
+
+    public async Task<string?> GetAsync(string key, CancellationToken ct = default) =>
+        (await QueryAsync("SELECT value FROM catalog WHERE key = $k", [("$k", key)], r => r.GetString(0), ct).ConfigureAwait(false)).FirstOrDefault();
+
+    public async Task<IReadOnlyDictionary<string, string>> ListAsync(string prefix, CancellationToken ct = default) =>
+        (await QueryAsync("SELECT key, value FROM catalog WHERE substr(key, 1, length($p)) = $p", [("$p", prefix)], r => (K: r.GetString(0), V: r.GetString(1)), ct).ConfigureAwait(false))
+            .ToDictionary(x => x.K[prefix.Length..], x => x.V, StringComparer.Ordinal);
+
+    /// <summary>One host: its own keys live as long as the process (the table is cleared at start).</summary>
+    public Task PublishOwnAsync(string key, string value, CancellationToken ct = default) =>
+        WriteAsync((tx, _) => Exec(tx, "INSERT OR REPLACE INTO catalog VALUES ($k, $v)", ("$k", key), ("$v", value)), ct);
 
     // ---------------------------------------------------------------- storage
 

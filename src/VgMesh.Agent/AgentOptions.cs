@@ -1,0 +1,93 @@
+using System.Net;
+using VgMesh.Lvm;
+
+namespace VgMesh.Agent;
+
+/// <summary>
+/// vgmeshd's settings, from <c>/etc/vgmesh/vgmeshd.json</c> (section <c>VgMesh</c>) and
+/// <c>VGMESH_VgMesh__*</c> environment variables. Immutable; validated at start with messages
+/// that name the setting.
+/// </summary>
+public sealed record AgentOptions
+{
+    public string Cluster { get; init; } = "default";
+
+    public string Host { get; init; } = Environment.MachineName;
+
+    /// <summary>The shared volume group this cluster manages.</summary>
+    public string VolumeGroup { get; init; } = "";
+
+    /// <summary>etcd client URLs; none means the single-host backend (SQLite in <see cref="StateDir"/>).</summary>
+    public string[] EtcdEndpoints { get; init; } = [];
+
+    /// <summary>Prepended to every lvm/dmsetup command (e.g. <c>["nsenter", "-t", "1", "-m"]</c>).</summary>
+    public string[] LvmCommandPrefix { get; init; } = [];
+
+    public string? LvmSystemDir { get; init; }
+
+    /// <summary>Root-only Unix socket for local operators and the CLI.</summary>
+    public string UnixSocket { get; init; } = "/run/vgmesh/vgmeshd.sock";
+
+    /// <summary><c>ADDRESS:PORT</c> for the TCP API (bearer token required); empty: none.</summary>
+    public string? TcpListen { get; init; }
+
+    /// <summary>File holding the cluster's bearer token; required with <see cref="TcpListen"/>.</summary>
+    public string? TokenFile { get; init; }
+
+    public string StateDir { get; init; } = "/var/lib/vgmesh";
+
+    public int SessionTtlSeconds { get; init; } = 10;
+
+    public int ReconcileIntervalSeconds { get; init; } = 10;
+
+    /// <summary>How long a change's answer waits for every live host to apply it.</summary>
+    public int PropagationTimeoutSeconds { get; init; } = 30;
+
+    public IPEndPoint? TcpEndPoint() => string.IsNullOrEmpty(TcpListen) ? null : IPEndPoint.Parse(TcpListen);
+
+    public AgentOptions Validate()
+    {
+        void Fail(string what) => throw new ArgumentException($"vgmeshd settings: {what}");
+        try
+        {
+            LvmNames.ValidateVg(VolumeGroup);
+        }
+        catch (InvalidLvmNameException e)
+        {
+            Fail($"VolumeGroup: {e.Message}");
+        }
+
+        if (!string.IsNullOrEmpty(TcpListen))
+        {
+            if (!IPEndPoint.TryParse(TcpListen, out var ep) || ep.Port == 0)
+            {
+                Fail($"TcpListen '{TcpListen}' must be ADDRESS:PORT, e.g. 10.0.0.11:7070");
+            }
+
+            if (string.IsNullOrEmpty(TokenFile) || !File.Exists(TokenFile))
+            {
+                Fail($"TcpListen needs TokenFile naming an existing file with the cluster's bearer token (got '{TokenFile}')");
+            }
+        }
+
+        if (ReconcileIntervalSeconds is < 1 or > 3600)
+        {
+            Fail($"ReconcileIntervalSeconds {ReconcileIntervalSeconds} is outside 1-3600");
+        }
+
+        if (!Path.IsPathRooted(StateDir) || !Path.IsPathRooted(UnixSocket))
+        {
+            Fail("StateDir and UnixSocket must be absolute paths");
+        }
+
+        foreach (var e in EtcdEndpoints)
+        {
+            if (!Uri.TryCreate(e, UriKind.Absolute, out _))
+            {
+                Fail($"EtcdEndpoints: '{e}' is not a URL such as http://10.0.0.1:2379");
+            }
+        }
+
+        return this;
+    }
+}

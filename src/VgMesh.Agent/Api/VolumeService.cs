@@ -1,0 +1,167 @@
+using System.Text.Json;
+using VgMesh.Agent.Operations;
+using VgMesh.Agent.Reconciling;
+using VgMesh.Client;
+using VgMesh.Coordination;
+using VgMesh.Lvm;
+
+namespace VgMesh.Agent.Api;
+
+/// <summary>
+/// What the API does on any host: validates input before anything is queued (bad input changes
+/// nothing), submits the operation, waits for its result, then waits until every live host has
+/// applied it (a resize is answered only once every holder's table has grown).
+/// </summary>
+public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, AgentOptions options, TimeProvider time)
+{
+    private TimeSpan Propagation => TimeSpan.FromSeconds(options.PropagationTimeoutSeconds);
+
+    public async Task<List<LvView>> ListAsync(CancellationToken ct)
+    {
+        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var node = runtime.Node;
+        var claims = await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false);
+        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
+        return lvs.Where(l => !l.IsHidden).Select(l => new LvView(
+            l.Name, l.VgName, l.SizeBytes, l.Attributes.Raw, l.Origin, l.DataPercent, l.Tags,
+            statuses.Where(s => s.Value.Active.Any(a => a.Name == l.Name)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList(),
+            claims.GetValueOrDefault(l.Name)?.Host, claims.GetValueOrDefault(l.Name)?.Mode)).ToList();
+    }
+
+    public async Task<LvView> ShowAsync(string name, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        return (await ListAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == name)
+            ?? throw new OperationFailedException("not-found", $"{options.VolumeGroup}/{name} does not exist; 'vgmesh lv list' shows what does.");
+    }
+
+    public Task<OperationView> CreateAsync(CreateLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(body.Name);
+        foreach (var t in body.Tags ?? [])
+        {
+            LvmNames.ValidateTag(t);
+        }
+
+        var size = ParseSize(body.Size, allowRelative: false);
+        return SubmitAsync(OperationKinds.Create, new LvOperation(body.Name, size.Bytes, 0, body.Tags), body.OperationId, null, ct);
+    }
+
+    public Task<OperationView> RemoveAsync(string name, string? operationId, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        return SubmitAsync(OperationKinds.Remove, new LvOperation(name), operationId, null, ct);
+    }
+
+    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        var size = ParseSize(body.Size, allowRelative: true);
+        if (size.IsRelative && (size.Sign > 0) != grow)
+        {
+            throw new OperationFailedException("invalid-size", $"'{body.Size}' {(grow ? "would shrink" : "would grow")} {name}; use {(grow ? "reduce" : "extend")}.");
+        }
+
+        return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, new LvOperation(name, size.Bytes, size.Sign), body.OperationId, null, ct);
+    }
+
+    public async Task<OperationView> ActivateAsync(string name, ActivateLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        var host = body.Host ?? options.Host;
+        var members = await runtime.Node.Members.ListAsync(ct).ConfigureAwait(false);
+        if (members.All(m => m.Host != host))
+        {
+            throw new OperationFailedException("unknown-host", $"host '{host}' is not a live member of this cluster; 'vgmesh host list' shows the members.");
+        }
+
+        if (!body.Exclusive)
+        {
+            throw new OperationFailedException("bad-request", "shared activation is not available yet; use --exclusive.");
+        }
+
+        return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: true, Wait: body.Wait), body.OperationId,
+            async (n, c) => (await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)) is var s &&
+                s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name) &&
+                !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name)),
+            ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
+    }
+
+    public Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        return SubmitAsync(OperationKinds.Deactivate, new LvOperation(name), body.OperationId,
+            async (n, c) => !(await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)).Any(s => s.Value.Active.Any(a => a.Name == name)), ct);
+    }
+
+    public async Task<ClusterStatusView> StatusAsync(CancellationToken ct)
+    {
+        var node = runtime.Node;
+        var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        return new ClusterStatusView(options.Cluster, options.VolumeGroup, await node.Coordinator.LeaderAsync(ct).ConfigureAwait(false), vg.Seqno,
+            0, await HostsAsync(ct).ConfigureAwait(false));
+    }
+
+    public async Task<List<HostView>> HostsAsync(CancellationToken ct)
+    {
+        var node = runtime.Node;
+        var members = await node.Members.ListAsync(ct).ConfigureAwait(false);
+        var progress = (await node.Events.ProgressAsync(ct).ConfigureAwait(false)).ToDictionary(p => p.Host, StringComparer.Ordinal);
+        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
+        var leader = await node.Coordinator.LeaderAsync(ct).ConfigureAwait(false);
+        var names = members.Select(m => m.Host).Union(progress.Keys).Order(StringComparer.Ordinal);
+        return names.Select(h =>
+        {
+            var m = members.FirstOrDefault(x => x.Host == h);
+            var p = progress.GetValueOrDefault(h);
+            var s = statuses.GetValueOrDefault(h);
+            return new HostView(h, m?.Addresses ?? [], m?.Version ?? "", m?.StartedAt ?? default, m is not null, h == leader,
+                p?.AppliedRevision ?? 0, p?.LagEvents ?? 0, p?.LagTime.TotalSeconds ?? 0, s?.Active.Select(a => a.Name).ToList() ?? [], s?.Alerts ?? []);
+        }).ToList();
+    }
+
+    private static SizeSpec ParseSize(string? text, bool allowRelative)
+    {
+        if (!SizeSpec.TryParse(text, out var size, out var error))
+        {
+            throw new OperationFailedException("invalid-size", error);
+        }
+
+        if (size.IsRelative && !allowRelative)
+        {
+            throw new OperationFailedException("invalid-size", $"size '{text}' must be absolute here (no + or -)");
+        }
+
+        return size;
+    }
+
+    private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<IClusterNode, CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null)
+    {
+        var node = runtime.Node;
+        var id = operationId is null ? OperationIds.New() : OperationIds.Validate(operationId);
+        await node.Operations.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), ct).ConfigureAwait(false);
+        var result = await node.Operations.WaitAsync(id, Propagation, ct).ConfigureAwait(false);
+        if (result.Status != OperationStatus.Succeeded)
+        {
+            throw new OperationFailedException(result.Status == OperationStatus.Cancelled ? "no-coordinator" : result.Data ?? "failed", result.Message);
+        }
+
+        // Every live host applies the revision (its reconciler acts, then acknowledges).
+        var deadline = time.GetUtcNow() + (settleTime ?? Propagation);
+        List<string> lagging;
+        while (true)
+        {
+            var members = (await node.Members.ListAsync(ct).ConfigureAwait(false)).Select(m => m.Host).ToHashSet(StringComparer.Ordinal);
+            var progress = await node.Events.ProgressAsync(ct).ConfigureAwait(false);
+            lagging = members.Where(h => progress.FirstOrDefault(p => p.Host == h)?.AppliedRevision < result.Revision || progress.All(p => p.Host != h)).Order(StringComparer.Ordinal).ToList();
+            var done = lagging.Count == 0 && (settled is null || await settled(node, ct).ConfigureAwait(false));
+            if (done || time.GetUtcNow() > deadline)
+            {
+                return new OperationView(id, done ? "applied" : "lagging", result.Message, result.Revision, result.FencingToken, result.CompletedBy,
+                    members.Except(lagging).Order(StringComparer.Ordinal).ToList(), lagging);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct).ConfigureAwait(false);
+        }
+    }
+}

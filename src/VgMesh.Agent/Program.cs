@@ -1,0 +1,83 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using VgMesh.Agent;
+using VgMesh.Agent.Api;
+using VgMesh.Agent.Operations;
+using VgMesh.Agent.Reconciling;
+using VgMesh.Client;
+using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.DeviceMapper;
+
+var configFile = args.SkipWhile(a => a != "--config").Skip(1).FirstOrDefault() ?? "/etc/vgmesh/vgmeshd.json";
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Configuration.AddJsonFile(configFile, optional: true).AddEnvironmentVariables("VGMESH_");
+AgentOptions options;
+try
+{
+    options = (builder.Configuration.GetSection("VgMesh").Get<AgentOptions>() ?? new AgentOptions()).Validate();
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"vgmeshd: {e.Message} (config file: {configFile})");
+    return 2;
+}
+
+builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Microsoft.Hosting", LogLevel.Warning);
+builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+var token = options.TokenFile is { } tf ? File.ReadAllText(tf).Trim() : null;
+builder.WebHost.ConfigureKestrel(k =>
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(options.UnixSocket)!);
+    File.Delete(options.UnixSocket);
+    k.ListenUnixSocket(options.UnixSocket);
+    if (options.TcpEndPoint() is { } ep)
+    {
+        k.Listen(ep);
+    }
+});
+
+var s = builder.Services;
+s.AddSingleton(options);
+s.AddSingleton(TimeProvider.System);
+Directory.CreateDirectory(options.StateDir);
+s.AddSingleton(sp => new Journal(Path.Combine(options.StateDir, "journal.db"), sp.GetRequiredService<TimeProvider>()));
+s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
+    new LvmRunner(new LvmRunnerOptions { CommandPrefix = options.LvmCommandPrefix, LvmSystemDir = options.LvmSystemDir, WaitForLocks = true }, sp.GetRequiredService<ILogger<LvmRunner>>(), sp.GetRequiredService<TimeProvider>()),
+    sp.GetRequiredService<Journal>()));
+s.AddSingleton<LvmDriver>();
+s.AddSingleton<DmSetup>();
+s.AddSingleton<ClusterRuntime>();
+s.AddHostedService(sp => sp.GetRequiredService<ClusterRuntime>());
+s.AddSingleton<StateReader>();
+s.AddSingleton<Executor>();
+s.AddSingleton<ReconcileService>();
+s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
+s.AddSingleton<VolumeOperations>();
+s.AddSingleton<VolumeService>();
+
+var app = builder.Build();
+var journal = app.Services.GetRequiredService<Journal>();
+foreach (var (id, started, command) in journal.Unfinished())
+{
+    AgentLog.UnfinishedIntent(app.Logger, id, started, command);
+}
+
+journal.CloseUnfinished("process ended before the result; state re-read by the reconciler at start");
+app.Use(Endpoints.BearerOnTcp(token));
+app.Use(Endpoints.ProblemsAsync);
+Endpoints.Map(app);
+// Root-only: the socket is the local operators' door and carries no token.
+app.Lifetime.ApplicationStarted.Register(() =>
+{
+    if (!OperatingSystem.IsWindows())
+    {
+        File.SetUnixFileMode(options.UnixSocket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+});
+
+await app.RunAsync();
+return 0;

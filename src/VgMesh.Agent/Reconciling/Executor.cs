@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Logging;
+using VgMesh.Lvm;
+using VgMesh.Lvm.DeviceMapper;
+
+namespace VgMesh.Agent.Reconciling;
+
+/// <summary>
+/// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
+/// Expected refusals (a device in use) become alerts, not failures.
+/// </summary>
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, AgentOptions options, ILogger<Executor> logger)
+{
+    /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
+    public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(actions);
+        var alerts = new List<string>();
+        foreach (var action in actions)
+        {
+            try
+            {
+                switch (action)
+                {
+                    case RemoveStaleDevice r:
+                        await dm.RemoveAsync(r.Subject, ct).ConfigureAwait(false);
+                        break;
+                    case Deactivate d:
+                        await lvm.DeactivateAsync(new LvRef(options.VolumeGroup, d.Subject), ct).ConfigureAwait(false);
+                        break;
+                    case Refresh f:
+                        await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
+                        break;
+                    case Activate a:
+                        await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Default, ct).ConfigureAwait(false);
+                        break;
+                    case Alert alert:
+                        alerts.Add($"{alert.Code}: {alert.Message}");
+                        LogAlert(logger, alert.Code, alert.Message);
+                        continue;
+                }
+
+                LogActed(logger, action.GetType().Name, action.Subject);
+            }
+            catch (LvmInUseException e)
+            {
+                alerts.Add($"in-use: {action.GetType().Name} {action.Subject}: {e.Message}");
+                LogAlert(logger, "in-use", e.Message);
+            }
+            catch (LvmException e)
+            {
+                // Left for the next pass; the journal has the command and its stderr.
+                alerts.Add($"failed: {action.GetType().Name} {action.Subject}: {e.Message}");
+                LogFailed(logger, action.GetType().Name, action.Subject, e.Message);
+            }
+        }
+
+        return alerts;
+    }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "reconcile: {Action} {Subject}")]
+    private static partial void LogActed(ILogger logger, string action, string subject);
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "reconcile alert {Code}: {Message}")]
+    private static partial void LogAlert(ILogger logger, string code, string message);
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "reconcile: {Action} {Subject} failed: {Reason}")]
+    private static partial void LogFailed(ILogger logger, string action, string subject, string reason);
+}

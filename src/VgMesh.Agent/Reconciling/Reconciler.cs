@@ -1,0 +1,83 @@
+namespace VgMesh.Agent.Reconciling;
+
+/// <summary>
+/// Decides, and only decides: a pure function from desired and actual state to actions, run in
+/// small phases in a fixed order. Teardown comes first (stale devices, then deactivations) so a
+/// handoff never has the LV active on two hosts and freed space is unmapped before anything else;
+/// refreshes come before activations so nothing is activated against an old table.
+/// </summary>
+public static class Reconciler
+{
+    public static IReadOnlyList<ReconcileAction> Plan(DesiredState desired, ActualState actual)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        ArgumentNullException.ThrowIfNull(actual);
+        var actions = new List<ReconcileAction>();
+        var byUuid = desired.Lvs.Values.ToDictionary(l => l.Uuid, StringComparer.Ordinal);
+        var topByUuid = actual.Devices.Where(d => !d.Layer).GroupBy(d => d.LvUuid).ToDictionary(g => g.Key, g => g.First(), StringComparer.Ordinal);
+
+        RemoveStale(actual, byUuid, actions);
+        foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            var device = topByUuid.GetValueOrDefault(lv.Uuid);
+            if (device is not null && lv.Intent == HostIntent.InactiveHere)
+            {
+                actions.Add(device.OpenCount > 0
+                    ? new Alert(lv.Name, "deactivate-blocked", $"{desired.Vg}/{lv.Name} must be released by this host but is open ({device.OpenCount}); stop what uses it")
+                    : new Deactivate(lv.Name));
+            }
+        }
+
+        foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            var device = topByUuid.GetValueOrDefault(lv.Uuid);
+            if (device is not null && lv.Intent != HostIntent.InactiveHere &&
+                (actual.MismatchedLvs.Contains(lv.Name) || (lv.CompareTableSize && device.TableSectors * 512 != lv.SizeBytes)))
+            {
+                actions.Add(new Refresh(lv.Name));
+            }
+        }
+
+        foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            if (lv.Intent == HostIntent.ActiveHere && !topByUuid.ContainsKey(lv.Uuid))
+            {
+                actions.Add(lv.ActiveElsewhere.Count > 0
+                    ? new Alert(lv.Name, "handoff-waiting", $"{desired.Vg}/{lv.Name} is claimed by this host; waiting for {string.Join(", ", lv.ActiveElsewhere)} to release it")
+                    : new Activate(lv.Name, lv.Exclusive));
+            }
+        }
+
+        return actions;
+    }
+
+    /// <summary>
+    /// Devices of LVs gone from the metadata. Top devices go first, then layers (a snapshot's
+    /// <c>-cow</c>, an origin's <c>-real</c>), since tops hold layers open. An open top is reported,
+    /// never forced, and its layers stay; a layer still held when its turn comes fails in the
+    /// executor as in-use and is reported the same way.
+    /// </summary>
+    private static void RemoveStale(ActualState actual, Dictionary<string, DesiredLv> byUuid, List<ReconcileAction> actions)
+    {
+        var stale = actual.Devices.Where(d => !byUuid.ContainsKey(d.LvUuid)).ToList();
+        var blocked = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var top in stale.Where(d => !d.Layer).OrderBy(d => d.Name, StringComparer.Ordinal))
+        {
+            if (top.OpenCount > 0)
+            {
+                blocked.Add(top.LvUuid);
+                actions.Add(new Alert(top.Name, "stale-device-open",
+                    $"device {top.Name} maps an LV that no longer exists but is open ({top.OpenCount}); it was not removed. Stop what uses it and vgmesh will remove it"));
+            }
+            else
+            {
+                actions.Add(new RemoveStaleDevice(top.Name));
+            }
+        }
+
+        foreach (var layer in stale.Where(d => d.Layer && !blocked.Contains(d.LvUuid)).OrderBy(d => d.Name, StringComparer.Ordinal))
+        {
+            actions.Add(new RemoveStaleDevice(layer.Name));
+        }
+    }
+}

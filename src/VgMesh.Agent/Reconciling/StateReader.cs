@@ -1,0 +1,46 @@
+using System.Text.Json;
+using VgMesh.Coordination;
+using VgMesh.Lvm;
+using VgMesh.Lvm.DeviceMapper;
+
+namespace VgMesh.Agent.Reconciling;
+
+/// <summary>Reads desired state (metadata, claims, other hosts' reports) and actual state (this host's device-mapper).</summary>
+public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, AgentOptions options)
+{
+    public async Task<(DesiredState Desired, ActualState Actual)> ReadAsync(CancellationToken ct)
+    {
+        var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var catalog = runtime.Node.Catalog;
+        var claims = await ClaimsAsync(catalog, ct).ConfigureAwait(false);
+        var statuses = await StatusesAsync(catalog, ct).ConfigureAwait(false);
+
+        var desired = lvs.Where(l => !l.IsHidden).ToDictionary(l => l.Name, l =>
+        {
+            var claim = claims.GetValueOrDefault(l.Name);
+            var intent = claim is null ? HostIntent.Unmanaged
+                : claim.Host == options.Host && claim.Mode == ActivationClaim.Exclusive ? HostIntent.ActiveHere
+                : HostIntent.InactiveHere;
+            var elsewhere = statuses.Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == l.Name)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+            return new DesiredLv(l.Name, l.Uuid.Replace("-", "", StringComparison.Ordinal), l.SizeBytes, intent, true, elsewhere, CompareTableSize: !l.IsSnapshot);
+        }, StringComparer.Ordinal);
+
+        var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
+        var tables = (await dm.TableAsync(ct).ConfigureAwait(false)).GroupBy(t => t.Device).ToDictionary(g => g.Key, g => g.Sum(t => t.LengthSectors), StringComparer.Ordinal);
+        var devices = (await dm.ListAsync(ct).ConfigureAwait(false))
+            .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32)
+            .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables.GetValueOrDefault(d.Name)))
+            .ToList();
+        var mismatched = lvs.Where(l => l.TableMismatch).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
+        return (new DesiredState(options.VolumeGroup, vg.Uuid, desired), new ActualState(devices, mismatched));
+    }
+
+    public static async Task<Dictionary<string, ActivationClaim>> ClaimsAsync(ICatalog catalog, CancellationToken ct) =>
+        (await catalog.ListAsync(CatalogKeys.Claims, ct).ConfigureAwait(false))
+            .ToDictionary(kv => kv.Key, kv => JsonSerializer.Deserialize(kv.Value, AgentJsonContext.Default.ActivationClaim)!, StringComparer.Ordinal);
+
+    public static async Task<Dictionary<string, HostStatus>> StatusesAsync(ICatalog catalog, CancellationToken ct) =>
+        (await catalog.ListAsync(CatalogKeys.Status, ct).ConfigureAwait(false))
+            .ToDictionary(kv => kv.Key, kv => JsonSerializer.Deserialize(kv.Value, AgentJsonContext.Default.HostStatus)!, StringComparer.Ordinal);
+}

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace VgMesh.Client;
+
+// The HTTP API's bodies, shared by the agent (which serves them) and this client.
+
+/// <summary>A logical volume as the cluster sees it: metadata plus where it is active.</summary>
+public sealed record LvView(
+    string Name,
+    string Vg,
+    long SizeBytes,
+    string Attr,
+    string? Origin,
+    double? DataPercent,
+    IReadOnlyList<string> Tags,
+    IReadOnlyList<string> ActiveOn,
+    string? ClaimedBy,
+    string? ClaimMode);
+
+public sealed record CreateLvBody(string Name, string Size, IReadOnlyList<string>? Tags = null, string? OperationId = null);
+
+/// <summary><see cref="Size"/> is LVM's form: <c>12G</c> (absolute) or <c>+2G</c> / <c>-1G</c> (relative).</summary>
+public sealed record ResizeLvBody(string Size, string? OperationId = null);
+
+public sealed record ActivateLvBody(string? Host, bool Exclusive = true, bool Wait = false, string? OperationId = null);
+
+public sealed record DeactivateLvBody(string? Host, string? OperationId = null);
+
+/// <summary>The answer to a change: the operation, its revision, and which hosts have applied it.</summary>
+public sealed record OperationView(
+    string Id,
+    string Status,
+    string Message,
+    long Revision,
+    long FencingToken,
+    string? CompletedBy,
+    IReadOnlyList<string> AppliedBy,
+    IReadOnlyList<string> Lagging);
+
+public sealed record HostView(
+    string Host,
+    IReadOnlyList<string> Addresses,
+    string Version,
+    DateTimeOffset StartedAt,
+    bool Alive,
+    bool Leader,
+    long AppliedRevision,
+    long LagEvents,
+    double LagSeconds,
+    IReadOnlyList<string> ActiveLvs,
+    IReadOnlyList<string> Alerts);
+
+public sealed record ClusterStatusView(
+    string Cluster,
+    string VolumeGroup,
+    string? Leader,
+    long VgSeqno,
+    long LatestRevision,
+    IReadOnlyList<HostView> Hosts);
+
+/// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>
+public sealed record Problem(string Type, string Title, int Status, string Detail, string Code);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(LvView))]
+[JsonSerializable(typeof(List<LvView>))]
+[JsonSerializable(typeof(CreateLvBody))]
+[JsonSerializable(typeof(ResizeLvBody))]
+[JsonSerializable(typeof(ActivateLvBody))]
+[JsonSerializable(typeof(DeactivateLvBody))]
+[JsonSerializable(typeof(OperationView))]
+[JsonSerializable(typeof(HostView))]
+[JsonSerializable(typeof(List<HostView>))]
+[JsonSerializable(typeof(ClusterStatusView))]
+[JsonSerializable(typeof(Problem))]
+public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json.Serialization.Metadata;
+
+namespace VgMesh.Client;
+
+/// <summary>An error the agent answered, with its stable code and HTTP status.</summary>
+public sealed class VgMeshApiException(Problem problem) : Exception(problem.Detail)
+{
+    public Problem Problem { get; } = problem;
+}
+
+/// <summary>
+/// The agent's HTTP API, over its root-only Unix socket or over TCP with the cluster's bearer
+/// token. Method names follow the routes (and the CLI's verbs).
+/// </summary>
+public sealed class VgMeshClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    private VgMeshClient(HttpClient http) => _http = http;
+
+    public static VgMeshClient ForUnixSocket(string path, TimeSpan? timeout = null)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), ct).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        return new VgMeshClient(new HttpClient(handler) { BaseAddress = new Uri("http://vgmeshd/"), Timeout = timeout ?? TimeSpan.FromMinutes(5) });
+    }
+
+    public static VgMeshClient ForTcp(Uri endpoint, string token, TimeSpan? timeout = null)
+    {
+        var http = new HttpClient { BaseAddress = endpoint, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return new VgMeshClient(http);
+    }
+
+    public Task<List<LvView>> ListLvsAsync(CancellationToken ct = default) => GetAsync("v1/lvs", ApiJsonContext.Default.ListLvView, ct);
+
+    public Task<LvView> ShowLvAsync(string name, CancellationToken ct = default) => GetAsync($"v1/lvs/{Uri.EscapeDataString(name)}", ApiJsonContext.Default.LvView, ct);
+
+    public Task<OperationView> CreateLvAsync(CreateLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "v1/lvs", body, ApiJsonContext.Default.CreateLvBody, ct);
+
+    public Task<OperationView> RemoveLvAsync(string name, string? operationId = null, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Delete, $"v1/lvs/{Uri.EscapeDataString(name)}{(operationId is null ? "" : "?operationId=" + Uri.EscapeDataString(operationId))}", null, null, ct);
+
+    public Task<OperationView> ExtendLvAsync(string name, ResizeLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/extend", body, ApiJsonContext.Default.ResizeLvBody, ct);
+
+    public Task<OperationView> ReduceLvAsync(string name, ResizeLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/reduce", body, ApiJsonContext.Default.ResizeLvBody, ct);
+
+    public Task<OperationView> ActivateLvAsync(string name, ActivateLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/activate", body, ApiJsonContext.Default.ActivateLvBody, ct);
+
+    public Task<OperationView> DeactivateLvAsync(string name, DeactivateLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/deactivate", body, ApiJsonContext.Default.DeactivateLvBody, ct);
+
+    public Task<List<HostView>> ListHostsAsync(CancellationToken ct = default) => GetAsync("v1/hosts", ApiJsonContext.Default.ListHostView, ct);
+
+    public Task<ClusterStatusView> ClusterStatusAsync(CancellationToken ct = default) => GetAsync("v1/cluster/status", ApiJsonContext.Default.ClusterStatusView, ct);
+
+    private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        using var r = await _http.GetAsync(new Uri(path, UriKind.Relative), ct).ConfigureAwait(false);
+        return await ReadAsync(r, type, ct).ConfigureAwait(false);
+    }
+
+    private async Task<OperationView> SendAsync<TBody>(HttpMethod method, string path, TBody? body, JsonTypeInfo<TBody>? type, CancellationToken ct)
+    {
+        using var msg = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
+        if (body is not null && type is not null)
+        {
+            msg.Content = JsonContent.Create(body, type);
+        }
+
+        using var r = await _http.SendAsync(msg, ct).ConfigureAwait(false);
+        return await ReadAsync(r, ApiJsonContext.Default.OperationView, ct).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage r, JsonTypeInfo<T> type, CancellationToken ct)
+    {
+        if (!r.IsSuccessStatusCode)
+        {
+            Problem? problem = null;
+            if (r.Content.Headers.ContentType?.MediaType is "application/problem+json" or "application/json")
+            {
+                problem = await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.Problem, ct).ConfigureAwait(false);
+            }
+
+            throw new VgMeshApiException(problem ?? new Problem("about:blank", r.ReasonPhrase ?? "error", (int)r.StatusCode,
+                r.StatusCode == HttpStatusCode.Unauthorized ? "the agent refused the token: check --token-file" : $"the agent answered {(int)r.StatusCode}", "http-" + (int)r.StatusCode));
+        }
+
+        return (await r.Content.ReadFromJsonAsync(type, ct).ConfigureAwait(false))!;
+    }
+
+    public void Dispose() => _http.Dispose();
+}
