@@ -43,14 +43,14 @@ public readonly record struct SizeSpec(long Bytes, int Sign)
             return false;
         }
 
-        var bytes = value * multiplier;
-        if (bytes > long.MaxValue / 2)
+        // Checked before multiplying: decimal overflows past 7.9e28.
+        if (value > (long.MaxValue / 2) / (decimal)multiplier)
         {
             error = $"size '{text}' is too large";
             return false;
         }
 
-        spec = new SizeSpec((long)Math.Ceiling(bytes), sign);
+        spec = new SizeSpec((long)Math.Ceiling(value * multiplier), sign);
         error = "";
         return true;
     }

@@ -77,8 +77,14 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
         }
 
+        // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
         var holders = (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false))
-            .Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == lv.Lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+            .Where(s => s.Value.Active.Any(a => a.Name == lv.Lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+        if ((await lvm.GetLvAsync(lv, ct).ConfigureAwait(false)).ActiveLocally && !holders.Contains(options.Host))
+        {
+            holders.Add(options.Host);
+        }
+
         if (holders.Count > 0)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");

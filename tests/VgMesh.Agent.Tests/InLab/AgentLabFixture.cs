@@ -1,0 +1,66 @@
+using System.Text.Json;
+using VgMesh.Client;
+using VgMesh.Lvm.Commands;
+
+namespace VgMesh.Agent.Tests.InLab;
+
+/// <summary>A three-host lab "agenttest" with vgmeshd on every host and the VG "san".</summary>
+public sealed class AgentLabFixture : IAsyncLifetime
+{
+    public global::VgMesh.Lab.Lab Lab { get; } = new("agenttest");
+
+    public async Task InitializeAsync()
+    {
+        await Lab.DownAsync();
+        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "up", "--hosts", "3", "--agent", "--vg", "san"]);
+        Assert.True(r.Succeeded, r.Stderr);
+    }
+
+    public Task DisposeAsync() => Lab.DownAsync();
+
+    /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
+    public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
+
+    public async Task<OperationView> OkAsync(string host, params string[] args)
+    {
+        var r = await CliAsync(host, args);
+        Assert.True(r.ExitCode == 0, $"vgmesh {string.Join(' ', args)} on {host} exited {r.ExitCode}: {r.Stderr}");
+        return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.OperationView)!;
+    }
+
+    public async Task<ClusterStatusView> StatusAsync(string host = "node1") =>
+        JsonSerializer.Deserialize((await CliAsync(host, "cluster", "status")).Stdout, ApiJsonContext.Default.ClusterStatusView)!;
+
+    /// <summary>Total sectors of a device's live table on a host, or null when the device is absent.</summary>
+    public async Task<long?> TableSectorsAsync(string host, string dm)
+    {
+        var r = await Lab.ExecAsync(host, ["dmsetup", "table", dm]);
+        return r.ExitCode != 0 ? null : r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Sum(l => long.Parse(l.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    public async Task<long> SeqnoAsync() =>
+        long.Parse((await Lab.ExecOkAsync("node1", ["lvm", "vgs", "--noheadings", "-o", "vg_seqno", "san"])).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan within, string what)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            var v = await probe();
+            if (ok(v))
+            {
+                return v;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{what}: not reached within {within.TotalSeconds} s (last: {v})");
+            }
+
+            await Task.Delay(250);
+        }
+    }
+}
+
+[CollectionDefinition("agent-lab")]
+public sealed class AgentLabGroup : ICollectionFixture<AgentLabFixture>;

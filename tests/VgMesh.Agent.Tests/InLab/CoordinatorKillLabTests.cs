@@ -1,0 +1,55 @@
+namespace VgMesh.Agent.Tests.InLab;
+
+/// <summary>Scenarios that stop agents; a collection of their own would boot another lab, so they share it and run last by name.</summary>
+[Collection("agent-lab")]
+public class CoordinatorKillLabTests(AgentLabFixture f)
+{
+    [Fact]
+    public async Task Scenario4_KillCoordinator_OperationsBeforeDuringAfterCompleteExactlyOnce()
+    {
+        var leader = (await f.StatusAsync()).Leader!;
+        var others = new[] { "node1", "node2", "node3" }.Where(h => h != leader).ToArray();
+        async Task<(string Name, int Code)> CreateAsync(string host, string name) => (name, (await f.CliAsync(host, "lv", "create", name, "--size", "8M")).ExitCode);
+
+        var before = Task.Run(async () =>
+        {
+            var codes = new List<(string, int)>();
+            for (var i = 0; i < 3; i++)
+            {
+                codes.Add(await CreateAsync(others[0], $"k4-before-{i}"));
+            }
+
+            return codes;
+        });
+        await Task.Delay(1500);
+        var killed = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "agent", "kill", leader]);
+        Assert.True(killed.Succeeded, killed.Stderr);
+        var during = await Task.WhenAll(CreateAsync(others[1], "k4-during-0"), CreateAsync(others[1], "k4-during-1"));
+        var newLeader = await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync(others[0])).Leader, l => l is not null && l != leader, TimeSpan.FromSeconds(30), "a new coordinator");
+        var after = new[] { await CreateAsync(others[0], "k4-after-0"), await CreateAsync(others[1], "k4-after-1") };
+
+        var all = (await before).Concat(during).Concat(after).ToList();
+        // 0: applied everywhere; 4: done, but the dead agent's host had not applied it when the wait ended.
+        Assert.All(all, r => Assert.True(r.Item2 is 0 or 4, $"{r.Item1} exited {r.Item2}"));
+        var lvs = await f.Lab.ExecOkAsync(newLeader!, ["lvm", "lvs", "--noheadings", "-o", "lv_name", "san"]);
+        var names = lvs.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var (name, _) in all)
+        {
+            Assert.Single(names, n => n == name);
+            // Exactly one lvcreate ran for it, across every host's journal.
+            var runs = 0;
+            foreach (var h in new[] { "node1", "node2", "node3" })
+            {
+                var count = await f.Lab.ExecOkAsync(h, ["sqlite3", $"/var/lib/vgmesh-lab/agenttest/{h}/state/journal.db", $"select count(*) from intents where verb = 'lvcreate' and subject = 'san/{name}' and exit_code = 0"]);
+                runs += int.Parse(count.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Assert.True(runs == 1, $"{name}: lvcreate ran {runs} times");
+        }
+
+        // The killed agent comes back, catches up, and no operation runs again.
+        var restarted = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "agent", "start", leader]);
+        Assert.True(restarted.Succeeded, restarted.Stderr);
+        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync(leader)).Hosts.Single(h => h.Host == leader).LagEvents, lag => lag == 0, TimeSpan.FromSeconds(30), "the restarted agent catches up");
+    }
+}

@@ -1,0 +1,85 @@
+using VgMesh.Agent.Reconciling;
+
+namespace VgMesh.Agent.Tests.Reconciling;
+
+public class ReconcilerTests
+{
+    private const long MiB = 1024 * 1024;
+    private static string U(char c) => new(c, 32);
+
+    private static DesiredState Desired(params DesiredLv[] lvs) => new("san", "vguuid", lvs.ToDictionary(l => l.Name));
+
+    private static DesiredLv Lv(string name, char uuid, long size = 64 * MiB, HostIntent intent = HostIntent.Unmanaged, string[]? elsewhere = null, bool snapshot = false) =>
+        new(name, U(uuid), size, intent, true, elsewhere ?? [], CompareTableSize: !snapshot);
+
+    private static DeviceState Dev(string name, char uuid, long sectors = 64 * MiB / 512, int open = 0, bool layer = false) => new(name, U(uuid), layer, open, sectors);
+
+    private static ActualState Actual(params DeviceState[] devices) => new(devices, new HashSet<string>());
+
+    [Fact]
+    public void Plan_InSync_Nothing() =>
+        Assert.Empty(Reconciler.Plan(Desired(Lv("a", 'a')), Actual(Dev("san-a", 'a'))));
+
+    [Fact]
+    public void Plan_LvRemovedElsewhere_StackRemovedTopsBeforeLayers()
+    {
+        // A snapshot 's' of a removed origin 'o': tops first, then -real and -cow.
+        var actions = Reconciler.Plan(Desired(), Actual(
+            Dev("san-o-real", 'o', open: 2, layer: true), Dev("san-s-cow", 's', open: 1, layer: true), Dev("san-o", 'o'), Dev("san-s", 's')));
+        Assert.Equal(["san-o", "san-s", "san-o-real", "san-s-cow"], actions.Cast<RemoveStaleDevice>().Select(a => a.Subject));
+    }
+
+    [Fact]
+    public void Plan_StaleDeviceOpen_AlertNeverForced()
+    {
+        var actions = Reconciler.Plan(Desired(), Actual(Dev("san-gone", 'g', open: 1), Dev("san-gone-real", 'g', layer: true)));
+        var alert = Assert.IsType<Alert>(Assert.Single(actions));
+        Assert.Equal("stale-device-open", alert.Code);
+        Assert.Contains("san-gone", alert.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plan_PeerExtended_RefreshBySizeOrLvmMismatch()
+    {
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', 96 * MiB)), Actual(Dev("san-a", 'a', 64 * MiB / 512)))));
+        var flagged = new ActualState([Dev("san-a", 'a')], new HashSet<string> { "a" });
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a')), flagged)));
+    }
+
+    [Fact]
+    public void Plan_Snapshot_TableSizeIsTheOrigins_NoRefresh() =>
+        Assert.Empty(Reconciler.Plan(Desired(Lv("snap", 's', 8 * MiB, snapshot: true)), Actual(Dev("san-snap", 's', 64 * MiB / 512))));
+
+    [Fact]
+    public void Plan_ClaimedByAnotherHost_Deactivate_OrAlertWhenOpen()
+    {
+        Assert.IsType<Deactivate>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.InactiveHere)), Actual(Dev("san-a", 'a')))));
+        var alert = Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.InactiveHere)), Actual(Dev("san-a", 'a', open: 1)))));
+        Assert.Equal("deactivate-blocked", alert.Code);
+    }
+
+    [Fact]
+    public void Plan_ClaimedHere_ActivateOnlyOnceNoOtherHostHasIt()
+    {
+        Assert.Equal(new Activate("a", true), Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.ActiveHere)), Actual())));
+        var wait = Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.ActiveHere, elsewhere: ["node1"])), Actual())));
+        Assert.Equal("handoff-waiting", wait.Code);
+        Assert.Contains("node1", wait.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Plan_Unmanaged_ActivationLeftAlone()
+    {
+        Assert.Empty(Reconciler.Plan(Desired(Lv("a", 'a')), Actual()));
+        Assert.Empty(Reconciler.Plan(Desired(Lv("a", 'a')), Actual(Dev("san-a", 'a'))));
+    }
+
+    [Fact]
+    public void Plan_PhasesInOrder_TeardownRefreshActivate()
+    {
+        var actions = Reconciler.Plan(
+            Desired(Lv("mine", 'm', intent: HostIntent.ActiveHere), Lv("grown", 'g', 96 * MiB), Lv("theirs", 't', intent: HostIntent.InactiveHere)),
+            Actual(Dev("san-grown", 'g', 64 * MiB / 512), Dev("san-theirs", 't'), Dev("san-old", 'o')));
+        Assert.Equal([typeof(RemoveStaleDevice), typeof(Deactivate), typeof(Refresh), typeof(Activate)], actions.Select(a => a.GetType()));
+    }
+}
