@@ -40,6 +40,12 @@ public sealed record AgentOptions
 
     public int ReconcileIntervalSeconds { get; init; } = 10;
 
+    /// <summary>
+    /// After a holder's session is gone, how much longer the coordinator waits before giving its
+    /// LV to another host: room for the holder's own fencing to have landed.
+    /// </summary>
+    public int FenceGraceSeconds { get; init; } = 3;
+
     /// <summary>How long a change's answer waits for every live host to apply it.</summary>
     public int PropagationTimeoutSeconds { get; init; } = 30;
 

@@ -14,7 +14,7 @@ public sealed record ActivationClaim(string? Host, string Mode, long FencingToke
 }
 
 /// <summary>What a host reports of itself after each reconcile pass: <c>status/HOST</c>, bound to its session.</summary>
-public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At);
+public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At, IReadOnlyList<string>? Fenced = null);
 
 public sealed record ActiveLv(string Name, int OpenCount);
 
@@ -36,6 +36,7 @@ public static class OperationKinds
 [JsonSerializable(typeof(ActivationClaim))]
 [JsonSerializable(typeof(HostStatus))]
 [JsonSerializable(typeof(LvOperation))]
+[JsonSerializable(typeof(HashSet<string>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;
 
 internal static class CatalogKeys

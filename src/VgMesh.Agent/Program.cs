@@ -56,6 +56,10 @@ s.AddSingleton<StateReader>();
 s.AddSingleton<Executor>();
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
+s.AddSingleton<ClaimCache>();
+s.AddSingleton<FencedSet>();
+s.AddSingleton<FencingService>();
+s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<VolumeService>();
 

@@ -25,6 +25,7 @@ internal static class CliApp
           lv reduce NAME --size -SIZE|SIZE
           lv activate NAME --exclusive [--host HOST] [--wait]
           lv deactivate NAME
+          lv unfence NAME                               on the host that fenced it, once it holds the claim
           host list
           cluster status
         exit codes: 0 done, 1 refused or failed, 2 usage, 3 agent unreachable, 4 not yet applied everywhere
@@ -79,6 +80,7 @@ internal static class CliApp
                     ("lv", "reduce") => await ChangeAsync(client.ReduceLvAsync(ArgReader.Name(words), new ResizeLvBody(a.Required("--size"))), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "activate") => await ChangeAsync(client.ActivateLvAsync(ArgReader.Name(words), new ActivateLvBody(a.Option("--host"), Exclusive: a.Flag("--exclusive") || !a.Flag("--shared"), Wait: a.Flag("--wait"))), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "deactivate") => await ChangeAsync(client.DeactivateLvAsync(ArgReader.Name(words), new DeactivateLvBody(a.Option("--host"))), json, stdout, stderr).ConfigureAwait(false),
+                    ("lv", "unfence") => await ChangeAsync(client.UnfenceLvAsync(ArgReader.Name(words)), json, stdout, stderr).ConfigureAwait(false),
                     ("host", "list") => await PrintAsync(await client.ListHostsAsync().ConfigureAwait(false), ApiJsonContext.Default.ListHostView, json, stdout, HostTable).ConfigureAwait(false),
                     ("cluster", "status") => await PrintAsync(await client.ClusterStatusAsync().ConfigureAwait(false), ApiJsonContext.Default.ClusterStatusView, json, stdout, StatusText).ConfigureAwait(false),
                     _ => throw new ArgumentException($"unknown command '{words[0]} {words[1]}'"),

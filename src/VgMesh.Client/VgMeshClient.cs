@@ -73,6 +73,9 @@ public sealed class VgMeshClient : IDisposable
     public Task<OperationView> DeactivateLvAsync(string name, DeactivateLvBody body, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/deactivate", body, ApiJsonContext.Default.DeactivateLvBody, ct);
 
+    public Task<OperationView> UnfenceLvAsync(string name, CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/unfence", null, null, ct);
+
     public Task<List<HostView>> ListHostsAsync(CancellationToken ct = default) => GetAsync("v1/hosts", ApiJsonContext.Default.ListHostView, ct);
 
     public Task<ClusterStatusView> ClusterStatusAsync(CancellationToken ct = default) => GetAsync("v1/cluster/status", ApiJsonContext.Default.ClusterStatusView, ct);

@@ -24,6 +24,7 @@ public static class Endpoints
         v1.MapPost("/lvs/{name}/reduce", (string name, ResizeLvBody body, VolumeService s, CancellationToken ct) => s.ResizeAsync(name, body, grow: false, ct));
         v1.MapPost("/lvs/{name}/activate", (string name, ActivateLvBody body, VolumeService s, CancellationToken ct) => s.ActivateAsync(name, body, ct));
         v1.MapPost("/lvs/{name}/deactivate", (string name, DeactivateLvBody body, VolumeService s, CancellationToken ct) => s.DeactivateAsync(name, body, ct));
+        v1.MapPost("/lvs/{name}/unfence", (string name, VolumeService s, CancellationToken ct) => s.UnfenceAsync(name, ct));
         v1.MapGet("/hosts", (VolumeService s, CancellationToken ct) => s.HostsAsync(ct));
         v1.MapGet("/cluster/status", (VolumeService s, CancellationToken ct) => s.StatusAsync(ct));
     }

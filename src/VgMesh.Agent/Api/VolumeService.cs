@@ -12,7 +12,7 @@ namespace VgMesh.Agent.Api;
 /// nothing), submits the operation, waits for its result, then waits until every live host has
 /// applied it (a resize is answered only once every holder's table has grown).
 /// </summary>
-public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, AgentOptions options, TimeProvider time)
+public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time)
 {
     private TimeSpan Propagation => TimeSpan.FromSeconds(options.PropagationTimeoutSeconds);
 
@@ -94,6 +94,29 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, AgentOp
             async (n, c) => !(await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)).Any(s => s.Value.Active.Any(a => a.Name == name)), ct);
     }
 
+    /// <summary>
+    /// Restores the real table of an LV this host fenced, once this host holds its claim again
+    /// (and so a live session): an operator's decision, never automatic.
+    /// </summary>
+    public async Task<OperationView> UnfenceAsync(string name, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        if (!fenced.Current.Contains(name))
+        {
+            throw new OperationFailedException("not-found", $"{options.VolumeGroup}/{name} is not fenced on {options.Host}; run unfence on the host that fenced it ('vgmesh host list' shows fenced LVs in its alerts).");
+        }
+
+        var claim = (await StateReader.ClaimsAsync(runtime.Node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(name);
+        if (claim?.Host != options.Host)
+        {
+            throw new OperationFailedException("in-use", $"{options.VolumeGroup}/{name} is claimed by {claim?.Host ?? "nobody"}, not {options.Host}; its fenced device here is released by the reconciler, or claim it here first (vgmesh lv activate {name} --host {options.Host}).");
+        }
+
+        await lvm.RefreshAsync(new LvRef(options.VolumeGroup, name), ct).ConfigureAwait(false);
+        fenced.Remove(name);
+        return new OperationView("local", "applied", $"{options.VolumeGroup}/{name} unfenced on {options.Host}: its real table is back", 0, 0, options.Host, [options.Host], []);
+    }
+
     public async Task<ClusterStatusView> StatusAsync(CancellationToken ct)
     {
         var node = runtime.Node;
@@ -116,7 +139,8 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, AgentOp
             var p = progress.GetValueOrDefault(h);
             var s = statuses.GetValueOrDefault(h);
             return new HostView(h, m?.Addresses ?? [], m?.Version ?? "", m?.StartedAt ?? default, m is not null, h == leader,
-                p?.AppliedRevision ?? 0, p?.LagEvents ?? 0, p?.LagTime.TotalSeconds ?? 0, s?.Active.Select(a => a.Name).ToList() ?? [], s?.Alerts ?? []);
+                p?.AppliedRevision ?? 0, p?.LagEvents ?? 0, p?.LagTime.TotalSeconds ?? 0, s?.Active.Select(a => a.Name).ToList() ?? [],
+                [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")]);
         }).ToList();
     }
 

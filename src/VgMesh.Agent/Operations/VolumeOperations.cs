@@ -140,6 +140,14 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             throw new OperationFailedException("host-down", $"host '{host}' is not a live member of the cluster (no session); 'vgmesh host list' shows who is.");
         }
 
+        // The current holder is gone (crashed or cut off): it fenced itself before its session ran
+        // out; wait the grace period on top, and make sure it did not come back meanwhile.
+        var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
+        if (current is { Host: { } holder, Mode: ActivationClaim.Exclusive } && holder != host && members.All(m => m.Host != holder))
+        {
+            await Task.Delay(TimeSpan.FromSeconds(options.FenceGraceSeconds), time, ct).ConfigureAwait(false);
+        }
+
         var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
         var openElsewhere = statuses.Where(s => s.Key != host && s.Value.Active.Any(a => a.Name == lv.Lv && a.OpenCount > 0)).Select(s => s.Key).ToList();
         if (openElsewhere.Count > 0 && !args.Wait)

@@ -8,7 +8,7 @@ namespace VgMesh.Agent.Reconciling;
 /// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
 /// Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
-public sealed partial class Executor(LvmDriver lvm, DmSetup dm, AgentOptions options, ILogger<Executor> logger)
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, AgentOptions options, ILogger<Executor> logger)
 {
     /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
     public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
@@ -26,6 +26,11 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, AgentOptions opt
                         break;
                     case Deactivate d:
                         await lvm.DeactivateAsync(new LvRef(options.VolumeGroup, d.Subject), ct).ConfigureAwait(false);
+                        if (d.Unfences)
+                        {
+                            fenced.Remove(d.Subject);
+                        }
+
                         break;
                     case Refresh f:
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);

@@ -14,7 +14,7 @@ namespace VgMesh.Agent.Reconciling;
 /// and acknowledges the revision it started from (kept on local disk too, so a restart resumes there).
 /// </summary>
 public sealed partial class ReconcileService(
-    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
+    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private long _seen;
@@ -85,7 +85,7 @@ public sealed partial class ReconcileService(
         // Report what is active here after acting.
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         var active = lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
-        var status = new HostStatus(active, alerts, revision, time.GetUtcNow());
+        var status = new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]);
         await node.Catalog.PublishOwnAsync(CatalogKeys.StatusOf(options.Host), JsonSerializer.Serialize(status, AgentJsonContext.Default.HostStatus), ct).ConfigureAwait(false);
 
         if (revision > 0)

@@ -24,14 +24,20 @@ public static class Reconciler
             {
                 actions.Add(device.OpenCount > 0
                     ? new Alert(lv.Name, "deactivate-blocked", $"{desired.Vg}/{lv.Name} must be released by this host but is open ({device.OpenCount}); stop what uses it")
-                    : new Deactivate(lv.Name));
+                    : new Deactivate(lv.Name, lv.Fenced));
+            }
+            else if (lv.Fenced)
+            {
+                // A fenced LV keeps its error table: a refresh or an activation would reload the real one.
+                actions.Add(new Alert(lv.Name, "fenced",
+                    $"{desired.Vg}/{lv.Name} was fenced when this host lost its session; I/O to it fails. Once this host holds its claim, run 'vgmesh lv unfence {lv.Name}' here"));
             }
         }
 
         foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
             var device = topByUuid.GetValueOrDefault(lv.Uuid);
-            if (device is not null && lv.Intent != HostIntent.InactiveHere &&
+            if (device is not null && lv.Intent != HostIntent.InactiveHere && !lv.Fenced &&
                 (actual.MismatchedLvs.Contains(lv.Name) || (lv.CompareTableSize && device.TableSectors * 512 != lv.SizeBytes)))
             {
                 actions.Add(new Refresh(lv.Name));
@@ -40,7 +46,7 @@ public static class Reconciler
 
         foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
-            if (lv.Intent == HostIntent.ActiveHere && !topByUuid.ContainsKey(lv.Uuid))
+            if (lv.Intent == HostIntent.ActiveHere && !lv.Fenced && !topByUuid.ContainsKey(lv.Uuid))
             {
                 actions.Add(lv.ActiveElsewhere.Count > 0
                     ? new Alert(lv.Name, "handoff-waiting", $"{desired.Vg}/{lv.Name} is claimed by this host; waiting for {string.Join(", ", lv.ActiveElsewhere)} to release it")

@@ -6,7 +6,7 @@ using VgMesh.Lvm.DeviceMapper;
 namespace VgMesh.Agent.Reconciling;
 
 /// <summary>Reads desired state (metadata, claims, other hosts' reports) and actual state (this host's device-mapper).</summary>
-public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, AgentOptions options)
+public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, ClaimCache claimCache, FencedSet fenced, AgentOptions options)
 {
     public async Task<(DesiredState Desired, ActualState Actual)> ReadAsync(CancellationToken ct)
     {
@@ -14,7 +14,9 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         var catalog = runtime.Node.Catalog;
         var claims = await ClaimsAsync(catalog, ct).ConfigureAwait(false);
+        claimCache.Set(claims);
         var statuses = await StatusesAsync(catalog, ct).ConfigureAwait(false);
+        var fencedHere = fenced.Current;
 
         var desired = lvs.Where(l => !l.IsHidden).ToDictionary(l => l.Name, l =>
         {
@@ -23,7 +25,7 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
                 : claim.Host == options.Host && claim.Mode == ActivationClaim.Exclusive ? HostIntent.ActiveHere
                 : HostIntent.InactiveHere;
             var elsewhere = statuses.Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == l.Name)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
-            return new DesiredLv(l.Name, l.Uuid.Replace("-", "", StringComparison.Ordinal), l.SizeBytes, intent, true, elsewhere, CompareTableSize: !l.IsSnapshot);
+            return new DesiredLv(l.Name, l.Uuid.Replace("-", "", StringComparison.Ordinal), l.SizeBytes, intent, true, elsewhere, CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
         }, StringComparer.Ordinal);
 
         var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);

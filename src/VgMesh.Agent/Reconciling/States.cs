@@ -16,7 +16,8 @@ public enum HostIntent
 /// <param name="Uuid">The LV uuid without dashes, as device-mapper uuids carry it.</param>
 /// <param name="ActiveElsewhere">Hosts (other than this one) that report it active.</param>
 /// <param name="CompareTableSize">False for snapshots: their table spans the origin, not the COW size LVM reports.</param>
-public sealed record DesiredLv(string Name, string Uuid, long SizeBytes, HostIntent Intent, bool Exclusive, IReadOnlyList<string> ActiveElsewhere, bool CompareTableSize = true);
+/// <param name="Fenced">This host loaded an error table into it when its session ran out; only a deactivation or an operator's unfence ends that.</param>
+public sealed record DesiredLv(string Name, string Uuid, long SizeBytes, HostIntent Intent, bool Exclusive, IReadOnlyList<string> ActiveElsewhere, bool CompareTableSize = true, bool Fenced = false);
 
 /// <summary>Desired state: the VG's on-disk metadata and the activation claims.</summary>
 public sealed record DesiredState(string Vg, string VgUuid, IReadOnlyDictionary<string, DesiredLv> Lvs);
@@ -35,7 +36,8 @@ public abstract record ReconcileAction(string Subject);
 /// <summary>A device whose LV no longer exists in the metadata: it still maps space LVM considers free.</summary>
 public sealed record RemoveStaleDevice(string Subject) : ReconcileAction(Subject);
 
-public sealed record Deactivate(string Subject) : ReconcileAction(Subject);
+/// <param name="Unfences">The LV was fenced here: deactivating ends the fence.</param>
+public sealed record Deactivate(string Subject, bool Unfences = false) : ReconcileAction(Subject);
 
 /// <summary>The table differs from the metadata (another host resized it): reload it.</summary>
 public sealed record Refresh(string Subject) : ReconcileAction(Subject);

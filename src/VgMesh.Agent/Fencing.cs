@@ -1,0 +1,114 @@
+using System.Text.Json;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using VgMesh.Lvm;
+using VgMesh.Lvm.DeviceMapper;
+
+namespace VgMesh.Agent;
+
+/// <summary>The LVs this host has fenced, kept on local disk so a restart does not forget them.</summary>
+public sealed class FencedSet(AgentOptions options)
+{
+    private readonly Lock _gate = new();
+    private string FilePath => Path.Combine(options.StateDir, "fenced.json");
+
+    public IReadOnlySet<string> Current
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return File.Exists(FilePath) ? JsonSerializer.Deserialize(File.ReadAllText(FilePath), AgentJsonContext.Default.HashSetString)! : [];
+            }
+        }
+    }
+
+    public void Add(string lv) => Change(s => s.Add(lv));
+
+    public void Remove(string lv) => Change(s => s.Remove(lv));
+
+    private void Change(Action<HashSet<string>> change)
+    {
+        lock (_gate)
+        {
+            var set = new HashSet<string>(Current, StringComparer.Ordinal);
+            change(set);
+            File.WriteAllText(FilePath + ".tmp", JsonSerializer.Serialize(set, AgentJsonContext.Default.HashSetString));
+            File.Move(FilePath + ".tmp", FilePath, overwrite: true);
+        }
+    }
+}
+
+/// <summary>
+/// Self-fencing. When this host's session has only a third of its TTL left without a successful
+/// renewal, it may already be cut off, and the coordinator will give its LVs to another host
+/// once the session is gone: so before that moment, every LV it holds by claim gets an
+/// <c>error</c> table, and nothing more from this host reaches the disk. etcd expires the lease no
+/// earlier than a TTL after the last renewal it received, so the fence lands first.
+/// </summary>
+public sealed partial class FencingService(
+    ClusterRuntime runtime, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
+        var margin = TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
+        long fencedSession = -1;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var session = node.Session;
+            if (session.TimeLeft < margin && session.Id != fencedSession)
+            {
+                fencedSession = session.Id;
+                await FenceAsync(session.TimeLeft, stoppingToken).ConfigureAwait(false);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task FenceAsync(TimeSpan left, CancellationToken ct)
+    {
+        foreach (var lv in claims.HeldBy(options.Host))
+        {
+            var name = LvRef.DmNameOf(options.VolumeGroup, lv);
+            try
+            {
+                var table = await dm.TableAsync(name, ct).ConfigureAwait(false);
+                if (table.All(t => t.Target is ErrorTarget))
+                {
+                    continue;
+                }
+
+                fenced.Add(lv);
+                await dm.LoadAsync(name, [new DmTableLine(name, 0, table.Sum(t => t.LengthSectors), new ErrorTarget())], ct).ConfigureAwait(false);
+                await dm.ResumeAsync(name, ct).ConfigureAwait(false);
+                LogFenced(logger, lv, left.TotalMilliseconds);
+            }
+            catch (LvmNotFoundException)
+            {
+                // Not active here: nothing to fence.
+            }
+            catch (LvmException e)
+            {
+                LogFenceFailed(logger, lv, e.Message);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "session about to expire ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
+    private static partial void LogFenced(ILogger logger, string lv, double leftMs);
+
+    [LoggerMessage(EventId = 3402, Level = LogLevel.Critical, Message = "could not fence {Lv}: {Reason}")]
+    private static partial void LogFenceFailed(ILogger logger, string lv, string reason);
+}
+
+/// <summary>The claims as the last reconcile pass read them: fencing must not depend on reaching etcd.</summary>
+public sealed class ClaimCache
+{
+    private volatile IReadOnlyDictionary<string, ActivationClaim> _claims = new Dictionary<string, ActivationClaim>();
+
+    public void Set(IReadOnlyDictionary<string, ActivationClaim> claims) => _claims = claims;
+
+    public IEnumerable<string> HeldBy(string host) => _claims.Where(c => c.Value.Host == host && c.Value.Mode == ActivationClaim.Exclusive).Select(c => c.Key);
+}

@@ -1,0 +1,110 @@
+using System.Diagnostics;
+
+namespace VgMesh.Agent.Tests.InLab;
+
+[Collection("agent-lab")]
+public class FencingLabTests(AgentLabFixture f)
+{
+    private const int TtlSeconds = 5, GraceSeconds = 3; // the lab's vgmeshd.json and the default grace
+
+    private async Task<bool> WritableOnAsync(string host, string dm)
+    {
+        var r = await f.Lab.ExecAsync(host, ["dmsetup", "table", dm]);
+        return r.ExitCode == 0 && !r.Stdout.Contains("error", StringComparison.Ordinal);
+    }
+
+    private static Task PartitionAsync(string host, bool cut) =>
+        global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", cut ? "partition" : "heal", host]);
+
+    [Fact]
+    public async Task Scenario5_PartitionedHolderFencesItself_GrantedElsewhereOnlyAfterTtlAndGrace_NeverOnTwoHosts()
+    {
+        await f.OkAsync("node1", "lv", "create", "p5", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "p5", "--exclusive", "--host", "node2");
+        var clock = Stopwatch.StartNew();
+        var samples = new List<(double At, string[] Writable)>();
+        using var stop = new CancellationTokenSource();
+        var poller = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var on = new List<string>();
+                foreach (var h in new[] { "node1", "node2", "node3" })
+                {
+                    if (await WritableOnAsync(h, "san-p5"))
+                    {
+                        on.Add(h);
+                    }
+                }
+
+                lock (samples)
+                {
+                    samples.Add((clock.Elapsed.TotalSeconds, [.. on]));
+                }
+            }
+        });
+
+        double cutAt = clock.Elapsed.TotalSeconds, fencedAt, grantedAt;
+        await PartitionAsync("node2", cut: true);
+        try
+        {
+            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "table", "san-p5"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal), TimeSpan.FromSeconds(2 * TtlSeconds), "node2 fences p5");
+            fencedAt = clock.Elapsed.TotalSeconds;
+            var write = await f.Lab.ExecAsync("node2", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p5", "bs=4096", "count=1", "oflag=direct"]);
+            Assert.Contains("0 bytes", write.Stderr, StringComparison.Ordinal);
+
+            await f.OkAsync("node1", "lv", "activate", "p5", "--exclusive", "--host", "node3");
+            grantedAt = clock.Elapsed.TotalSeconds;
+            Assert.True(await WritableOnAsync("node3", "san-p5"));
+        }
+        finally
+        {
+            await PartitionAsync("node2", cut: false);
+        }
+
+        // node2 comes back, sees the claim is node3's, and releases its fenced device.
+        await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "info", "san-p5"])).ExitCode, c => c != 0, TimeSpan.FromSeconds(30), "node2 releases the fenced device");
+        await stop.CancelAsync();
+        await poller;
+
+        lock (samples)
+        {
+            Assert.True(samples.Count > 10, $"only {samples.Count} samples");
+            Assert.All(samples, s => Assert.True(s.Writable.Length <= 1, $"at {s.At:0.0} s writable on {string.Join(", ", s.Writable)}"));
+            var firstOnNode3 = samples.First(s => s.Writable.Contains("node3")).At;
+            Assert.True(samples.Where(s => s.At >= firstOnNode3).All(s => !s.Writable.Contains("node2")));
+            // Fenced within the TTL; granted elsewhere only after the lease ran out plus the grace.
+            Assert.InRange(fencedAt - cutAt, 0, TtlSeconds + 1);
+            Assert.True(firstOnNode3 - cutAt >= TtlSeconds * 2.0 / 3 + GraceSeconds, $"node3 had it {firstOnNode3 - cutAt:0.0} s after the cut");
+            Assert.True(firstOnNode3 <= grantedAt + 1);
+        }
+    }
+
+    [Fact]
+    public async Task Unfence_AfterReconnectStillHoldingTheClaim_OnlyOnThatHost_RealTableBack()
+    {
+        await f.OkAsync("node1", "lv", "create", "p6", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "p6", "--exclusive", "--host", "node3");
+        await PartitionAsync("node3", cut: true);
+        try
+        {
+            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node3", ["dmsetup", "table", "san-p6"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal), TimeSpan.FromSeconds(2 * TtlSeconds), "node3 fences p6");
+        }
+        finally
+        {
+            await PartitionAsync("node3", cut: false);
+        }
+
+        // node3 reports the fence once it is back; the table stays an error table meanwhile.
+        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync("node1")).Hosts.Single(h => h.Host == "node3").Alerts, a => a.Contains("fenced: p6"), TimeSpan.FromSeconds(30), "node3 reports the fence");
+        Assert.False(await WritableOnAsync("node3", "san-p6"));
+
+        var elsewhere = await f.CliAsync("node1", "lv", "unfence", "p6");
+        Assert.Equal(1, elsewhere.ExitCode);
+        Assert.Contains("not fenced on node1", elsewhere.Stderr, StringComparison.Ordinal);
+
+        await f.OkAsync("node3", "lv", "unfence", "p6");
+        Assert.True(await WritableOnAsync("node3", "san-p6"));
+        await f.Lab.ExecOkAsync("node3", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p6", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+    }
+}
