@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using VgMesh.Lvm.Commands;
 
 namespace VgMesh.Lab;
@@ -64,38 +63,8 @@ public sealed class Lab
             .ToDictionary(p => p[0], p => p[1]);
 
     /// <summary>Runs a program from an argument array (no shell) and keeps exit code, output and duration together.</summary>
-    public static async Task<ProcessResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(argv);
-        var psi = new ProcessStartInfo(argv[0])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in argv.Skip(1))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var sw = Stopwatch.StartNew();
-        using var p = Process.Start(psi) ?? throw new LabException($"cannot start {argv[0]}", null);
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderr = p.StandardError.ReadToEndAsync(CancellationToken.None);
-        try
-        {
-            await p.WaitForExitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            p.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return new ProcessResult(argv, p.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), sw.Elapsed);
-    }
+    public static Task<ProcessResult> RunAsync(IReadOnlyList<string> argv, CancellationToken ct = default) =>
+        ChildProcess.RunAsync(argv, null, null, TimeProvider.System, ct);
 
     private static string FindRepoRoot()
     {

@@ -31,25 +31,8 @@ internal sealed class TestNodes : IAsyncDisposable
         return node;
     }
 
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan? within = null, string what = "condition")
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(20));
-        while (true)
-        {
-            var v = await probe();
-            if (ok(v))
-            {
-                return v;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{what} not reached; last value: {v}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    public static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan? within = null, string what = "condition") =>
+        global::VgMesh.Lab.Eventually.UntilAsync(probe, ok, within ?? TimeSpan.FromSeconds(20), what, TimeSpan.FromMilliseconds(50));
 
     public static Task<EtcdClusterNode> LeaderAmongAsync(params EtcdClusterNode[] nodes) =>
         EventuallyAsync(() => Task.FromResult(nodes.SingleOrDefault(n => n.Coordinator.State == LeadershipState.Leader)!), n => n is not null, what: "one leader");

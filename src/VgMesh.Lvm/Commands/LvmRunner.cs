@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace VgMesh.Lvm.Commands;
@@ -42,7 +41,7 @@ public sealed partial class LvmRunner : ILvmRunner
         {
             // Behind a prefix (chroot, nsenter, ssh) our process environment may not arrive.
             argv.Add("env");
-            argv.AddRange(Environment());
+            argv.AddRange(Environment().Select(kv => $"{kv.Key}={kv.Value}"));
         }
 
         argv.Add(command.Tool == LvmTool.Lvm ? _options.LvmBinary : _options.DmsetupBinary);
@@ -83,70 +82,29 @@ public sealed partial class LvmRunner : ILvmRunner
             command.Permit.EnsureValid();
         }
 
-        var psi = new ProcessStartInfo(argv[0])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in argv.Skip(1))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        foreach (var kv in Environment())
-        {
-            var eq = kv.IndexOf('=', StringComparison.Ordinal);
-            psi.Environment[kv[..eq]] = kv[(eq + 1)..];
-        }
-
         using var timeout = new CancellationTokenSource(_options.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var started = _time.GetTimestamp();
-        using var process = new Process { StartInfo = psi };
+        ProcessResult result;
         try
         {
-            process.Start();
+            result = await ChildProcess.RunAsync(argv, Environment(), command.Stdin, _time, linked.Token).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
             throw new LvmCommandException(new ProcessResult(argv, 127, "", $"cannot start '{argv[0]}': {e.Message}", TimeSpan.Zero));
         }
-
-        var stdoutTask = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
-        var stderrTask = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        try
+        catch (ChildProcessCancelledException e)
         {
-            if (command.Stdin is { } stdin)
-            {
-                await process.StandardInput.WriteAsync(stdin.AsMemory(), linked.Token).ConfigureAwait(false);
-            }
-
-            process.StandardInput.Close();
-            await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill(process);
-            var elapsed = _time.GetElapsedTime(started);
-            var partial = new ProcessResult(argv, -1, await stdoutTask.ConfigureAwait(false), await stderrTask.ConfigureAwait(false), elapsed);
             if (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                LogTimedOut(_logger, partial.CommandLine, _options.Timeout.TotalSeconds);
-                throw new LvmTimeoutException(partial.CommandLine, _options.Timeout, partial);
+                LogTimedOut(_logger, e.Partial.CommandLine, _options.Timeout.TotalSeconds);
+                throw new LvmTimeoutException(e.Partial.CommandLine, _options.Timeout, e.Partial);
             }
 
-            LogCancelled(_logger, partial.CommandLine);
+            LogCancelled(_logger, e.Partial.CommandLine);
             throw;
         }
 
-        var result = new ProcessResult(
-            argv,
-            process.ExitCode,
-            await stdoutTask.ConfigureAwait(false),
-            await stderrTask.ConfigureAwait(false),
-            _time.GetElapsedTime(started));
         if (result.Succeeded)
         {
             LogRan(_logger, result.CommandLine, result.Duration.TotalMilliseconds);
@@ -175,27 +133,14 @@ public sealed partial class LvmRunner : ILvmRunner
         return string.Join(' ', settings);
     }
 
-    private IEnumerable<string> Environment()
+    private IEnumerable<KeyValuePair<string, string>> Environment()
     {
-        yield return "LC_ALL=C";
+        yield return KeyValuePair.Create("LC_ALL", "C");
         // LVM warns on stderr about every inherited descriptor; those lines would pollute error texts.
-        yield return "LVM_SUPPRESS_FD_WARNINGS=1";
+        yield return KeyValuePair.Create("LVM_SUPPRESS_FD_WARNINGS", "1");
         if (_options.LvmSystemDir is { } dir)
         {
-            yield return $"LVM_SYSTEM_DIR={dir}";
-        }
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited between the cancellation and the kill.
+            yield return KeyValuePair.Create("LVM_SYSTEM_DIR", dir);
         }
     }
 

@@ -41,25 +41,8 @@ public sealed class AgentLabFixture : IAsyncLifetime
     public async Task<long> SeqnoAsync() =>
         long.Parse((await Lab.ExecOkAsync("node1", ["lvm", "vgs", "--noheadings", "-o", "vg_seqno", "san"])).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    public static async Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan within, string what)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            var v = await probe();
-            if (ok(v))
-            {
-                return v;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{what}: not reached within {within.TotalSeconds} s (last: {v})");
-            }
-
-            await Task.Delay(250);
-        }
-    }
+    public static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan within, string what) =>
+        global::VgMesh.Lab.Eventually.UntilAsync(probe, ok, within, what, TimeSpan.FromMilliseconds(250));
 }
 
 [CollectionDefinition("agent-lab")]
