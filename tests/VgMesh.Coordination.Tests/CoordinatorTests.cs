@@ -1,20 +1,14 @@
-using VgMesh.Bench;
 using VgMesh.Coordination.Etcd;
 
 namespace VgMesh.Coordination.Tests;
 
-public sealed class CoordinatorTests : IAsyncLifetime
+public sealed class CoordinatorTests : WithEtcd
 {
-    private LocalEtcd _etcd = null!;
-
-    public async Task InitializeAsync() => _etcd = await LocalEtcd.StartAsync();
-
-    public async Task DisposeAsync() => await _etcd.DisposeAsync();
 
     [Fact]
     public async Task ThreeNodes_ExactlyOneLeader_AllMembersListed()
     {
-        await using var nodes = new TestNodes(_etcd, "c1");
+        await using var nodes = new TestNodes(Etcd, "c1");
         var a = await nodes.StartAsync("node1");
         var b = await nodes.StartAsync("node2");
         var c = await nodes.StartAsync("node3");
@@ -30,7 +24,7 @@ public sealed class CoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task LeaderSessionExpires_AnotherLeads_OldOneFencedThenCampaignsAgain()
     {
-        await using var nodes = new TestNodes(_etcd, "c2");
+        await using var nodes = new TestNodes(Etcd, "c2");
         var a = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(a);
         var b = await nodes.StartAsync("node2");
@@ -38,7 +32,7 @@ public sealed class CoordinatorTests : IAsyncLifetime
         a.Coordinator.Changed += (_, ch) => { lock (states) { states.Add(ch.State); } };
         var leaderWork = a.Coordinator.LeaderToken;
 
-        using var admin = TestNodes.Client(_etcd.Endpoints);
+        using var admin = TestNodes.Client(Etcd.Endpoints);
         await admin.LeaseRevokeAsync(a.Session.Id); // what etcd does when the TTL runs out
 
         await TestNodes.LeaderAmongAsync(b);
@@ -57,13 +51,13 @@ public sealed class CoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task StaleLeader_FencedWriteRefused_NothingLands()
     {
-        await using var nodes = new TestNodes(_etcd, "c3");
+        await using var nodes = new TestNodes(Etcd, "c3");
         var a = await nodes.StartAsync("node1", ttlSeconds: 30); // a long TTL: node1 will not notice the loss by itself soon
         await TestNodes.LeaderAmongAsync(a);
         var b = await nodes.StartAsync("node2");
         var staleToken = a.Coordinator.FencingToken;
 
-        using var admin = TestNodes.Client(_etcd.Endpoints);
+        using var admin = TestNodes.Client(Etcd.Endpoints);
         await admin.LeaseRevokeAsync(a.Session.Id);
         await TestNodes.LeaderAmongAsync(b);
         Assert.True(b.Coordinator.FencingToken > staleToken);
@@ -86,7 +80,7 @@ public sealed class CoordinatorTests : IAsyncLifetime
     [Fact]
     public async Task MembershipWatch_SeesJoinAndDeparture()
     {
-        await using var nodes = new TestNodes(_etcd, "c4");
+        await using var nodes = new TestNodes(Etcd, "c4");
         var a = await nodes.StartAsync("node1");
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         var changes = new List<MembershipChange>();

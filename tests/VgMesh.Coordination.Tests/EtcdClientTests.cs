@@ -1,21 +1,15 @@
 using System.Diagnostics;
-using VgMesh.Bench;
 using VgMesh.Coordination.Etcd;
 
 namespace VgMesh.Coordination.Tests;
 
-public sealed class EtcdClientTests : IAsyncLifetime
+public sealed class EtcdClientTests : WithEtcd
 {
-    private LocalEtcd _etcd = null!;
-
-    public async Task InitializeAsync() => _etcd = await LocalEtcd.StartAsync();
-
-    public async Task DisposeAsync() => await _etcd.DisposeAsync();
 
     [Fact]
     public async Task KvAndTxn_CompareBranches()
     {
-        using var c = TestNodes.Client(_etcd.Endpoints);
+        using var c = TestNodes.Client(Etcd.Endpoints);
         var k = Keys.Of("/t/a");
         var put = await c.PutAsync(k, Keys.Of("v1"));
         var got = Assert.Single((await c.GetAsync(k)).Kvs);
@@ -39,7 +33,7 @@ public sealed class EtcdClientTests : IAsyncLifetime
     [Fact]
     public async Task Lease_GrantKeepAliveRevoke_KeyGoesWithIt()
     {
-        using var c = TestNodes.Client(_etcd.Endpoints);
+        using var c = TestNodes.Client(Etcd.Endpoints);
         var lease = await c.LeaseGrantAsync(TimeSpan.FromSeconds(5));
         await c.PutAsync(Keys.Of("/l/k"), Keys.Of("x"), lease.Id);
         Assert.Equal(5, await c.LeaseKeepAliveAsync(lease.Id));
@@ -53,7 +47,7 @@ public sealed class EtcdClientTests : IAsyncLifetime
     [Fact]
     public async Task Watch_FromRevision_ThenCompacted()
     {
-        using var c = TestNodes.Client(_etcd.Endpoints);
+        using var c = TestNodes.Client(Etcd.Endpoints);
         var p = Keys.Of("/w/");
         var first = await c.PutAsync(Keys.Of("/w/1"), Keys.Of("a"));
         await c.PutAsync(Keys.Of("/w/2"), Keys.Of("b"));
@@ -84,11 +78,11 @@ public sealed class EtcdClientTests : IAsyncLifetime
     public async Task Failover_DeadFirstEndpoint_NextOneAnswers()
     {
         var dead = new Uri("http://127.0.0.1:9");
-        using var c = TestNodes.Client([dead, _etcd.Endpoint(0)]);
+        using var c = TestNodes.Client([dead, Etcd.Endpoint(0)]);
         await c.PutAsync(Keys.Of("/f"), Keys.Of("x"));
-        Assert.Equal(_etcd.Endpoint(0), c.CurrentEndpoint);
+        Assert.Equal(Etcd.Endpoint(0), c.CurrentEndpoint);
         // A transaction that never reached the dead member moves on too: nothing was sent.
-        using var c2 = TestNodes.Client([dead, _etcd.Endpoint(0)]);
+        using var c2 = TestNodes.Client([dead, Etcd.Endpoint(0)]);
         Assert.True((await c2.TxnAsync(new TxnRequest { Compare = [Compare.VersionIs(Keys.Of("/f"), 1)] })).Succeeded);
     }
 
@@ -104,9 +98,9 @@ public sealed class EtcdClientTests : IAsyncLifetime
     [Fact]
     public async Task TxnSentToAFrozenMember_OutcomeUnknown_NotRetried()
     {
-        using var c = TestNodes.Client(_etcd.Endpoints, TimeSpan.FromMilliseconds(500));
+        using var c = TestNodes.Client(Etcd.Endpoints, TimeSpan.FromMilliseconds(500));
         await c.PutAsync(Keys.Of("/u"), Keys.Of("0"));
-        _etcd.Pause(0);
+        Etcd.Pause(0);
         try
         {
             var sw = Stopwatch.StartNew();
@@ -115,7 +109,7 @@ public sealed class EtcdClientTests : IAsyncLifetime
         }
         finally
         {
-            _etcd.Resume(0);
+            Etcd.Resume(0);
         }
 
         // The outcome is settled by reading back.

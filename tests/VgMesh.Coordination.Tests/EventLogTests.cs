@@ -1,15 +1,10 @@
-using VgMesh.Bench;
 using VgMesh.Coordination.Etcd;
 
 namespace VgMesh.Coordination.Tests;
 
-public sealed class EventLogTests : IAsyncLifetime
+public sealed class EventLogTests : WithEtcd
 {
-    private LocalEtcd _etcd = null!;
-
-    public async Task InitializeAsync() => _etcd = await LocalEtcd.StartAsync(members: 3);
-
-    public async Task DisposeAsync() => await _etcd.DisposeAsync();
+    protected override int Members => 3;
 
     private static ClusterEvent Ev(int i) => new("test.event", $"vg/lv{i}", $"{{\"i\":{i}}}", i, null, "node1", DateTimeOffset.UtcNow);
 
@@ -32,7 +27,7 @@ public sealed class EventLogTests : IAsyncLifetime
     [Fact]
     public async Task Subscriber_OrderedBatches_RevisionIsSequence()
     {
-        await using var nodes = new TestNodes(_etcd, "e1");
+        await using var nodes = new TestNodes(Etcd, "e1");
         var leader = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(leader);
         var r1 = await leader.Events.AppendAsync([Ev(1), Ev(2)]);
@@ -45,7 +40,7 @@ public sealed class EventLogTests : IAsyncLifetime
     [Fact]
     public async Task Follower_CannotAppend()
     {
-        await using var nodes = new TestNodes(_etcd, "e2");
+        await using var nodes = new TestNodes(Etcd, "e2");
         var a = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(a);
         var b = await nodes.StartAsync("node2");
@@ -56,15 +51,15 @@ public sealed class EventLogTests : IAsyncLifetime
     [Fact]
     public async Task SubscriberDisconnectedForAWhile_NothingMissedNothingTwice()
     {
-        await using var nodes = new TestNodes(_etcd, "e3");
+        await using var nodes = new TestNodes(Etcd, "e3");
         // The follower talks first to a member that is not raft leader; that member goes silent
         // (SIGSTOP) while events are written through the others.
-        var raftLeader = await _etcd.RaftLeaderAsync();
+        var raftLeader = await Etcd.RaftLeaderAsync();
         var silent = Enumerable.Range(0, 3).First(i => i != raftLeader);
-        var others = Enumerable.Range(0, 3).Where(i => i != silent).Select(_etcd.Endpoint).ToList();
+        var others = Enumerable.Range(0, 3).Where(i => i != silent).Select(Etcd.Endpoint).ToList();
         var leader = await nodes.StartAsync("node1", endpoints: others);
         await TestNodes.LeaderAmongAsync(leader);
-        var follower = await nodes.StartAsync("node2", endpoints: [_etcd.Endpoint(silent), .. others]);
+        var follower = await nodes.StartAsync("node2", endpoints: [Etcd.Endpoint(silent), .. others]);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(40));
         var got = new List<EventBatch>();
         var sub = Task.Run(async () =>
@@ -83,7 +78,7 @@ public sealed class EventLogTests : IAsyncLifetime
             await leader.Events.AppendAsync([Ev(i)]);
         }
 
-        _etcd.Pause(silent);
+        Etcd.Pause(silent);
         try
         {
             for (var i = 10; i < 20; i++)
@@ -95,7 +90,7 @@ public sealed class EventLogTests : IAsyncLifetime
         }
         finally
         {
-            _etcd.Resume(silent);
+            Etcd.Resume(silent);
         }
 
         for (var i = 20; i < 30; i++)
@@ -112,7 +107,7 @@ public sealed class EventLogTests : IAsyncLifetime
     [Fact]
     public async Task SubscriberFromACompactedRevision_ReListsThenWatches_NothingMissedNothingTwice()
     {
-        await using var nodes = new TestNodes(_etcd, "e4");
+        await using var nodes = new TestNodes(Etcd, "e4");
         var leader = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(leader);
         var start = await leader.Events.AppendAsync([Ev(0)]);
@@ -121,7 +116,7 @@ public sealed class EventLogTests : IAsyncLifetime
             await leader.Events.AppendAsync([Ev(i)]);
         }
 
-        using var admin = TestNodes.Client(_etcd.Endpoints);
+        using var admin = TestNodes.Client(Etcd.Endpoints);
         var now = (await admin.GetAsync(Keys.Of("/"))).Header.Revision;
         await admin.CompactAsync(now);
 
@@ -151,7 +146,7 @@ public sealed class EventLogTests : IAsyncLifetime
     [Fact]
     public async Task Progress_AppliedRevisionAndLagPerHost()
     {
-        await using var nodes = new TestNodes(_etcd, "e5");
+        await using var nodes = new TestNodes(Etcd, "e5");
         var a = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(a);
         var b = await nodes.StartAsync("node2");

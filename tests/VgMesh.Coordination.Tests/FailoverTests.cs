@@ -5,22 +5,19 @@ using VgMesh.Coordination.Etcd;
 namespace VgMesh.Coordination.Tests;
 
 /// <summary>Agents as real processes: killed with SIGKILL, frozen with SIGSTOP.</summary>
-public sealed class FailoverTests : IAsyncLifetime
+public sealed class FailoverTests : WithEtcd
 {
-    private LocalEtcd _etcd = null!;
     private readonly List<MemberProcess> _members = [];
 
-    public async Task InitializeAsync() => _etcd = await LocalEtcd.StartAsync();
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         _members.ForEach(m => m.Dispose());
-        await _etcd.DisposeAsync();
+        await base.DisposeAsync();
     }
 
     private MemberProcess Start(string cluster, string host, int workMs = 0, int writeEveryMs = 0)
     {
-        var m = MemberProcess.Start(_etcd.Endpoints, cluster, host, ttlSeconds: 3, workMs, writeEveryMs);
+        var m = MemberProcess.Start(Etcd.Endpoints, cluster, host, ttlSeconds: 3, workMs, writeEveryMs);
         _members.Add(m);
         return m;
     }
@@ -63,7 +60,7 @@ public sealed class FailoverTests : IAsyncLifetime
         await TestNodes.EventuallyAsync(() => Task.FromResult(a.Find("state", "Fenced").Any() || a.Find("write-refused").Any()), x => x, TimeSpan.FromSeconds(10), "node1 notices");
         await Task.Delay(TimeSpan.FromSeconds(1));
 
-        using var c = TestNodes.Client(_etcd.Endpoints);
+        using var c = TestNodes.Client(Etcd.Endpoints);
         var writes = await c.GetPrefixAsync(Keys.Of("/vgmesh/f2/bench/writes/node1/"));
         Assert.NotEmpty(writes.Kvs);
         Assert.All(writes.Kvs, kv => Assert.True(kv.ModRevision < bToken, $"a write of node1 landed at {kv.ModRevision}, after node2 was elected at {bToken}"));
@@ -76,7 +73,7 @@ public sealed class FailoverTests : IAsyncLifetime
     {
         var all = new[] { Start("f3", "node1", workMs: 150), Start("f3", "node2", workMs: 150), Start("f3", "node3", workMs: 150) };
         var leader = await LeaderAsync(all);
-        using var client = TestNodes.Client(_etcd.Endpoints);
+        using var client = TestNodes.Client(Etcd.Endpoints);
         var keys = new ClusterKeys("f3");
         var coordinator = new EtcdCoordinator(client, keys, "cli", NullLogger.Instance);
         var queue = new EtcdOperationQueue(client, coordinator, new EtcdEventLog(client, coordinator, keys, "cli", TimeProvider.System), keys, "cli", TimeProvider.System);

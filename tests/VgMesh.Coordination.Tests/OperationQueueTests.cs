@@ -5,13 +5,8 @@ using VgMesh.Coordination.Etcd;
 
 namespace VgMesh.Coordination.Tests;
 
-public sealed class OperationQueueTests : IAsyncLifetime
+public sealed class OperationQueueTests : WithEtcd
 {
-    private LocalEtcd _etcd = null!;
-
-    public async Task InitializeAsync() => _etcd = await LocalEtcd.StartAsync();
-
-    public async Task DisposeAsync() => await _etcd.DisposeAsync();
 
     private readonly ConcurrentDictionary<string, int> _runs = new();
 
@@ -36,7 +31,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     [Fact]
     public async Task SameOperationSubmittedTwice_OneOperationOneRun_ResultAndEventPublished()
     {
-        await using var nodes = new TestNodes(_etcd, "q1");
+        await using var nodes = new TestNodes(Etcd, "q1");
         var a = await nodes.StartAsync("node1");
         var b = await nodes.StartAsync("node2");
         using var stop = new CancellationTokenSource();
@@ -68,7 +63,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     [Fact]
     public async Task SameIdDifferentRequest_Conflict()
     {
-        var (client, queue) = ClientOnlyQueue(_etcd, "q2");
+        var (client, queue) = ClientOnlyQueue(Etcd, "q2");
         using (client)
         {
             await queue.SubmitAsync(new OperationRequest("op-2", "lv.create", "{}", "node1"));
@@ -80,7 +75,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     [Fact]
     public async Task InSubmissionOrder()
     {
-        var (client, queue) = ClientOnlyQueue(_etcd, "q3");
+        var (client, queue) = ClientOnlyQueue(Etcd, "q3");
         using (client)
         {
             for (var i = 0; i < 10; i++)
@@ -88,7 +83,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
                 await queue.SubmitAsync(new OperationRequest($"o{i}", "k", "{}", "cli"));
             }
 
-            await using var nodes = new TestNodes(_etcd, "q3");
+            await using var nodes = new TestNodes(Etcd, "q3");
             var a = await nodes.StartAsync("node1");
             var order = new List<string>();
             using var stop = new CancellationTokenSource();
@@ -107,7 +102,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     [Fact]
     public async Task NoLeader_WaitIsBounded_OperationCancelledAndNeverRuns()
     {
-        var (client, queue) = ClientOnlyQueue(_etcd, "q4");
+        var (client, queue) = ClientOnlyQueue(Etcd, "q4");
         using (client)
         {
             await queue.SubmitAsync(new OperationRequest("lonely", "lv.create", "{}", "cli"));
@@ -116,7 +111,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
             Assert.Contains("no coordinator", result.Message, StringComparison.Ordinal);
             Assert.Contains("will not run", result.Message, StringComparison.Ordinal);
 
-            await using var nodes = new TestNodes(_etcd, "q4");
+            await using var nodes = new TestNodes(Etcd, "q4");
             var a = await nodes.StartAsync("node1");
             using var stop = new CancellationTokenSource();
             var p = Processor(a).RunAsync(stop.Token);
@@ -132,7 +127,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
     [Fact]
     public async Task SubmittedDuringElection_WaitsThenRunsOnce()
     {
-        await using var nodes = new TestNodes(_etcd, "q5");
+        await using var nodes = new TestNodes(Etcd, "q5");
         var a = await nodes.StartAsync("node1");
         await TestNodes.LeaderAmongAsync(a);
         var b = await nodes.StartAsync("node2");
@@ -140,7 +135,7 @@ public sealed class OperationQueueTests : IAsyncLifetime
         var pb = Processor(b).RunAsync(stop.Token);
 
         // node1 dies without a word (its lease is revoked, as its TTL would run out); submit at once.
-        using var admin = TestNodes.Client(_etcd.Endpoints);
+        using var admin = TestNodes.Client(Etcd.Endpoints);
         await admin.LeaseRevokeAsync(a.Session.Id);
         await a.DisposeAsync();
         await b.Operations.SubmitAsync(new OperationRequest("during", "lv.create", "{}", "node2"));
