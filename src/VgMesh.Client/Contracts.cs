@@ -56,7 +56,6 @@ public sealed record ClusterStatusView(
     string VolumeGroup,
     string? Leader,
     long VgSeqno,
-    long LatestRevision,
     IReadOnlyList<HostView> Hosts);
 
 /// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>

@@ -122,7 +122,7 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
         var node = runtime.Node;
         var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         return new ClusterStatusView(options.Cluster, options.VolumeGroup, await node.Coordinator.LeaderAsync(ct).ConfigureAwait(false), vg.Seqno,
-            0, await HostsAsync(ct).ConfigureAwait(false));
+            await HostsAsync(ct).ConfigureAwait(false));
     }
 
     public async Task<List<HostView>> HostsAsync(CancellationToken ct)
