@@ -49,6 +49,20 @@ public sealed record AgentOptions
     /// <summary>How long a change's answer waits for every live host to apply it.</summary>
     public int PropagationTimeoutSeconds { get; init; } = 30;
 
+    /// <summary>
+    /// <c>ADDRESS:PORT</c> serving only <c>GET /metrics</c>, without a token (Prometheus on a
+    /// management network, which still reaches a host cut off from the cluster network); empty: none.
+    /// <c>/metrics</c> is also served on the API listeners, with their rules.
+    /// </summary>
+    public string? MetricsListen { get; init; }
+
+    /// <summary>OTLP/HTTP endpoint of a collector (e.g. http://collector:4318); empty: no push.</summary>
+    public string? OtlpEndpoint { get; init; }
+
+    public int OtlpIntervalSeconds { get; init; } = 15;
+
+    public IPEndPoint? MetricsEndPoint() => string.IsNullOrEmpty(MetricsListen) ? null : IPEndPoint.Parse(MetricsListen);
+
     public IPEndPoint? TcpEndPoint() => string.IsNullOrEmpty(TcpListen) ? null : IPEndPoint.Parse(TcpListen);
 
     public AgentOptions Validate()
@@ -74,6 +88,16 @@ public sealed record AgentOptions
             {
                 Fail($"TcpListen needs TokenFile naming an existing file with the cluster's bearer token (got '{TokenFile}')");
             }
+        }
+
+        if (!string.IsNullOrEmpty(MetricsListen) && (!IPEndPoint.TryParse(MetricsListen, out var m) || m.Port == 0 || m.Port == TcpEndPoint()?.Port))
+        {
+            Fail($"MetricsListen '{MetricsListen}' must be ADDRESS:PORT on a port of its own, e.g. 10.0.1.11:9470");
+        }
+
+        if (!string.IsNullOrEmpty(OtlpEndpoint) && !Uri.TryCreate(OtlpEndpoint, UriKind.Absolute, out _))
+        {
+            Fail($"OtlpEndpoint '{OtlpEndpoint}' is not a URL such as http://collector:4318");
         }
 
         if (ReconcileIntervalSeconds is < 1 or > 3600)

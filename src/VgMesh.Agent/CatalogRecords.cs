@@ -5,12 +5,22 @@ namespace VgMesh.Agent;
 
 /// <summary>
 /// An activation claim, written only by the coordinator (fenced, with the operation's result):
-/// <c>claims/LV</c>. <see cref="Host"/> null with mode <c>inactive</c> means active nowhere.
+/// <c>claims/LV</c>. <see cref="Host"/> null with mode <c>inactive</c> means active nowhere; mode
+/// <c>shared</c> names its hosts in <see cref="SharedBy"/> (a cluster filesystem's LV, say).
 /// </summary>
-public sealed record ActivationClaim(string? Host, string Mode, long FencingToken, DateTimeOffset At)
+public sealed record ActivationClaim(string? Host, string Mode, long FencingToken, DateTimeOffset At, IReadOnlyList<string>? SharedBy = null)
 {
     public const string Exclusive = "exclusive";
+    public const string Shared = "shared";
     public const string Inactive = "inactive";
+
+    /// <summary>The hosts this claim wants the LV active on.</summary>
+    public IReadOnlyList<string> Holders => Mode switch
+    {
+        Exclusive when Host is not null => [Host],
+        Shared => SharedBy ?? [],
+        _ => [],
+    };
 }
 
 /// <summary>What a host reports of itself after each reconcile pass: <c>status/HOST</c>, bound to its session.</summary>
@@ -19,7 +29,18 @@ public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<st
 public sealed record ActiveLv(string Name, int OpenCount);
 
 /// <summary>An operation's payload: which LV, and the kind-specific arguments.</summary>
-public sealed record LvOperation(string Lv, long? SizeBytes = null, int SizeSign = 0, IReadOnlyList<string>? Tags = null, string? Host = null, bool Exclusive = true, bool Wait = false);
+/// <param name="NewName">Rename: the new name. Snapshot: the snapshot's name (<see cref="Lv"/> is the origin).</param>
+/// <param name="ChunkBytes">Snapshot: the COW chunk size, or null for LVM's default.</param>
+public sealed record LvOperation(
+    string Lv, long? SizeBytes = null, int SizeSign = 0, IReadOnlyList<string>? Tags = null, string? Host = null, bool Exclusive = true, bool Wait = false,
+    string? NewName = null, long? ChunkBytes = null);
+
+/// <summary>
+/// A metadata write the coordinator hands to the host where the LV is active (that kernel must
+/// do the copy-on-write or reload the table), under the coordinator's fencing token, which the
+/// host checks against the store right before the command. Sizes are absolute here.
+/// </summary>
+public sealed record DelegatedStep(string Kind, LvOperation Args, string Coordinator, long FencingToken, string OperationId);
 
 /// <summary>Operation kinds, as stored in the queue.</summary>
 public static class OperationKinds
@@ -30,12 +51,16 @@ public static class OperationKinds
     public const string Reduce = "lv.reduce";
     public const string Activate = "lv.activate";
     public const string Deactivate = "lv.deactivate";
+    public const string Rename = "lv.rename";
+    public const string Snapshot = "lv.snapshot";
+    public const string Merge = "lv.merge";
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(ActivationClaim))]
 [JsonSerializable(typeof(HostStatus))]
 [JsonSerializable(typeof(LvOperation))]
+[JsonSerializable(typeof(DelegatedStep))]
 [JsonSerializable(typeof(HashSet<string>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;
 

@@ -125,7 +125,7 @@ public sealed class Journal : IDisposable
 /// Journals every state-changing command that passes through the one runner; reports (lvs, vgs,
 /// pvs, dmsetup info/table/status) are not journaled.
 /// </summary>
-public sealed class JournalingLvmRunner(ILvmRunner inner, Journal journal) : ILvmRunner
+public sealed class JournalingLvmRunner(ILvmRunner inner, Journal journal, Telemetry.AgentMetrics metrics) : ILvmRunner
 {
     private static readonly HashSet<string> Reads = new(StringComparer.Ordinal) { "lvs", "vgs", "pvs", "info", "table", "status", "ls", "version" };
 
@@ -134,7 +134,7 @@ public sealed class JournalingLvmRunner(ILvmRunner inner, Journal journal) : ILv
         ArgumentNullException.ThrowIfNull(command);
         if (Reads.Contains(command.Verb))
         {
-            return await inner.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            return Measured(command, await inner.RunAsync(command, cancellationToken).ConfigureAwait(false));
         }
 
         var id = journal.Begin(command.Verb, command.ObjectName, $"{command.Tool.ToString().ToLowerInvariant()} {string.Join(' ', command.Args)}", command.Permit?.FencingToken ?? 0);
@@ -142,12 +142,18 @@ public sealed class JournalingLvmRunner(ILvmRunner inner, Journal journal) : ILv
         {
             var result = await inner.RunAsync(command, cancellationToken).ConfigureAwait(false);
             journal.Finish(id, result.ExitCode, result.Succeeded ? "ok" : result.StderrSummary);
-            return result;
+            return Measured(command, result);
         }
         catch (Exception e)
         {
             journal.Finish(id, -1, e.Message);
             throw;
         }
+    }
+
+    private ProcessResult Measured(LvmCommand command, ProcessResult result)
+    {
+        metrics.LvmCommand(command.Tool.ToString().ToLowerInvariant(), command.Verb, result.Succeeded, result.Duration);
+        return result;
     }
 }

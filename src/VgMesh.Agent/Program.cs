@@ -7,10 +7,13 @@ using VgMesh.Agent;
 using VgMesh.Agent.Api;
 using VgMesh.Agent.Operations;
 using VgMesh.Agent.Reconciling;
+using VgMesh.Agent.Telemetry;
 using VgMesh.Client;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Metrics;
+using OpenTelemetry.Metrics;
 
 var configFile = args.SkipWhile(a => a != "--config").Skip(1).FirstOrDefault() ?? "/etc/vgmesh/vgmeshd.json";
 var builder = WebApplication.CreateSlimBuilder(args);
@@ -38,16 +41,26 @@ builder.WebHost.ConfigureKestrel(k =>
     {
         k.Listen(ep);
     }
+
+    if (options.MetricsEndPoint() is { } mp)
+    {
+        k.Listen(mp);
+    }
 });
 
 var s = builder.Services;
 s.AddSingleton(options);
 s.AddSingleton(TimeProvider.System);
 Directory.CreateDirectory(options.StateDir);
+s.AddSingleton<FencedSet>();
+s.AddSingleton<AgentMetrics>();
+s.AddSingleton(_ => new PrometheusMetricReader());
+s.AddSingleton(sp => Telemetry.BuildMeterProvider(options, sp.GetRequiredService<PrometheusMetricReader>()));
+s.AddHostedService<MetricsSampler>();
 s.AddSingleton(sp => new Journal(Path.Combine(options.StateDir, "journal.db"), sp.GetRequiredService<TimeProvider>()));
 s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
     new LvmRunner(new LvmRunnerOptions { CommandPrefix = options.LvmCommandPrefix, LvmSystemDir = options.LvmSystemDir, WaitForLocks = true }, sp.GetRequiredService<ILogger<LvmRunner>>(), sp.GetRequiredService<TimeProvider>()),
-    sp.GetRequiredService<Journal>()));
+    sp.GetRequiredService<Journal>(), sp.GetRequiredService<AgentMetrics>()));
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
 s.AddSingleton<ClusterRuntime>();
@@ -57,13 +70,14 @@ s.AddSingleton<Executor>();
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
 s.AddSingleton<ClaimCache>();
-s.AddSingleton<FencedSet>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
+s.AddSingleton<PeerClient>();
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<VolumeService>();
 
 var app = builder.Build();
+_ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start
 var journal = app.Services.GetRequiredService<Journal>();
 foreach (var (id, started, command) in journal.Unfinished())
 {
@@ -71,7 +85,8 @@ foreach (var (id, started, command) in journal.Unfinished())
 }
 
 journal.CloseUnfinished("process ended before the result; state re-read by the reconciler at start");
-app.Use(Endpoints.BearerOnTcp(token));
+app.Use(Endpoints.MetricsPortOnlyMetrics(options.MetricsEndPoint()?.Port));
+app.Use(Endpoints.BearerOnTcp(token, options.MetricsEndPoint()?.Port));
 app.Use(Endpoints.ProblemsAsync);
 Endpoints.Map(app);
 // Root-only: the socket is the local operators' door and carries no token.

@@ -23,11 +23,17 @@ internal static class CliApp
           lv remove NAME
           lv extend NAME --size +SIZE|SIZE
           lv reduce NAME --size -SIZE|SIZE
-          lv activate NAME --exclusive [--host HOST] [--wait]
-          lv deactivate NAME
+          lv rename NAME NEWNAME                        inactive everywhere first
+          lv snapshot ORIGIN --name SNAP --size SIZE [--chunk-size 64K]
+                                                        runs where ORIGIN is active (its kernel does the COW)
+          lv merge SNAP                                 merge a snapshot back into its origin
+          lv activate NAME --exclusive|--shared [--host HOST] [--wait]
+          lv deactivate NAME [--host HOST]              everywhere, or HOST leaves a shared claim
           lv unfence NAME                               on the host that fenced it, once it holds the claim
           host list
+          host show HOST
           cluster status
+          events [--after REVISION] [--follow]          one line per event; --follow waits for more
         exit codes: 0 done, 1 refused or failed, 2 usage, 3 agent unreachable, 4 not yet applied everywhere
         """;
 
@@ -48,6 +54,11 @@ internal static class CliApp
         }
 
         var words = a.Positional();
+        if (words is ["events", ..])
+        {
+            words.Insert(1, "list");
+        }
+
         if (words.Count < 2)
         {
             await stderr.WriteLineAsync(Help).ConfigureAwait(false);
@@ -78,15 +89,20 @@ internal static class CliApp
                     ("lv", "remove") => await ChangeAsync(client.RemoveLvAsync(ArgReader.Name(words)), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "extend") => await ChangeAsync(client.ExtendLvAsync(ArgReader.Name(words), new ResizeLvBody(a.Required("--size"))), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "reduce") => await ChangeAsync(client.ReduceLvAsync(ArgReader.Name(words), new ResizeLvBody(a.Required("--size"))), json, stdout, stderr).ConfigureAwait(false),
-                    ("lv", "activate") => await ChangeAsync(client.ActivateLvAsync(ArgReader.Name(words), new ActivateLvBody(a.Option("--host"), Exclusive: a.Flag("--exclusive") || !a.Flag("--shared"), Wait: a.Flag("--wait"))), json, stdout, stderr).ConfigureAwait(false),
+                    ("lv", "rename") => await ChangeAsync(client.RenameLvAsync(ArgReader.Name(words), new RenameLvBody(words.Count >= 4 ? words[3] : throw new ArgumentException("lv rename needs NAME and NEWNAME"))), json, stdout, stderr).ConfigureAwait(false),
+                    ("lv", "snapshot") => await ChangeAsync(client.SnapshotLvAsync(ArgReader.Name(words), new SnapshotLvBody(a.Required("--name"), a.Required("--size"), a.Option("--chunk-size"))), json, stdout, stderr).ConfigureAwait(false),
+                    ("lv", "merge") => await ChangeAsync(client.MergeLvAsync(ArgReader.Name(words), new MergeLvBody()), json, stdout, stderr).ConfigureAwait(false),
+                    ("lv", "activate") => await ChangeAsync(client.ActivateLvAsync(ArgReader.Name(words), new ActivateLvBody(a.Option("--host"), Exclusive: ActivationFlag(a), Wait: a.Flag("--wait"))), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "deactivate") => await ChangeAsync(client.DeactivateLvAsync(ArgReader.Name(words), new DeactivateLvBody(a.Option("--host"))), json, stdout, stderr).ConfigureAwait(false),
                     ("lv", "unfence") => await ChangeAsync(client.UnfenceLvAsync(ArgReader.Name(words)), json, stdout, stderr).ConfigureAwait(false),
+                    ("host", "show") => await PrintAsync(await client.ShowHostAsync(ArgReader.Name(words)).ConfigureAwait(false), ApiJsonContext.Default.HostView, json, stdout, h => HostTable([h])).ConfigureAwait(false),
                     ("host", "list") => await PrintAsync(await client.ListHostsAsync().ConfigureAwait(false), ApiJsonContext.Default.ListHostView, json, stdout, HostTable).ConfigureAwait(false),
+                    ("events", "list") => await EventsAsync(client, a.Option("--after") is { } after ? long.Parse(after, CultureInfo.InvariantCulture) : null, a.Flag("--follow"), json, stdout).ConfigureAwait(false),
                     ("cluster", "status") => await PrintAsync(await client.ClusterStatusAsync().ConfigureAwait(false), ApiJsonContext.Default.ClusterStatusView, json, stdout, StatusText).ConfigureAwait(false),
                     _ => throw new ArgumentException($"unknown command '{words[0]} {words[1]}'"),
                 };
             }
-            catch (ArgumentException e)
+            catch (Exception e) when (e is ArgumentException or FormatException)
             {
                 await stderr.WriteLineAsync($"vgmesh: {e.Message}\n\n{Help}").ConfigureAwait(false);
                 return Usage;
@@ -120,6 +136,37 @@ internal static class CliApp
         {
             await stderr.WriteLineAsync($"vgmesh: not yet applied by {string.Join(", ", op.Lagging)}; 'vgmesh cluster status' shows their lag").ConfigureAwait(false);
             return Lagging;
+        }
+
+        return Ok;
+    }
+
+    private static bool ActivationFlag(ArgReader a)
+    {
+        var (exclusive, shared) = (a.Flag("--exclusive"), a.Flag("--shared"));
+        return exclusive && shared ? throw new ArgumentException("choose one of --exclusive and --shared") : !shared;
+    }
+
+    private static async Task<int> EventsAsync(VgMeshClient client, long? after, bool follow, bool json, TextWriter stdout)
+    {
+        using var stop = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            stop.Cancel();
+        };
+        try
+        {
+            await foreach (var e in client.EventsAsync(after, follow, stop.Token).ConfigureAwait(false))
+            {
+                await stdout.WriteLineAsync(json ? JsonSerializer.Serialize(e, ApiJsonContext.Default.EventView)
+                    : $"{e.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss.fff}  rev {e.Revision,-6} {e.Kind,-20} {e.Subject,-24} by {e.Host}{(e.VgSeqno is { } q ? $"  vg_seqno {q}" : "")}{(e.OperationId is { } id ? $"  op {id}" : "")}").ConfigureAwait(false);
+                await stdout.FlushAsync(stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Ctrl-C ends a follow.
         }
 
         return Ok;
@@ -187,7 +234,7 @@ internal sealed class ArgReader(string[] argv)
 
     public bool Flag(string name) => _rest.Remove(name);
 
-    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "--size", "--tag", "--host", "--socket", "--endpoint", "--token-file" };
+    private static readonly HashSet<string> ValueOptions = new(StringComparer.Ordinal) { "--size", "--tag", "--host", "--socket", "--endpoint", "--token-file", "--name", "--chunk-size", "--after" };
 
     /// <summary>The words that are neither options nor option values.</summary>
     public List<string> Positional()

@@ -25,7 +25,18 @@ public sealed record ResizeLvBody(string Size, string? OperationId = null);
 
 public sealed record ActivateLvBody(string? Host, bool Exclusive = true, bool Wait = false, string? OperationId = null);
 
+/// <summary>Without <see cref="Host"/>: inactive everywhere. With it: that host leaves a shared claim.</summary>
 public sealed record DeactivateLvBody(string? Host, string? OperationId = null);
+
+public sealed record RenameLvBody(string NewName, string? OperationId = null);
+
+/// <summary>A classic (COW) snapshot <see cref="Name"/> of the LV in the path; <see cref="ChunkSize"/> like 64K.</summary>
+public sealed record SnapshotLvBody(string Name, string Size, string? ChunkSize = null, string? OperationId = null);
+
+public sealed record MergeLvBody(string? OperationId = null);
+
+/// <summary>One cluster event, as <c>GET /v1/events</c> streams them (one JSON object per line).</summary>
+public sealed record EventView(long Revision, string Kind, string Subject, long? VgSeqno, string? OperationId, string Host, DateTimeOffset Time, string? Data);
 
 /// <summary>The answer to a change: the operation, its revision, and which hosts have applied it.</summary>
 public sealed record OperationView(
@@ -68,6 +79,10 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 [JsonSerializable(typeof(ResizeLvBody))]
 [JsonSerializable(typeof(ActivateLvBody))]
 [JsonSerializable(typeof(DeactivateLvBody))]
+[JsonSerializable(typeof(RenameLvBody))]
+[JsonSerializable(typeof(SnapshotLvBody))]
+[JsonSerializable(typeof(MergeLvBody))]
+[JsonSerializable(typeof(EventView))]
 [JsonSerializable(typeof(OperationView))]
 [JsonSerializable(typeof(HostView))]
 [JsonSerializable(typeof(List<HostView>))]

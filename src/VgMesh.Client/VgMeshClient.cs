@@ -1,7 +1,10 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
 namespace VgMesh.Client;
@@ -72,6 +75,41 @@ public sealed class VgMeshClient : IDisposable
 
     public Task<OperationView> DeactivateLvAsync(string name, DeactivateLvBody body, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/deactivate", body, ApiJsonContext.Default.DeactivateLvBody, ct);
+
+    public Task<OperationView> RenameLvAsync(string name, RenameLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/rename", body, ApiJsonContext.Default.RenameLvBody, ct);
+
+    public Task<OperationView> SnapshotLvAsync(string origin, SnapshotLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(origin)}/snapshot", body, ApiJsonContext.Default.SnapshotLvBody, ct);
+
+    public Task<OperationView> MergeLvAsync(string snapshot, MergeLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(snapshot)}/merge", body, ApiJsonContext.Default.MergeLvBody, ct);
+
+    public Task<HostView> ShowHostAsync(string host, CancellationToken ct = default) => GetAsync($"v1/hosts/{Uri.EscapeDataString(host)}", ApiJsonContext.Default.HostView, ct);
+
+    /// <summary>
+    /// Events after <paramref name="after"/> (null: from the start, or with <paramref name="follow"/>
+    /// from the newest revision a host has applied), one per line as the agent streams them; without
+    /// <paramref name="follow"/> the stream ends once it has caught up.
+    /// </summary>
+    public async IAsyncEnumerable<EventView> EventsAsync(long? after, bool follow, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        var query = $"v1/events?follow={(follow ? "true" : "false")}{(after is { } a ? "&after=" + a.ToString(CultureInfo.InvariantCulture) : "")}";
+        using var r = await _http.GetAsync(new Uri(query, UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            await ReadAsync(r, ApiJsonContext.Default.EventView, ct).ConfigureAwait(false);
+        }
+
+        using var reader = new StreamReader(await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                yield return JsonSerializer.Deserialize(line, ApiJsonContext.Default.EventView)!;
+            }
+        }
+    }
 
     public Task<OperationView> UnfenceLvAsync(string name, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/unfence", null, null, ct);

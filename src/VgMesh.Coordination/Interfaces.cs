@@ -42,6 +42,12 @@ public interface ICoordinator
     /// <summary>The host that leads now, or null.</summary>
     Task<string?> LeaderAsync(CancellationToken ct = default);
 
+    /// <summary>
+    /// The leader as the store sees it now: host, fencing token and how long its lease lives at
+    /// least. Another host checks a coordinator's delegation against this, not against its own view.
+    /// </summary>
+    Task<LeaderLease?> LeaderLeaseAsync(CancellationToken ct = default);
+
     /// <summary>Throws <see cref="NotLeaderException"/> unless this host leads with at least <paramref name="minimumLeaseLeft"/> of session left.</summary>
     void EnsureLeader(TimeSpan minimumLeaseLeft);
 
@@ -84,6 +90,9 @@ public interface IOperationQueue
 
     Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default);
 
+    /// <summary>Operations submitted and without a result yet.</summary>
+    Task<long> DepthAsync(CancellationToken ct = default);
+
     /// <summary>Leader side: operations without a result, in submission order, then new ones as they come.</summary>
     IAsyncEnumerable<QueuedOperation> PendingAsync(CancellationToken ct = default);
 
@@ -108,6 +117,12 @@ public interface ICatalog
 
     /// <summary>Publishes a key owned by this host; it lives as long as this host's session.</summary>
     Task PublishOwnAsync(string key, string value, CancellationToken ct = default);
+
+    /// <summary>
+    /// Changes under the prefix from now on: the key's name and its new value (null when deleted).
+    /// A hint to look again, not a log: after a broken connection some changes may come merged.
+    /// </summary>
+    IAsyncEnumerable<KeyValuePair<string, string?>> WatchAsync(string prefix, CancellationToken ct = default);
 }
 
 /// <summary>One agent's connection to the cluster: etcd, or the single-host backend.</summary>

@@ -20,6 +20,9 @@ public sealed record MembershipChange(MembershipChangeKind Kind, string Host, Me
 /// </summary>
 public enum LeadershipState { Follower, Campaigning, Leader, Fenced }
 
+/// <summary>The leader read from the store: its fencing token and the lease time it has left at least.</summary>
+public sealed record LeaderLease(string Host, long FencingToken, TimeSpan TimeLeft);
+
 public sealed record LeadershipChange(LeadershipState State, long FencingToken, string Reason);
 
 /// <summary>One change the cluster agreed on, as every peer receives it.</summary>

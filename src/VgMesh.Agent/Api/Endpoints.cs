@@ -6,6 +6,7 @@ using VgMesh.Client;
 using VgMesh.Coordination;
 using VgMesh.Coordination.Etcd;
 using VgMesh.Lvm;
+using VgMesh.Metrics;
 
 namespace VgMesh.Agent.Api;
 
@@ -15,6 +16,8 @@ public static class Endpoints
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/metrics", (PrometheusMetricReader reader) =>
+            Results.Text(reader.Scrape(TimeSpan.FromSeconds(5)), "text/plain; version=0.0.4; charset=utf-8"));
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/lvs", (VolumeService s, CancellationToken ct) => s.ListAsync(ct));
         v1.MapGet("/lvs/{name}", (string name, VolumeService s, CancellationToken ct) => s.ShowAsync(name, ct));
@@ -24,8 +27,22 @@ public static class Endpoints
         v1.MapPost("/lvs/{name}/reduce", (string name, ResizeLvBody body, VolumeService s, CancellationToken ct) => s.ResizeAsync(name, body, grow: false, ct));
         v1.MapPost("/lvs/{name}/activate", (string name, ActivateLvBody body, VolumeService s, CancellationToken ct) => s.ActivateAsync(name, body, ct));
         v1.MapPost("/lvs/{name}/deactivate", (string name, DeactivateLvBody body, VolumeService s, CancellationToken ct) => s.DeactivateAsync(name, body, ct));
+        v1.MapPost("/lvs/{name}/rename", (string name, RenameLvBody body, VolumeService s, CancellationToken ct) => s.RenameAsync(name, body, ct));
+        v1.MapPost("/lvs/{name}/snapshot", (string name, SnapshotLvBody body, VolumeService s, CancellationToken ct) => s.SnapshotAsync(name, body, ct));
+        v1.MapPost("/lvs/{name}/merge", (string name, MergeLvBody body, VolumeService s, CancellationToken ct) => s.MergeAsync(name, body, ct));
         v1.MapPost("/lvs/{name}/unfence", (string name, VolumeService s, CancellationToken ct) => s.UnfenceAsync(name, ct));
         v1.MapGet("/hosts", (VolumeService s, CancellationToken ct) => s.HostsAsync(ct));
+        v1.MapGet("/hosts/{host}", (string host, VolumeService s, CancellationToken ct) => s.ShowHostAsync(host, ct));
+        v1.MapGet("/events", (HttpContext http, long? after, bool? follow, VolumeService s, CancellationToken ct) => s.EventsAsync(http, after, follow ?? false, ct));
+
+        // A coordinator hands a step to the host where the LV is active (TCP, with the cluster token).
+        v1.MapPost("/internal/steps", async (HttpContext http, VolumeOperations ops, CancellationToken ct) =>
+        {
+            using var body = new StreamReader(http.Request.Body);
+            var step = PeerClient.Parse(await body.ReadToEndAsync(ct).ConfigureAwait(false));
+            var message = await ops.RunStepAsync(step, ct).ConfigureAwait(false);
+            return new OperationView(step.OperationId, "applied", message, 0, step.FencingToken, null, [], []);
+        });
         v1.MapGet("/cluster/status", (VolumeService s, CancellationToken ct) => s.StatusAsync(ct));
     }
 
@@ -54,6 +71,7 @@ public static class Endpoints
         NotLeaderException n => P("not-leader", n.Message),
         EtcdException x => P("cluster-unavailable", $"the cluster store is unreachable: {x.Message}"),
         InvalidOperationException { Message: var m } when m.Contains("joining", StringComparison.Ordinal) => P("cluster-unavailable", m),
+        System.Text.Json.JsonException j => P("bad-request", $"the request body is not valid JSON for this call: {j.Message}"),
         BadHttpRequestException b => P("bad-request", $"the request body is not valid: {b.Message}"),
         ArgumentException a => P("bad-request", a.Message),
         _ => null,
@@ -65,16 +83,32 @@ public static class Endpoints
         return new Problem($"https://vgmesh.invalid/problems/{code}", code, status == 500 && code != "failed" ? 409 : status, detail, code);
     }
 
-    /// <summary>TCP callers must present the cluster's bearer token; the Unix socket is root-only by its mode.</summary>
-    public static Func<HttpContext, Func<Task>, Task> BearerOnTcp(string? token) => async (context, next) =>
+    /// <summary>
+    /// TCP callers must present the cluster's bearer token; the Unix socket is root-only by its
+    /// mode; the metrics port carries only <c>/metrics</c> (see <see cref="MetricsPortOnlyMetrics"/>).
+    /// </summary>
+    public static Func<HttpContext, Func<Task>, Task> BearerOnTcp(string? token, int? metricsPort) => async (context, next) =>
     {
         var viaTcp = context.Connection.LocalPort != 0 || context.Connection.RemoteIpAddress is IPAddress;
-        if (viaTcp && (token is null || context.Request.Headers.Authorization.ToString() != "Bearer " + token))
+        var metricsPortScrape = metricsPort is { } mp && context.Connection.LocalPort == mp;
+        if (viaTcp && !metricsPortScrape && (token is null || context.Request.Headers.Authorization.ToString() != "Bearer " + token))
         {
             context.Response.StatusCode = StatusCodes.Status401Unauthorized;
             context.Response.ContentType = "application/problem+json";
             await context.Response.WriteAsJsonAsync(new Problem("https://vgmesh.invalid/problems/unauthorized", "unauthorized", 401,
                 "a bearer token is required on TCP: pass the cluster token (vgmesh --token-file)", "unauthorized"), ApiJsonContext.Default.Problem, "application/problem+json").ConfigureAwait(false);
+            return;
+        }
+
+        await next().ConfigureAwait(false);
+    };
+
+    /// <summary>The token-less metrics port answers <c>GET /metrics</c> and nothing else.</summary>
+    public static Func<HttpContext, Func<Task>, Task> MetricsPortOnlyMetrics(int? metricsPort) => async (context, next) =>
+    {
+        if (metricsPort is { } mp && context.Connection.LocalPort == mp && !(HttpMethods.IsGet(context.Request.Method) && context.Request.Path == "/metrics"))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using VgMesh.Agent.Operations;
 using VgMesh.Agent.Reconciling;
 using VgMesh.Client;
@@ -75,23 +76,47 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
             throw new OperationFailedException("unknown-host", $"host '{host}' is not a live member of this cluster; 'vgmesh host list' shows the members.");
         }
 
-        if (!body.Exclusive)
-        {
-            throw new OperationFailedException("bad-request", "shared activation is not available yet; use --exclusive.");
-        }
-
-        return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: true, Wait: body.Wait), body.OperationId,
+        // Settled: active on the host, and (exclusive) nowhere else.
+        return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: body.Exclusive, Wait: body.Wait), body.OperationId,
             async (n, c) => (await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)) is var s &&
                 s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name) &&
-                !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name)),
+                (!body.Exclusive || !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name))),
             ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
     }
 
     public Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
-        return SubmitAsync(OperationKinds.Deactivate, new LvOperation(name), body.OperationId,
-            async (n, c) => !(await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)).Any(s => s.Value.Active.Any(a => a.Name == name)), ct);
+        return SubmitAsync(OperationKinds.Deactivate, new LvOperation(name, Host: body.Host), body.OperationId,
+            async (n, c) => !(await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false))
+                .Any(s => (body.Host is null || s.Key == body.Host) && s.Value.Active.Any(a => a.Name == name)), ct);
+    }
+
+    public Task<OperationView> RenameAsync(string name, RenameLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        LvmNames.ValidateLv(body.NewName);
+        return SubmitAsync(OperationKinds.Rename, new LvOperation(name, NewName: body.NewName), body.OperationId, null, ct);
+    }
+
+    public Task<OperationView> SnapshotAsync(string origin, SnapshotLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(origin);
+        LvmNames.ValidateLv(body.Name);
+        var size = ParseSize(body.Size, allowRelative: false);
+        long? chunk = body.ChunkSize is null ? null : ParseSize(body.ChunkSize, allowRelative: false).Bytes;
+        if (chunk is { } c && (c < 4096 || c > 512 * 1024 || (c & (c - 1)) != 0))
+        {
+            throw new OperationFailedException("invalid-size", $"chunk size '{body.ChunkSize}' of snapshot {body.Name} must be a power of two from 4K to 512K.");
+        }
+
+        return SubmitAsync(OperationKinds.Snapshot, new LvOperation(origin, size.Bytes, NewName: body.Name, ChunkBytes: chunk), body.OperationId, null, ct);
+    }
+
+    public Task<OperationView> MergeAsync(string snapshot, MergeLvBody body, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(snapshot);
+        return SubmitAsync(OperationKinds.Merge, new LvOperation(snapshot), body.OperationId, null, ct);
     }
 
     /// <summary>
@@ -142,6 +167,50 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
                 p?.AppliedRevision ?? 0, p?.LagEvents ?? 0, p?.LagTime.TotalSeconds ?? 0, s?.Active.Select(a => a.Name).ToList() ?? [],
                 [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")]);
         }).ToList();
+    }
+
+    public async Task<HostView> ShowHostAsync(string host, CancellationToken ct) =>
+        (await HostsAsync(ct).ConfigureAwait(false)).FirstOrDefault(h => h.Host == host)
+            ?? throw new OperationFailedException("unknown-host", $"host '{host}' is not known to this cluster (no session and no progress record); 'vgmesh host list' shows the hosts.");
+
+    /// <summary>
+    /// Streams events as NDJSON. Without follow the stream ends once nothing new came for a second
+    /// (the backlog is read first, so that is when it has caught up).
+    /// </summary>
+    public async Task EventsAsync(HttpContext http, long? after, bool follow, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var node = runtime.Node;
+        var from = after ?? (follow ? (await node.Events.ProgressAsync(ct).ConfigureAwait(false)).Select(p => p.AppliedRevision).DefaultIfEmpty(0).Max() : 0);
+        http.Response.ContentType = "application/x-ndjson";
+        await http.Response.StartAsync(ct).ConfigureAwait(false);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (!follow)
+        {
+            idle.CancelAfter(TimeSpan.FromSeconds(1));
+        }
+
+        try
+        {
+            await foreach (var batch in node.Events.SubscribeAsync(from, idle.Token).ConfigureAwait(false))
+            {
+                foreach (var e in batch.Events)
+                {
+                    var line = JsonSerializer.Serialize(new EventView(batch.Revision, e.Kind, e.Subject, e.VgSeqno, e.OperationId, e.Host, e.Time, e.Data), ApiJsonContext.Default.EventView);
+                    await http.Response.WriteAsync(line + "\n", ct).ConfigureAwait(false);
+                }
+
+                await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+                if (!follow)
+                {
+                    idle.CancelAfter(TimeSpan.FromSeconds(1));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Caught up (no follow).
+        }
     }
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)

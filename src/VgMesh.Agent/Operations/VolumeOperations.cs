@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using VgMesh.Agent.Reconciling;
+using VgMesh.Agent.Telemetry;
 using VgMesh.Coordination;
 using VgMesh.Lvm;
+using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Operations;
 
@@ -12,13 +14,25 @@ namespace VgMesh.Agent.Operations;
 /// before the command), and returns the result, its event (with the new <c>vg_seqno</c>) and its
 /// claim changes, which the queue records in one fenced transaction.
 /// </summary>
-public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runtime, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runtime, PeerClient peers, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
 {
+    private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
+
     public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(op);
+        var started = time.GetTimestamp();
+        var waited = time.GetUtcNow() - op.SubmittedAt;
+        var outcome = await HandleCoreAsync(op, ct).ConfigureAwait(false);
+        metrics.OperationDone(op.Request.Kind, outcome.Result.Status == OperationStatus.Succeeded ? "succeeded" : outcome.Result.Data ?? "failed",
+            op.Request.SubmittedBy, time.GetElapsedTime(started), waited);
+        return outcome;
+    }
+
+    private async Task<OperationOutcome> HandleCoreAsync(QueuedOperation op, CancellationToken ct)
+    {
         var node = runtime.Node;
-        var permit = new LeaderPermit(node.Coordinator, options.Host, TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0));
+        var permit = new LeaderPermit(node.Coordinator, options.Host, Margin);
         var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(options.VolumeGroup, args.Lv);
         try
@@ -27,9 +41,12 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             {
                 OperationKinds.Create => await CreateAsync(lv, args, permit, op, ct).ConfigureAwait(false),
                 OperationKinds.Remove => await RemoveAsync(node, lv, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Extend or OperationKinds.Reduce => await ResizeAsync(node, lv, args, op.Request.Kind == OperationKinds.Extend, permit, ct).ConfigureAwait(false),
+                OperationKinds.Extend or OperationKinds.Reduce => await ResizeAsync(node, lv, args, op.Request.Kind == OperationKinds.Extend, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Snapshot => await SnapshotAsync(node, lv, args, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Merge => await MergeAsync(node, lv, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Rename => await RenameAsync(node, lv, args, permit, op, ct).ConfigureAwait(false),
                 OperationKinds.Activate => await ActivateAsync(node, lv, args, permit, ct).ConfigureAwait(false),
-                OperationKinds.Deactivate => await DeactivateAsync(lv, permit, ct).ConfigureAwait(false),
+                OperationKinds.Deactivate => await DeactivateAsync(node, lv, args, permit, ct).ConfigureAwait(false),
                 _ => throw new OperationFailedException("bad-request", $"unknown operation kind '{op.Request.Kind}'"),
             };
             var seqno = (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
@@ -78,8 +95,7 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
         }
 
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
-        var holders = (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false))
-            .Where(s => s.Value.Active.Any(a => a.Name == lv.Lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
         if ((await lvm.GetLvAsync(lv, ct).ConfigureAwait(false)).ActiveLocally && !holders.Contains(options.Host))
         {
             holders.Add(options.Host);
@@ -94,7 +110,7 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
         return ($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, CancellationToken ct)
+    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         var current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
         var target = args.SizeSign switch { 0 => args.SizeBytes!.Value, > 0 => current.SizeBytes + args.SizeBytes!.Value, _ => current.SizeBytes - args.SizeBytes!.Value };
@@ -112,7 +128,7 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
                 throw new OperationFailedException("invalid-size", $"reduce of {lv.FullName} must end between 0 and its size {current.SizeBytes} bytes (asked {target}).");
             }
 
-            var holders = (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false)).Where(s => s.Value.Active.Any(a => a.Name == lv.Lv)).Select(s => s.Key).ToList();
+            var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
             if (holders.Count > 0 || current.Active)
             {
                 throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): shrinking {lv.FullName} while it is active is refused; deactivate it everywhere first.");
@@ -122,17 +138,173 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             return ($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null);
         }
 
+        // Active on one other host: its kernel reloads the table in the same command. Active on
+        // several (shared): run here; every holder refreshes before the answer (the settle wait).
+        if (await DelegateToAsync(node, lv.Lv, ct).ConfigureAwait(false) is { } holder)
+        {
+            var step = new DelegatedStep(OperationKinds.Extend, args with { SizeBytes = target, SizeSign = 0 }, options.Host, permit.FencingToken, op.Request.Id);
+            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.extended", null);
+        }
+
         await lvm.ExtendLvAsync(lv, target, permit, ct).ConfigureAwait(false);
-        return ($"extended {lv.FullName} to {target} bytes", "lv.extended", null);
+        return ($"extended {lv.FullName} to {target} bytes on {options.Host}", "lv.extended", null);
+    }
+
+    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> SnapshotAsync(IClusterNode node, LvRef origin, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    {
+        var name = args.NewName ?? throw new OperationFailedException("bad-request", "a snapshot needs a name");
+        var source = await GetAsync(origin, ct).ConfigureAwait(false);
+        if (await ExistsAsync(new LvRef(origin.Vg, name), ct).ConfigureAwait(false))
+        {
+            return op.Recovered ? ($"{origin.Vg}/{name} exists (created before the coordinator changed)", "lv.snapshot-created", null)
+                : throw new OperationFailedException("already-exists", $"{origin.Vg}/{name} already exists; choose another snapshot name.");
+        }
+
+        if (source.IsSnapshot)
+        {
+            throw new OperationFailedException("bad-request", $"{origin.FullName} is itself a snapshot; snapshot its origin {origin.Vg}/{source.Origin} instead.");
+        }
+
+        var holders = await ActiveOnAsync(node, origin.Lv, ct).ConfigureAwait(false);
+        if (holders.Count > 1)
+        {
+            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {origin.FullName} is active on {string.Join(", ", holders)}; copy-on-write happens in one kernel only, so a snapshot needs the origin active on one host at most. Deactivate it elsewhere first.");
+        }
+
+        if (holders is [var holder] && holder != options.Host)
+        {
+            var step = new DelegatedStep(OperationKinds.Snapshot, args, options.Host, permit.FencingToken, op.Request.Id);
+            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.snapshot-created", null);
+        }
+
+        // Origin inactive everywhere: LVM creates the snapshot inactive too (seen on 2.03.16).
+        await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, permit, ct).ConfigureAwait(false);
+        return ($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", null);
+    }
+
+    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> MergeAsync(IClusterNode node, LvRef snapshot, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    {
+        LogicalVolume snap;
+        try
+        {
+            snap = await lvm.GetLvAsync(snapshot, ct).ConfigureAwait(false);
+        }
+        catch (LvmNotFoundException) when (op.Recovered)
+        {
+            return ($"{snapshot.FullName} is gone (merged before the coordinator changed)", "lv.merged", null);
+        }
+
+        if (!snap.IsSnapshot || snap.Origin is null)
+        {
+            throw new OperationFailedException("bad-request", $"{snapshot.FullName} is not a snapshot; only a snapshot can be merged into its origin.");
+        }
+
+        var holders = await ActiveOnAsync(node, snap.Origin, ct).ConfigureAwait(false);
+        if (holders.Count > 1)
+        {
+            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): the origin {snapshot.Vg}/{snap.Origin} is active on several hosts; deactivate it on all but one first.");
+        }
+
+        if (holders is [var holder] && holder != options.Host)
+        {
+            var step = new DelegatedStep(OperationKinds.Merge, new LvOperation(snapshot.Lv), options.Host, permit.FencingToken, op.Request.Id);
+            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.merging", null);
+        }
+
+        await lvm.MergeSnapshotAsync(snapshot, permit, ct).ConfigureAwait(false);
+        return ($"merging {snapshot.FullName} into {snapshot.Vg}/{snap.Origin} on {options.Host}{(holders.Count == 0 ? " (completes when the origin is next activated)" : "")}", "lv.merging", null);
+    }
+
+    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> RenameAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    {
+        var to = new LvRef(lv.Vg, args.NewName ?? throw new OperationFailedException("bad-request", "rename needs a new name"));
+        var claims = await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false);
+        IReadOnlyList<CatalogWrite> moveClaim = claims.TryGetValue(lv.Lv, out var claim)
+            ? [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null), new CatalogWrite(CatalogKeys.Claim(to.Lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim))]
+            : [];
+        var fromExists = await ExistsAsync(lv, ct).ConfigureAwait(false);
+        if (!fromExists && op.Recovered && await ExistsAsync(to, ct).ConfigureAwait(false))
+        {
+            return ($"{lv.FullName} is already {to.FullName} (renamed before the coordinator changed)", "lv.renamed", moveClaim);
+        }
+
+        await GetAsync(lv, ct).ConfigureAwait(false);
+        if (await ExistsAsync(to, ct).ConfigureAwait(false))
+        {
+            throw new OperationFailedException("already-exists", $"{to.FullName} already exists; choose another name.");
+        }
+
+        // Every host names its device after the LV: a rename under an active device would leave
+        // it under the old name there. Inactive everywhere, nothing is stale.
+        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
+        if (holders.Count > 0 || (await lvm.GetLvAsync(lv, ct).ConfigureAwait(false)).ActiveLocally)
+        {
+            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders.DefaultIfEmpty(options.Host))}): {lv.FullName} is active; deactivate it everywhere before renaming (vgmesh lv deactivate {lv.Lv}).");
+        }
+
+        await lvm.RenameLvAsync(lv, to.Lv, permit, ct).ConfigureAwait(false);
+        return ($"renamed {lv.FullName} to {to.FullName}", "lv.renamed", moveClaim);
+    }
+
+    /// <summary>
+    /// Runs on a host a coordinator delegated to: checks the coordinator's token against the store,
+    /// then runs the one command under it.
+    /// </summary>
+    public async Task<string> RunStepAsync(DelegatedStep step, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var permit = await DelegatedPermit.VerifyAsync(runtime.Node.Coordinator, step, Margin, time, ct).ConfigureAwait(false);
+        var lv = new LvRef(options.VolumeGroup, LvmNames.ValidateLv(step.Args.Lv));
+        LogDelegated(logger, step.Kind, lv.FullName, step.Coordinator, step.FencingToken);
+        switch (step.Kind)
+        {
+            case OperationKinds.Extend:
+                await lvm.ExtendLvAsync(lv, step.Args.SizeBytes!.Value, permit, ct).ConfigureAwait(false);
+                return $"extended {lv.FullName} to {step.Args.SizeBytes} bytes on {options.Host}, where it is active";
+            case OperationKinds.Snapshot:
+                await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
+                return $"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active";
+            case OperationKinds.Merge:
+                await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
+                var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
+                return $"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}";
+            default:
+                throw new OperationFailedException("bad-request", $"'{step.Kind}' is not a step a coordinator delegates");
+        }
+    }
+
+    /// <summary>The one other host the LV is active on, when a change must run in that host's kernel.</summary>
+    private async Task<string?> DelegateToAsync(IClusterNode node, string lv, CancellationToken ct) =>
+        await ActiveOnAsync(node, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
+
+    private async Task<string> DelegateAsync(IClusterNode node, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
+    {
+        var member = (await node.Members.ListAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => m.Host == host)
+            ?? throw new OperationFailedException("host-down", $"{step.Args.Lv} is active on {host}, which has no session now; it will be fenced there. Retry once 'vgmesh host list' shows it back, or claim the LV elsewhere.");
+        permit.EnsureValid();
+        return await peers.RunAsync(member, step, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Hosts that report the LV active (their status keys live only with their sessions).</summary>
+    private static async Task<List<string>> ActiveOnAsync(IClusterNode node, string lv, CancellationToken ct) =>
+        (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false))
+            .Where(s => s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+
+    private async Task<LogicalVolume> GetAsync(LvRef lv, CancellationToken ct)
+    {
+        try
+        {
+            return await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
+        }
+        catch (LvmNotFoundException)
+        {
+            throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
+        }
     }
 
     private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> ActivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
     {
-        if (!await ExistsAsync(lv, ct).ConfigureAwait(false))
-        {
-            throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
-        }
-
+        await GetAsync(lv, ct).ConfigureAwait(false);
         var host = args.Host ?? throw new OperationFailedException("bad-request", "activate needs a host");
         var members = await node.Members.ListAsync(ct).ConfigureAwait(false);
         if (members.All(m => m.Host != host))
@@ -140,12 +312,26 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             throw new OperationFailedException("host-down", $"host '{host}' is not a live member of the cluster (no session); 'vgmesh host list' shows who is.");
         }
 
-        // The current holder is gone (crashed or cut off): it fenced itself before its session ran
-        // out; wait the grace period on top, and make sure it did not come back meanwhile.
+        // The current exclusive holder is gone (crashed or cut off): it fenced itself before its
+        // session ran out; wait the grace period on top, and make sure it did not come back meanwhile.
         var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
-        if (current is { Host: { } holder, Mode: ActivationClaim.Exclusive } && holder != host && members.All(m => m.Host != holder))
+        var holderGone = current is { Host: { } holder, Mode: ActivationClaim.Exclusive } && holder != host && members.All(m => m.Host != holder);
+        if (holderGone)
         {
             await Task.Delay(TimeSpan.FromSeconds(options.FenceGraceSeconds), time, ct).ConfigureAwait(false);
+        }
+
+        permit.EnsureValid();
+        if (!args.Exclusive)
+        {
+            if (current is { Mode: ActivationClaim.Exclusive, Host: { } owner } && owner != host && !holderGone)
+            {
+                throw new OperationFailedException("in-use", $"LvInUse({owner}): {lv.FullName} is claimed exclusively by {owner}; deactivate it there before sharing it (vgmesh lv deactivate {lv.Lv}).");
+            }
+
+            var sharedBy = (current?.Mode == ActivationClaim.Shared ? current.Holders : []).Append(host).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), sharedBy);
+            return ($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", [ClaimWrite(lv.Lv, shared)]);
         }
 
         var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
@@ -155,22 +341,29 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", openElsewhere)}): {lv.FullName} is open on {string.Join(", ", openElsewhere)}; close it there, or pass --wait to hand it over when it is closed.");
         }
 
-        permit.EnsureValid();
         var claim = new ActivationClaim(host, ActivationClaim.Exclusive, permit.FencingToken, time.GetUtcNow());
-        return ($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim))]);
+        return ($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", [ClaimWrite(lv.Lv, claim)]);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> DeactivateAsync(LvRef lv, LeaderPermit permit, CancellationToken ct)
+    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> DeactivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
     {
-        if (!await ExistsAsync(lv, ct).ConfigureAwait(false))
+        await GetAsync(lv, ct).ConfigureAwait(false);
+        permit.EnsureValid();
+        var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
+        if (args.Host is { } host && current is { Mode: ActivationClaim.Shared } && current.Holders.Count > 1)
         {
-            throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
+            // One host leaves a shared claim; the others keep the LV.
+            var rest = current.Holders.Where(h => h != host).ToList();
+            var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), rest);
+            return ($"{lv.FullName} released by {host}, still shared by {string.Join(", ", rest)}", "lv.released", [ClaimWrite(lv.Lv, shared)]);
         }
 
-        permit.EnsureValid();
         var claim = new ActivationClaim(null, ActivationClaim.Inactive, permit.FencingToken, time.GetUtcNow());
-        return ($"{lv.FullName} released everywhere", "lv.released", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim))]);
+        return ($"{lv.FullName} released everywhere", "lv.released", [ClaimWrite(lv.Lv, claim)]);
     }
+
+    private static CatalogWrite ClaimWrite(string lv, ActivationClaim claim) =>
+        new(CatalogKeys.Claim(lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim));
 
     private async Task<bool> ExistsAsync(LvRef lv, CancellationToken ct)
     {
@@ -184,6 +377,9 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
             return false;
         }
     }
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
+    private static partial void LogDelegated(ILogger logger, string kind, string subject, string coordinator, long token);
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "operation {Kind} {Subject} refused ({Code}): {Reason}")]
     private static partial void LogRefused(ILogger logger, string kind, string subject, string code, string reason);

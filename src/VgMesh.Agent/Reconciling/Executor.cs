@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using VgMesh.Agent.Telemetry;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
 
@@ -8,7 +9,7 @@ namespace VgMesh.Agent.Reconciling;
 /// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
 /// Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
-public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, AgentOptions options, ILogger<Executor> logger)
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
 {
     /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
     public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
@@ -36,7 +37,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
                         break;
                     case Activate a:
-                        await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Default, ct).ConfigureAwait(false);
+                        await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Shared, ct).ConfigureAwait(false);
                         break;
                     case Alert alert:
                         alerts.Add($"{alert.Code}: {alert.Message}");
@@ -45,14 +46,17 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
                 }
 
                 LogActed(logger, action.GetType().Name, action.Subject);
+                metrics.Drift(KindOf(action), repaired: true);
             }
             catch (LvmInUseException e)
             {
+                metrics.Drift(KindOf(action), repaired: false);
                 alerts.Add($"in-use: {action.GetType().Name} {action.Subject}: {e.Message}");
                 LogAlert(logger, "in-use", e.Message);
             }
             catch (LvmException e)
             {
+                metrics.Drift(KindOf(action), repaired: false);
                 // Left for the next pass; the journal has the command and its stderr.
                 alerts.Add($"failed: {action.GetType().Name} {action.Subject}: {e.Message}");
                 LogFailed(logger, action.GetType().Name, action.Subject, e.Message);
@@ -61,6 +65,15 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
 
         return alerts;
     }
+
+    private static string KindOf(ReconcileAction action) => action switch
+    {
+        RemoveStaleDevice => "stale-device",
+        Deactivate => "deactivate",
+        Refresh => "refresh",
+        Activate => "activate",
+        _ => "other",
+    };
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "reconcile: {Action} {Subject}")]
     private static partial void LogActed(ILogger logger, string action, string subject);

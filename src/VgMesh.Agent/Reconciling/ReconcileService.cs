@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using VgMesh.Agent.Telemetry;
 using VgMesh.Coordination;
 using VgMesh.Lvm;
 
@@ -14,7 +15,7 @@ namespace VgMesh.Agent.Reconciling;
 /// and acknowledges the revision it started from (kept on local disk too, so a restart resumes there).
 /// </summary>
 public sealed partial class ReconcileService(
-    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
+    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private long _seen;
@@ -30,6 +31,7 @@ public sealed partial class ReconcileService(
         var applied = File.Exists(AppliedFile) ? long.Parse(File.ReadAllText(AppliedFile).Trim(), CultureInfo.InvariantCulture) : 0;
         _seen = applied;
         _ = Task.Run(() => FollowEventsAsync(node, applied, stoppingToken), stoppingToken);
+        _ = Task.Run(() => FollowPeersAsync(node, stoppingToken), stoppingToken);
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -37,8 +39,9 @@ public sealed partial class ReconcileService(
             {
                 await PassAsync(node, stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or IOException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
             {
+                metrics.Pass(ok: false, 0);
                 LogPassFailed(logger, e.Message);
             }
 
@@ -75,15 +78,53 @@ public sealed partial class ReconcileService(
         }
     }
 
+    /// <summary>
+    /// A pass whenever another host's set of active LVs changes: a handoff's new holder activates
+    /// as soon as the old one reports the LV released, not at its next periodic pass. Only the
+    /// active set counts, so the status every pass publishes does not set off passes everywhere.
+    /// </summary>
+    private async Task FollowPeersAsync(IClusterNode node, CancellationToken ct)
+    {
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await foreach (var (host, value) in node.Catalog.WatchAsync(CatalogKeys.Status, ct).ConfigureAwait(false))
+                {
+                    if (host == options.Host)
+                    {
+                        continue;
+                    }
+
+                    var active = value is null ? "" : string.Join(',', JsonSerializer.Deserialize(value, AgentJsonContext.Default.HostStatus)!.Active.Select(a => a.Name).Order(StringComparer.Ordinal));
+                    if (!seen.TryGetValue(host, out var before) || before != active)
+                    {
+                        seen[host] = active;
+                        _triggers.Writer.TryWrite(0);
+                    }
+                }
+            }
+            catch (Exception e) when (e is Coordination.Etcd.EtcdException or HttpRequestException or JsonException && !ct.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
     private async Task PassAsync(IClusterNode node, CancellationToken ct)
     {
         var revision = Volatile.Read(ref _seen);
-        var (desired, actual) = await reader.ReadAsync(ct).ConfigureAwait(false);
+        var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
         var actions = Reconciler.Plan(desired, actual);
         var alerts = await executor.ExecuteAsync(actions, ct).ConfigureAwait(false);
 
-        // Report what is active here after acting.
-        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        // Report what is active here after acting (read again only if something was done).
+        if (actions.Any(a => a is not Alert))
+        {
+            lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        }
+
         var active = lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
         var status = new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]);
         await node.Catalog.PublishOwnAsync(CatalogKeys.StatusOf(options.Host), JsonSerializer.Serialize(status, AgentJsonContext.Default.HostStatus), ct).ConfigureAwait(false);
@@ -95,6 +136,7 @@ public sealed partial class ReconcileService(
             await node.Events.AcknowledgeAsync(revision, ct).ConfigureAwait(false);
         }
 
+        metrics.Pass(ok: true, alerts.Count);
         if (actions.Count > 0)
         {
             LogPass(logger, actions.Count, alerts.Count, revision);

@@ -48,7 +48,8 @@ public static class Reconciler
         {
             if (lv.Intent == HostIntent.ActiveHere && !lv.Fenced && !topByUuid.ContainsKey(lv.Uuid))
             {
-                actions.Add(lv.ActiveElsewhere.Count > 0
+                // Exclusive: only once every other host has let go. Shared: at once.
+                actions.Add(lv.Exclusive && lv.ActiveElsewhere.Count > 0
                     ? new Alert(lv.Name, "handoff-waiting", $"{desired.Vg}/{lv.Name} is claimed by this host; waiting for {string.Join(", ", lv.ActiveElsewhere)} to release it")
                     : new Activate(lv.Name, lv.Exclusive));
             }

@@ -1,14 +1,17 @@
 using System.Text.Json;
+using VgMesh.Agent.Telemetry;
 using VgMesh.Coordination;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Reconciling;
 
 /// <summary>Reads desired state (metadata, claims, other hosts' reports) and actual state (this host's device-mapper).</summary>
-public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, ClaimCache claimCache, FencedSet fenced, AgentOptions options)
+public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, ClaimCache claimCache, FencedSet fenced, AgentMetrics metrics, AgentOptions options)
 {
-    public async Task<(DesiredState Desired, ActualState Actual)> ReadAsync(CancellationToken ct)
+    /// <returns>Both states, and the LV report they came from (a pass that changed nothing reports it as is).</returns>
+    public async Task<(DesiredState Desired, ActualState Actual, IReadOnlyList<LogicalVolume> Lvs)> ReadAsync(CancellationToken ct)
     {
         var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
@@ -22,10 +25,11 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
         {
             var claim = claims.GetValueOrDefault(l.Name);
             var intent = claim is null ? HostIntent.Unmanaged
-                : claim.Host == options.Host && claim.Mode == ActivationClaim.Exclusive ? HostIntent.ActiveHere
+                : claim.Holders.Contains(options.Host) ? HostIntent.ActiveHere
                 : HostIntent.InactiveHere;
             var elsewhere = statuses.Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == l.Name)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
-            return new DesiredLv(l.Name, l.Uuid.Replace("-", "", StringComparison.Ordinal), l.SizeBytes, intent, true, elsewhere, CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
+            return new DesiredLv(l.Name, l.Uuid.Replace("-", "", StringComparison.Ordinal), l.SizeBytes, intent, claim?.Mode != ActivationClaim.Shared, elsewhere,
+                CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
         }, StringComparer.Ordinal);
 
         var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
@@ -34,8 +38,9 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
             .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32)
             .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables.GetValueOrDefault(d.Name)))
             .ToList();
+        metrics.ObserveVolumeGroup(vg, lvs, devices.Count(d => d.OpenCount > 0));
         var mismatched = lvs.Where(l => l.TableMismatch).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-        return (new DesiredState(options.VolumeGroup, vg.Uuid, desired), new ActualState(devices, mismatched));
+        return (new DesiredState(options.VolumeGroup, vg.Uuid, desired), new ActualState(devices, mismatched), lvs);
     }
 
     public static async Task<Dictionary<string, ActivationClaim>> ClaimsAsync(ICatalog catalog, CancellationToken ct) =>

@@ -67,7 +67,7 @@ public sealed partial class EtcdClusterNode : IClusterNode
         var events = new EtcdEventLog(client, _coordinator, keys, options.Host, time);
         Events = events;
         Operations = new EtcdOperationQueue(client, _coordinator, events, keys, options.Host, time);
-        Catalog = new EtcdCatalog(client, keys, () => Session);
+        Catalog = new EtcdCatalog(client, keys, () => Session, time);
     }
 
     public string Host => _options.Host;

@@ -71,6 +71,19 @@ public sealed partial class EtcdCoordinator : ICoordinator, IDisposable
         return kv is null ? null : Keys.Text(kv.Value);
     }
 
+    public async Task<LeaderLease?> LeaderLeaseAsync(CancellationToken ct = default)
+    {
+        var kv = await _client.LeaderAsync(_keys.Election, ct).ConfigureAwait(false);
+        if (kv is null)
+        {
+            return null;
+        }
+
+        // etcd reports whole seconds, rounded; one second less is what is certain.
+        var ttl = await _client.LeaseTimeToLiveAsync(kv.Lease, ct).ConfigureAwait(false);
+        return ttl.Ttl <= 1 ? null : new LeaderLease(Keys.Text(kv.Value), kv.CreateRevision, TimeSpan.FromSeconds(ttl.Ttl - 1));
+    }
+
     public void EnsureLeader(TimeSpan minimumLeaseLeft)
     {
         lock (_gate)

@@ -56,6 +56,14 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
         return new QueuedOperation(stored.Request, kv.CreateRevision, stored.SubmittedAt, false);
     }
 
+    public async Task<long> DepthAsync(CancellationToken ct = default)
+    {
+        // Each operation gets exactly one result, so the difference of two counts is the backlog.
+        var ops = await client.GetPrefixAsync(keys.OpsPrefix, countOnly: true, ct: ct).ConfigureAwait(false);
+        var results = await client.GetPrefixAsync(keys.ResultsPrefix, countOnly: true, ct: ct).ConfigureAwait(false);
+        return Math.Max(0, ops.Count - results.Count);
+    }
+
     public async Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default)
     {
         var kv = (await client.GetAsync(keys.Result(OperationIds.Validate(id)), ct).ConfigureAwait(false)).Kvs.FirstOrDefault();

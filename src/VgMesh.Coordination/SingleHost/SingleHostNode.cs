@@ -105,6 +105,9 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
     public Task<string?> LeaderAsync(CancellationToken ct = default) => Task.FromResult<string?>(State == LeadershipState.Leader ? Host : null);
 
+    public Task<LeaderLease?> LeaderLeaseAsync(CancellationToken ct = default) =>
+        Task.FromResult(State == LeadershipState.Leader ? new LeaderLease(Host, _epoch, Timeout.InfiniteTimeSpan) : null);
+
     public void EnsureLeader(TimeSpan minimumLeaseLeft)
     {
         if (State != LeadershipState.Leader)
@@ -186,6 +189,9 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
         return new QueuedOperation(stored.Request, seq, stored.SubmittedAt, false);
     }
+
+    public async Task<long> DepthAsync(CancellationToken ct = default) =>
+        (await QueryAsync("SELECT count(*) FROM ops o LEFT JOIN results r ON r.id = o.id WHERE r.id IS NULL", [], r => r.GetInt64(0), ct).ConfigureAwait(false)).Single();
 
     public async Task<OperationResult?> GetResultAsync(string id, CancellationToken ct = default)
     {
@@ -279,6 +285,13 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
             .ToDictionary(x => x.K[prefix.Length..], x => x.V, StringComparer.Ordinal);
 
     /// <summary>One host: its own keys live as long as the process (the table is cleared at start).</summary>
+    /// <summary>One host: no other host's keys change under it.</summary>
+    public async IAsyncEnumerable<KeyValuePair<string, string?>> WatchAsync(string prefix, [EnumeratorCancellation] CancellationToken ct = default)
+    {
+        await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+        yield break;
+    }
+
     public Task PublishOwnAsync(string key, string value, CancellationToken ct = default) =>
         WriteAsync((tx, _) => Exec(tx, "INSERT OR REPLACE INTO catalog VALUES ($k, $v)", ("$k", key), ("$v", value)), ct);
 

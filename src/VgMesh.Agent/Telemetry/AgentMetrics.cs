@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using VgMesh.Coordination;
+using VgMesh.Lvm.Reports;
+
+namespace VgMesh.Agent.Telemetry;
+
+/// <summary>
+/// The agent's instruments (OpenTelemetry naming: dotted names, UCUM units; the Prometheus
+/// exposition turns them into <c>vgmesh_..._seconds</c>, <c>_bytes</c>, <c>_total</c>). Gauges read
+/// the last values the reconciler and the sampler observed, so a scrape never runs LVM.
+/// Every series carries no host label: Prometheus adds <c>instance</c> and the scrape config a
+/// <c>host</c> label per target.
+/// </summary>
+public sealed class AgentMetrics : IDisposable
+{
+    public const string MeterName = "VgMesh.Agent";
+
+    /// <summary>Seconds: LVM commands in a user-mode lab take 0.1-3 s, on real hosts 10-500 ms.</summary>
+    public static readonly double[] DurationBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+    private readonly Meter _meter = new(MeterName, typeof(AgentMetrics).Assembly.GetName().Version?.ToString());
+    private readonly Counter<long> _operations;
+    private readonly Histogram<double> _operationDuration;
+    private readonly Histogram<double> _lvmDuration;
+    private readonly Histogram<double> _queueWait;
+    private readonly Counter<long> _leadershipChanges;
+    private readonly Counter<long> _driftFound;
+    private readonly Counter<long> _driftRepaired;
+    private readonly Counter<long> _passes;
+    private volatile Observed _observed = new();
+
+    public AgentMetrics(FencedSet fenced)
+    {
+        ArgumentNullException.ThrowIfNull(fenced);
+        _operations = _meter.CreateCounter<long>("vgmesh.operations", "{operation}", "Operations the coordinator on this host completed, by kind, result (succeeded or the error code) and submitting host.");
+        _operationDuration = _meter.CreateHistogram<double>("vgmesh.operation.duration", "s", "Time the coordinator spent on an operation, from taking it off the queue to its result.");
+        _lvmDuration = _meter.CreateHistogram<double>("vgmesh.lvm.command.duration", "s", "Duration of each lvm or dmsetup process this agent ran, by tool, sub-command and result.");
+        _queueWait = _meter.CreateHistogram<double>("vgmesh.queue.wait", "s", "Time an operation waited in the queue before the coordinator took it.");
+        _leadershipChanges = _meter.CreateCounter<long>("vgmesh.leadership.changes", "{change}", "Leadership state changes of this agent, by the state entered.");
+        _driftFound = _meter.CreateCounter<long>("vgmesh.reconcile.drift", "{change}", "Differences between desired and actual state found by the reconciler, by kind.");
+        _driftRepaired = _meter.CreateCounter<long>("vgmesh.reconcile.repaired", "{change}", "Differences the reconciler repaired, by kind.");
+        _passes = _meter.CreateCounter<long>("vgmesh.reconcile.passes", "{pass}", "Reconcile passes, by result (ok or failed).");
+
+        _meter.CreateObservableGauge("vgmesh.queue.depth", () => _observed.QueueDepth, "{operation}", "Operations submitted and without a result yet (cluster-wide, as this agent reads the queue).");
+        _meter.CreateObservableGauge("vgmesh.leadership.state", LeadershipStates, null, "1 for this agent's current leadership state, 0 for the others.");
+        _meter.CreateObservableGauge("vgmesh.cluster.leaders", () => _observed.LeadersSeen, "{host}", "Coordinators this agent sees elected (0 means none: nothing can change).");
+        _meter.CreateObservableGauge("vgmesh.session.renewal.delay", () => _observed.RenewalDelay, "s", "Time since this agent's session was last confirmed by a renewal; the session is lost at the TTL.");
+        _meter.CreateObservableGauge("vgmesh.session.ttl", () => _observed.SessionTtl, "s", "This agent's session TTL.");
+        _meter.CreateObservableGauge("vgmesh.applied.lag", () => _observed.LagSeconds, "s", "How far behind the newest cluster event this host's applied revision is, in time.");
+        _meter.CreateObservableGauge("vgmesh.applied.lag.changes", () => _observed.LagChanges, "{change}", "How many cluster events this host has not applied yet.");
+        _meter.CreateObservableGauge("vgmesh.applied.revision", () => _observed.AppliedRevision, "{revision}", "The cluster revision this host has applied.");
+        _meter.CreateObservableGauge("vgmesh.vg.seqno", () => _observed.VgSeqno, "{change}", "The volume group's metadata sequence number as this host last read it.");
+        // Read from the fence file itself: a cut-off host fences while its reconcile passes fail.
+        _meter.CreateObservableGauge("vgmesh.fenced.lvs", () => fenced.Current.Count, "{lv}", "LVs this host has fenced (error table loaded) and not yet unfenced.");
+        _meter.CreateObservableGauge("vgmesh.vg.size", () => _observed.VgSize, "By", "Size of the shared volume group.");
+        _meter.CreateObservableGauge("vgmesh.vg.free", () => _observed.VgFree, "By", "Free space in the shared volume group.");
+        _meter.CreateObservableGauge("vgmesh.lv.count", () => _observed.LvCount, "{lv}", "Logical volumes in the shared volume group (hidden ones not counted).");
+        _meter.CreateObservableGauge("vgmesh.lv.active", () => _observed.ActiveHere, "{lv}", "LVs of the shared volume group active on this host.");
+        _meter.CreateObservableGauge("vgmesh.snapshot.usage", SnapshotUsage, "1", "Share of each snapshot's copy-on-write space in use, on the host where it is active (1 = full: the snapshot becomes invalid).");
+        _meter.CreateObservableGauge("vgmesh.dm.open.devices", () => _observed.OpenDevices, "{device}", "Device-mapper devices of the shared volume group held open on this host.");
+        _meter.CreateObservableGauge("vgmesh.reconcile.alerts", () => _observed.Alerts, "{alert}", "Alerts the last reconcile pass raised (in-use devices, blocked handoffs, fenced LVs).");
+    }
+
+    public void OperationDone(string kind, string result, string submittedBy, TimeSpan took, TimeSpan waited)
+    {
+        var tags = new TagList { { "kind", kind }, { "result", result }, { "host", submittedBy } };
+        _operations.Add(1, tags);
+        _operationDuration.Record(took.TotalSeconds, new TagList { { "kind", kind }, { "result", result } });
+        _queueWait.Record(Math.Max(0, waited.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
+    }
+
+    public void LvmCommand(string tool, string verb, bool ok, TimeSpan took) =>
+        _lvmDuration.Record(took.TotalSeconds, new TagList { { "tool", tool }, { "command", verb }, { "result", ok ? "ok" : "error" } });
+
+    public void LeadershipChanged(LeadershipState state)
+    {
+        _leadershipChanges.Add(1, new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant()));
+        Update(o => o with { State = state });
+    }
+
+    public void Drift(string kind, bool repaired)
+    {
+        var tag = new KeyValuePair<string, object?>("kind", kind);
+        _driftFound.Add(1, tag);
+        if (repaired)
+        {
+            _driftRepaired.Add(1, tag);
+        }
+    }
+
+    public void Pass(bool ok, int alerts)
+    {
+        _passes.Add(1, new KeyValuePair<string, object?>("result", ok ? "ok" : "failed"));
+        if (ok)
+        {
+            Update(o => o with { Alerts = alerts });
+        }
+    }
+
+    /// <summary>What a reconcile pass read: the VG, its LVs and this host's devices.</summary>
+    public void ObserveVolumeGroup(VolumeGroup vg, IReadOnlyList<LogicalVolume> lvs, int openDevices)
+    {
+        ArgumentNullException.ThrowIfNull(vg);
+        ArgumentNullException.ThrowIfNull(lvs);
+        var snapshots = lvs.Where(l => l.IsSnapshot && l.ActiveLocally && l.DataPercent is not null)
+            .Select(l => (l.Name, l.Origin ?? "", l.DataPercent!.Value / 100.0)).ToList();
+        Update(o => o with
+        {
+            VgSize = vg.SizeBytes, VgFree = vg.FreeBytes, VgSeqno = vg.Seqno, LvCount = lvs.Count(l => !l.IsHidden),
+            ActiveHere = lvs.Count(l => !l.IsHidden && l.ActiveLocally), Snapshots = snapshots, OpenDevices = openDevices,
+        });
+    }
+
+    /// <summary>What the sampler read from the cluster store.</summary>
+    public void ObserveCluster(long queueDepth, int leadersSeen, HostProgress? own, TimeSpan renewalDelay, TimeSpan ttl) =>
+        Update(o => o with
+        {
+            QueueDepth = queueDepth, LeadersSeen = leadersSeen, RenewalDelay = renewalDelay.TotalSeconds, SessionTtl = ttl.TotalSeconds,
+            LagSeconds = own?.LagTime.TotalSeconds ?? o.LagSeconds, LagChanges = own?.LagEvents ?? o.LagChanges, AppliedRevision = own?.AppliedRevision ?? o.AppliedRevision,
+        });
+
+    private readonly Lock _update = new();
+
+    private void Update(Func<Observed, Observed> change)
+    {
+        lock (_update)
+        {
+            _observed = change(_observed);
+        }
+    }
+
+    private IEnumerable<Measurement<int>> LeadershipStates()
+    {
+        var current = _observed.State;
+        return Enum.GetValues<LeadershipState>().Select(s => new Measurement<int>(s == current ? 1 : 0, new KeyValuePair<string, object?>("state", s.ToString().ToLowerInvariant())));
+    }
+
+    private IEnumerable<Measurement<double>> SnapshotUsage() =>
+        _observed.Snapshots.Select(s => new Measurement<double>(s.Used, new KeyValuePair<string, object?>("lv", s.Lv), new KeyValuePair<string, object?>("origin", s.Origin)));
+
+    public void Dispose() => _meter.Dispose();
+
+    private sealed record Observed
+    {
+        public LeadershipState State { get; init; } = LeadershipState.Follower;
+        public long QueueDepth { get; init; }
+        public int LeadersSeen { get; init; }
+        public double RenewalDelay { get; init; }
+        public double SessionTtl { get; init; }
+        public double LagSeconds { get; init; }
+        public long LagChanges { get; init; }
+        public long AppliedRevision { get; init; }
+        public long VgSeqno { get; init; }
+        public long VgSize { get; init; }
+        public long VgFree { get; init; }
+        public int LvCount { get; init; }
+        public int ActiveHere { get; init; }
+        public IReadOnlyList<(string Lv, string Origin, double Used)> Snapshots { get; init; } = [];
+        public int OpenDevices { get; init; }
+        public int Alerts { get; init; }
+    }
+}
