@@ -42,6 +42,18 @@ public sealed class AgentMetrics : IDisposable
         _driftRepaired = _meter.CreateCounter<long>("vgmesh.reconcile.repaired", "{change}", "Differences the reconciler repaired, by kind.");
         _passes = _meter.CreateCounter<long>("vgmesh.reconcile.passes", "{pass}", "Reconcile passes, by result (ok or failed).");
 
+        // Series exist from the start, so rates and alerts over them have data before the first event.
+        foreach (var result in new[] { "ok", "failed" })
+        {
+            _passes.Add(0, new KeyValuePair<string, object?>("result", result));
+        }
+
+        foreach (var kind in new[] { "stale-device", "deactivate", "refresh", "activate" })
+        {
+            _driftFound.Add(0, new KeyValuePair<string, object?>("kind", kind));
+            _driftRepaired.Add(0, new KeyValuePair<string, object?>("kind", kind));
+        }
+
         _meter.CreateObservableGauge("vgmesh.queue.depth", () => _observed.QueueDepth, "{operation}", "Operations submitted and without a result yet (cluster-wide, as this agent reads the queue).");
         _meter.CreateObservableGauge("vgmesh.leadership.state", LeadershipStates, null, "1 for this agent's current leadership state, 0 for the others.");
         _meter.CreateObservableGauge("vgmesh.cluster.leaders", () => _observed.LeadersSeen, "{host}", "Coordinators this agent sees elected (0 means none: nothing can change).");
