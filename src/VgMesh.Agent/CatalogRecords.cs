@@ -62,6 +62,7 @@ public static class OperationKinds
 [JsonSerializable(typeof(LvOperation))]
 [JsonSerializable(typeof(DelegatedStep))]
 [JsonSerializable(typeof(HashSet<string>))]
+[JsonSerializable(typeof(Dictionary<string, ActivationClaim>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;
 
 internal static class CatalogKeys

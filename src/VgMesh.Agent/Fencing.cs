@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using VgMesh.Coordination;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
 
@@ -51,8 +52,23 @@ public sealed partial class FencingService(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
         var margin = TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
+
+        // Restarted while cut off: LVs that stayed active across the restart have no session
+        // behind them (the old one is gone or going). Unless this agent joins within the margin,
+        // fence what the last claims it saw give this host.
+        IClusterNode node;
+        try
+        {
+            node = await runtime.Ready.WaitAsync(margin, time, stoppingToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogNotJoined(logger, margin.TotalSeconds);
+            await FenceAsync(TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
+            node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+
         long fencedSession = -1;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -99,16 +115,49 @@ public sealed partial class FencingService(
     [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "session about to expire ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
     private static partial void LogFenced(ILogger logger, string lv, double leftMs);
 
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "not in the cluster {Seconds:0.0} s after start: fencing the LVs this host last held by claim")]
+    private static partial void LogNotJoined(ILogger logger, double seconds);
+
     [LoggerMessage(EventId = 3402, Level = LogLevel.Critical, Message = "could not fence {Lv}: {Reason}")]
     private static partial void LogFenceFailed(ILogger logger, string lv, string reason);
 }
 
-/// <summary>The claims as the last reconcile pass read them: fencing must not depend on reaching etcd.</summary>
-public sealed class ClaimCache
+/// <summary>
+/// The claims as the last reconcile pass read them, kept on local disk too: fencing must not
+/// depend on reaching etcd, not even right after a restart.
+/// </summary>
+public sealed class ClaimCache(AgentOptions options)
 {
-    private volatile IReadOnlyDictionary<string, ActivationClaim> _claims = new Dictionary<string, ActivationClaim>();
+    private readonly Lock _gate = new();
+    private IReadOnlyDictionary<string, ActivationClaim>? _claims;
 
-    public void Set(IReadOnlyDictionary<string, ActivationClaim> claims) => _claims = claims;
+    private string FilePath => Path.Combine(options.StateDir, "claims.json");
 
-    public IEnumerable<string> HeldBy(string host) => _claims.Where(c => c.Value.Host == host && c.Value.Mode == ActivationClaim.Exclusive).Select(c => c.Key);
+    public void Set(IReadOnlyDictionary<string, ActivationClaim> claims)
+    {
+        lock (_gate)
+        {
+            if (_claims is not null && _claims.Count == claims.Count && _claims.All(c => claims.TryGetValue(c.Key, out var v) && v == c.Value))
+            {
+                return;
+            }
+
+            _claims = claims;
+            File.WriteAllText(FilePath + ".tmp", JsonSerializer.Serialize(claims.ToDictionary(), AgentJsonContext.Default.DictionaryStringActivationClaim));
+            File.Move(FilePath + ".tmp", FilePath, overwrite: true);
+        }
+    }
+
+    public IEnumerable<string> HeldBy(string host)
+    {
+        IReadOnlyDictionary<string, ActivationClaim> claims;
+        lock (_gate)
+        {
+            claims = _claims ??= File.Exists(FilePath)
+                ? JsonSerializer.Deserialize(File.ReadAllText(FilePath), AgentJsonContext.Default.DictionaryStringActivationClaim)!
+                : new Dictionary<string, ActivationClaim>();
+        }
+
+        return claims.Where(c => c.Value.Host == host && c.Value.Mode == ActivationClaim.Exclusive).Select(c => c.Key).ToList();
+    }
 }

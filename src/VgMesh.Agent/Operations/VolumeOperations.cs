@@ -64,15 +64,11 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
 
     private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> CreateAsync(LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
-        if (await ExistsAsync(lv, ct).ConfigureAwait(false))
+        // A recovered operation whose LV is already there was done by the previous leader. A new
+        // one skips the look-up (one LVM process less): lvcreate itself refuses a taken name.
+        if (op.Recovered && await ExistsAsync(lv, ct).ConfigureAwait(false))
         {
-            // A recovered operation whose LV is already there was done by the previous leader.
-            if (op.Recovered)
-            {
-                return ($"{lv.FullName} exists (created before the coordinator changed)", "lv.created", null);
-            }
-
-            throw new OperationFailedException("already-exists", $"{lv.FullName} already exists; choose another name or remove it first.");
+            return ($"{lv.FullName} exists (created before the coordinator changed)", "lv.created", null);
         }
 
         // Created active so LVM wipes signatures and zeroes its start (old data of freed extents

@@ -107,4 +107,30 @@ public class FencingLabTests(AgentLabFixture f)
         Assert.True(await WritableOnAsync("node3", "san-p6"));
         await f.Lab.ExecOkAsync("node3", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p6", "bs=4096", "count=1", "oflag=direct", "status=none"]);
     }
+
+    [Fact]
+    public async Task AgentRestartedWhileCutOff_FencesWhatItHeldBeforeJoining()
+    {
+        await f.OkAsync("node1", "lv", "create", "p7", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "p7", "--exclusive", "--host", "node3");
+        // The agent dies while connected (nothing fenced), the host is cut off, the agent comes back.
+        await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "agent", "kill", "node3"]);
+        await PartitionAsync("node3", cut: true);
+        try
+        {
+            Assert.True(await WritableOnAsync("node3", "san-p7"));
+            var dir = (await f.Lab.EnvAsync())["VGMESH_LAB_NODE3_DIR"];
+            await f.Lab.ExecOkAsync("node3", ["sh", "-c", $"setsid {dir}/boot.sh </dev/null >/dev/null 2>&1 &"]);
+            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node3", ["dmsetup", "table", "san-p7"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal),
+                TimeSpan.FromSeconds(60), "the restarted, cut-off agent fences p7");
+        }
+        finally
+        {
+            await PartitionAsync("node3", cut: false);
+        }
+
+        await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node3", "host", "list"), r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "node3's agent joins after the heal");
+        await f.OkAsync("node3", "lv", "unfence", "p7");
+        Assert.True(await WritableOnAsync("node3", "san-p7"));
+    }
 }

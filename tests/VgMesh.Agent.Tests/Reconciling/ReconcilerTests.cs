@@ -82,4 +82,15 @@ public class ReconcilerTests
             Actual(Dev("san-grown", 'g', 64 * MiB / 512), Dev("san-theirs", 't'), Dev("san-old", 'o')));
         Assert.Equal([typeof(RemoveStaleDevice), typeof(Deactivate), typeof(Refresh), typeof(Activate)], actions.Select(a => a.GetType()));
     }
+
+    [Fact]
+    public void Plan_SharedClaim_ActivatesWithoutWaitingForOtherHolders()
+    {
+        var shared = new DesiredLv("c", U('c'), 64 * MiB, HostIntent.ActiveHere, Exclusive: false, ActiveElsewhere: ["node1"]);
+        var activate = Assert.IsType<Activate>(Assert.Single(Reconciler.Plan(Desired(shared), Actual())));
+        Assert.False(activate.Exclusive);
+
+        var exclusive = shared with { Exclusive = true };
+        Assert.Equal("handoff-waiting", Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(exclusive), Actual()))).Code);
+    }
 }
