@@ -53,7 +53,12 @@ s.AddSingleton(options);
 s.AddSingleton(TimeProvider.System);
 Directory.CreateDirectory(options.StateDir);
 s.AddSingleton<FencedSet>();
-s.AddSingleton<AgentMetrics>();
+// The provider listens before the instruments are made: their zero starting points must be seen.
+s.AddSingleton(sp =>
+{
+    _ = sp.GetRequiredService<MeterProvider>();
+    return new AgentMetrics(sp.GetRequiredService<FencedSet>());
+});
 s.AddSingleton(_ => new PrometheusMetricReader());
 s.AddSingleton(sp => Telemetry.BuildMeterProvider(options, sp.GetRequiredService<PrometheusMetricReader>()));
 s.AddHostedService<MetricsSampler>();
@@ -73,6 +78,7 @@ s.AddSingleton<ClaimCache>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<PeerClient>();
+s.AddSingleton<LocalSteps>();
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<VolumeService>();
 

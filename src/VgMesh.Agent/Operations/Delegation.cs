@@ -100,3 +100,26 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>
+/// Operations whose command this host ran for a coordinator: LVM reloaded this host's tables in
+/// that command, so their events ask nothing more of this host.
+/// </summary>
+public sealed class LocalSteps
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _ids = new(StringComparer.Ordinal);
+
+    public void Ran(string operationId)
+    {
+        // A handful are in flight at most; the bound keeps a long-lived agent from growing.
+        if (_ids.Count > 1000)
+        {
+            _ids.Clear();
+        }
+
+        _ids[operationId] = 0;
+    }
+
+    /// <summary>True once per operation this host ran.</summary>
+    public bool TakeRanHere(string? operationId) => operationId is not null && _ids.TryRemove(operationId, out _);
+}

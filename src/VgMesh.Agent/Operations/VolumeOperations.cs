@@ -14,7 +14,8 @@ namespace VgMesh.Agent.Operations;
 /// before the command), and returns the result, its event (with the new <c>vg_seqno</c>) and its
 /// claim changes, which the queue records in one fenced transaction.
 /// </summary>
-public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runtime, PeerClient peers, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+public sealed partial class VolumeOperations(
+    LvmDriver lvm, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
 {
     private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
 
@@ -256,6 +257,7 @@ public sealed partial class VolumeOperations(LvmDriver lvm, ClusterRuntime runti
         {
             case OperationKinds.Extend:
                 await lvm.ExtendLvAsync(lv, step.Args.SizeBytes!.Value, permit, ct).ConfigureAwait(false);
+                localSteps.Ran(step.OperationId);
                 return $"extended {lv.FullName} to {step.Args.SizeBytes} bytes on {options.Host}, where it is active";
             case OperationKinds.Snapshot:
                 await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);

@@ -16,7 +16,7 @@ namespace VgMesh.Agent.Reconciling;
 /// and acknowledges the revision it started from (kept on local disk too, so a restart resumes there).
 /// </summary>
 public sealed partial class ReconcileService(
-    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
+    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly SemaphoreSlim _ackGate = new(1, 1);
@@ -180,7 +180,7 @@ public sealed partial class ReconcileService(
     {
         foreach (var e in batch.Events)
         {
-            if (Quiet.Contains(e.Kind))
+            if (Quiet.Contains(e.Kind) || (e.Kind == "lv.extended" && localSteps.TakeRanHere(e.OperationId)))
             {
                 continue;
             }
