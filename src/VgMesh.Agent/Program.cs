@@ -71,6 +71,7 @@ s.AddSingleton<DmSetup>();
 s.AddSingleton<ClusterRuntime>();
 s.AddHostedService(sp => sp.GetRequiredService<ClusterRuntime>());
 s.AddSingleton<StateReader>();
+s.AddSingleton<ActivationGuard>();
 s.AddSingleton<Executor>();
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());

@@ -9,7 +9,7 @@ namespace VgMesh.Agent.Reconciling;
 /// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
 /// Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
-public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
 {
     /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
     public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
@@ -37,6 +37,12 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
                         break;
                     case Activate a:
+                        if (await guard.CheckAsync(a.Subject, a.Exclusive, ct).ConfigureAwait(false) is { } why)
+                        {
+                            alerts.Add($"handoff-waiting: not activating {a.Subject}: {why}");
+                            continue;
+                        }
+
                         await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Shared, ct).ConfigureAwait(false);
                         break;
                     case Alert alert:

@@ -16,12 +16,17 @@ namespace VgMesh.Agent.Reconciling;
 /// and acknowledges the revision it started from (kept on local disk too, so a restart resumes there).
 /// </summary>
 public sealed partial class ReconcileService(
-    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
+    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, ActivationGuard guard, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly SemaphoreSlim _ackGate = new(1, 1);
+
+    // Passes and handoff activations one at a time: a pass's status, read before an activation
+    // and published after it, would hide the activation from the other hosts.
+    private readonly SemaphoreSlim _actGate = new(1, 1);
     private long _seen;
     private long _acked;
+    private volatile IReadOnlyList<string> _waiting = [];
 
     /// <summary>
     /// Events that change nothing in any host's device-mapper state: the new LV is inactive, a
@@ -49,6 +54,7 @@ public sealed partial class ReconcileService(
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
+            await _actGate.WaitAsync(stoppingToken).ConfigureAwait(false);
             try
             {
                 await PassAsync(node, stoppingToken).ConfigureAwait(false);
@@ -57,6 +63,10 @@ public sealed partial class ReconcileService(
             {
                 metrics.Pass(ok: false, 0);
                 LogPassFailed(logger, e.Message);
+            }
+            finally
+            {
+                _actGate.Release();
             }
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
@@ -123,6 +133,7 @@ public sealed partial class ReconcileService(
                     if (!seen.TryGetValue(host, out var before) || before != active)
                     {
                         seen[host] = active;
+                        await HandOverAsync(seen, ct).ConfigureAwait(false);
                         _triggers.Writer.TryWrite(0);
                     }
                 }
@@ -134,11 +145,48 @@ public sealed partial class ReconcileService(
         }
     }
 
+    /// <summary>
+    /// The end of a handoff, without waiting for a pass: an LV this host's last pass found
+    /// claimed here but still active elsewhere is activated (through the guard) as soon as no
+    /// other host reports it.
+    /// </summary>
+    private async Task HandOverAsync(Dictionary<string, string> peers, CancellationToken ct)
+    {
+        var ready = _waiting.Where(lv => !peers.Values.Any(active => active.Split(',').Contains(lv, StringComparer.Ordinal))).ToList();
+        if (ready.Count == 0)
+        {
+            return;
+        }
+
+        await _actGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            foreach (var lv in ready.Where(_waiting.Contains))
+            {
+                if (await guard.CheckAsync(lv, exclusive: true, ct).ConfigureAwait(false) is null)
+                {
+                    await lvm.ActivateAsync(new LvRef(options.VolumeGroup, lv), ActivationMode.Exclusive, ct).ConfigureAwait(false);
+                    metrics.Drift("activate", repaired: true);
+                    _waiting = _waiting.Where(w => w != lv).ToList();
+                }
+            }
+        }
+        catch (LvmException e)
+        {
+            LogPassFailed(logger, $"handoff activation: {e.Message}");
+        }
+        finally
+        {
+            _actGate.Release();
+        }
+    }
+
     private async Task PassAsync(IClusterNode node, CancellationToken ct)
     {
         var revision = Volatile.Read(ref _seen);
         var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
         var actions = Reconciler.Plan(desired, actual);
+        _waiting = actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).ToList();
         var alerts = await executor.ExecuteAsync(actions, ct).ConfigureAwait(false);
 
         // Report what is active here after acting (read again only if something was done).
@@ -148,8 +196,7 @@ public sealed partial class ReconcileService(
         }
 
         var active = lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
-        var status = new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]);
-        await node.Catalog.PublishOwnAsync(CatalogKeys.StatusOf(options.Host), JsonSerializer.Serialize(status, AgentJsonContext.Default.HostStatus), ct).ConfigureAwait(false);
+        await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]), ct).ConfigureAwait(false);
 
         await AcknowledgeAsync(node, revision, ct).ConfigureAwait(false);
 
