@@ -85,30 +85,27 @@ public sealed partial class FencingService(
 
     private async Task FenceAsync(TimeSpan left, CancellationToken ct)
     {
-        foreach (var lv in claims.HeldBy(options.Host))
-        {
-            var name = LvRef.DmNameOf(options.VolumeGroup, lv);
-            try
-            {
-                var table = await dm.TableAsync(name, ct).ConfigureAwait(false);
-                if (table.All(t => t.Target is ErrorTarget))
-                {
-                    continue;
-                }
+        // All at once: the time left is short, and each LV waits only for its own in-flight I/O.
+        var already = fenced.Current;
+        await Task.WhenAll(claims.HeldBy(options.Host).Where(l => !already.Contains(l)).Select(lv => FenceOneAsync(lv, left, ct))).ConfigureAwait(false);
+    }
 
-                fenced.Add(lv);
-                await dm.LoadAsync(name, [new DmTableLine(name, 0, table.Sum(t => t.LengthSectors), new ErrorTarget())], ct).ConfigureAwait(false);
-                await dm.ResumeAsync(name, ct).ConfigureAwait(false);
-                LogFenced(logger, lv, left.TotalMilliseconds);
-            }
-            catch (LvmNotFoundException)
-            {
-                // Not active here: nothing to fence.
-            }
-            catch (LvmException e)
-            {
-                LogFenceFailed(logger, lv, e.Message);
-            }
+    private async Task FenceOneAsync(string lv, TimeSpan left, CancellationToken ct)
+    {
+        // Recorded first: an agent that dies mid-fence still knows after its restart.
+        fenced.Add(lv);
+        try
+        {
+            await dm.WipeTableAsync(LvRef.DmNameOf(options.VolumeGroup, lv), ct).ConfigureAwait(false);
+            LogFenced(logger, lv, left.TotalMilliseconds);
+        }
+        catch (LvmNotFoundException)
+        {
+            fenced.Remove(lv); // not active here: nothing to fence
+        }
+        catch (LvmException e)
+        {
+            LogFenceFailed(logger, lv, e.Message);
         }
     }
 

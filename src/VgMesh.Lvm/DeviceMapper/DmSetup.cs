@@ -65,6 +65,16 @@ public sealed class DmSetup(ILvmRunner runner)
         return RunAsync(["load", "--", name], name, ct, stdin: text);
     }
 
+    /// <summary>
+    /// Replaces the live table with one that fails every new I/O, in one command (in-flight I/O
+    /// completes first): fencing, where each process counts.
+    /// </summary>
+    public Task WipeTableAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return RunAsync(["wipe_table", "--", name], name, ct);
+    }
+
     public Task SuspendAsync(string name, CancellationToken ct = default)
     {
         ValidateName(name);

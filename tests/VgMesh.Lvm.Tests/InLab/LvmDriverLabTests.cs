@@ -147,6 +147,24 @@ public class LvmDriverLabTests(LvmLabFixture lab)
     }
 
     [Fact]
+    public async Task DmWipeTable_OneCommandFences_SameLength_WritesFail()
+    {
+        var d = lab.Driver();
+        var dm = lab.Dm();
+        var lv = Lv("wipe");
+        await d.CreateLvAsync(new CreateLvRequest(lv, 4 * MiB), lab.Permit);
+        await dm.WipeTableAsync(lv.DmName);
+        var line = Assert.Single(await dm.TableAsync(lv.DmName));
+        Assert.IsType<ErrorTarget>(line.Target);
+        Assert.Equal(4 * MiB / 512, line.LengthSectors);
+        var write = await lab.Lab.ExecAsync("node1", ["dd", "if=/dev/zero", $"of={lv.DevicePath}", "bs=4096", "count=1", "oflag=direct", "status=none"]);
+        Assert.NotEqual(0, write.ExitCode);
+        await Assert.ThrowsAsync<LvmNotFoundException>(() => dm.WipeTableAsync("vgt-nothing"));
+        await d.DeactivateAsync(lv);
+        await d.RemoveLvAsync(lv, lab.Permit);
+    }
+
+    [Fact]
     public async Task DmRemove_DeviceWhoseLvWasRemovedElsewhere_Gone()
     {
         var n1 = lab.Driver("node1");
