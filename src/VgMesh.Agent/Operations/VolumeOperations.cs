@@ -144,6 +144,11 @@ public sealed partial class VolumeOperations(
         }
 
         await lvm.ExtendLvAsync(lv, target, permit, ct).ConfigureAwait(false);
+        if ((await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
+        {
+            localSteps.Ran(op.Request.Id); // active only here: LVM reloaded this host's table in the command
+        }
+
         return ($"extended {lv.FullName} to {target} bytes on {options.Host}", "lv.extended", null);
     }
 
