@@ -26,7 +26,8 @@ public sealed record ActivationClaim(string? Host, string Mode, long FencingToke
 /// <summary>What a host reports of itself after each reconcile pass: <c>status/HOST</c>, bound to its session.</summary>
 public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At, IReadOnlyList<string>? Fenced = null);
 
-public sealed record ActiveLv(string Name, int OpenCount);
+/// <param name="Announced">Announced by the activation guard, not active yet: other hosts treat it as active; an activation is not answered on it.</param>
+public sealed record ActiveLv(string Name, int OpenCount, bool Announced = false);
 
 /// <summary>An operation's payload: which LV, and the kind-specific arguments.</summary>
 /// <param name="NewName">Rename: the new name. Snapshot: the snapshot's name (<see cref="Lv"/> is the origin).</param>
@@ -41,6 +42,9 @@ public sealed record LvOperation(
 /// host checks against the store right before the command. Sizes are absolute here.
 /// </summary>
 public sealed record DelegatedStep(string Kind, LvOperation Args, string Coordinator, long FencingToken, string OperationId);
+
+/// <summary>A delegated step's answer: what was done, and the <c>vg_seqno</c> its command committed (null when LVM did not say).</summary>
+public sealed record StepResult(string Message, long? VgSeqno);
 
 /// <summary>Operation kinds, as stored in the queue.</summary>
 public static class OperationKinds
@@ -61,6 +65,7 @@ public static class OperationKinds
 [JsonSerializable(typeof(HostStatus))]
 [JsonSerializable(typeof(LvOperation))]
 [JsonSerializable(typeof(DelegatedStep))]
+[JsonSerializable(typeof(StepResult))]
 [JsonSerializable(typeof(HashSet<string>))]
 [JsonSerializable(typeof(Dictionary<string, ActivationClaim>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;

@@ -9,7 +9,7 @@ namespace VgMesh.Lvm;
 /// process starts (<see cref="LvRef"/>); every metadata write needs a <see cref="MetadataWritePermit"/>;
 /// every failure arrives as a typed <see cref="LvmException"/>.
 /// </summary>
-public sealed class LvmDriver(ILvmRunner runner)
+public sealed partial class LvmDriver(ILvmRunner runner)
 {
     // ---------------------------------------------------------------- reports
 
@@ -42,7 +42,7 @@ public sealed class LvmDriver(ILvmRunner runner)
 
     // ---------------------------------------------------------------- metadata writes
 
-    public Task CreateLvAsync(CreateLvRequest request, MetadataWritePermit permit, CancellationToken ct = default)
+    public Task<long?> CreateLvAsync(CreateLvRequest request, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var args = new List<string> { "lvcreate", "--yes", "--name", request.Lv.Lv, "--size", Bytes(request.SizeBytes) };
@@ -61,18 +61,18 @@ public sealed class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>Removes an LV. Never forced: an LV open on this host fails with <see cref="LvmInUseException"/>.</summary>
-    public Task RemoveLvAsync(LvRef lv, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> RemoveLvAsync(LvRef lv, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvremove", "--yes", "--", Full(lv)], lv.FullName, permit, ct);
 
     /// <summary>Grows the LV to an absolute size, so a replayed request changes nothing more.</summary>
-    public Task ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvextend", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
     /// <summary>Shrinks the LV to an absolute size. Data past the new end is lost; callers confirm before.</summary>
-    public Task ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvreduce", "--yes", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
-    public Task RenameLvAsync(LvRef lv, string newName, MetadataWritePermit permit, CancellationToken ct = default)
+    public Task<long?> RenameLvAsync(LvRef lv, string newName, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(lv);
         LvmNames.ValidateLv(newName);
@@ -80,7 +80,7 @@ public sealed class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>A classic (COW) snapshot; run it on the host where the origin is active.</summary>
-    public Task CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, MetadataWritePermit permit, CancellationToken ct = default)
+    public Task<long?> CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(origin);
         LvmNames.ValidateLv(name);
@@ -101,16 +101,16 @@ public sealed class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>Merges a snapshot back into its origin; deferred by LVM to the next activation while the origin is open.</summary>
-    public Task MergeSnapshotAsync(LvRef snapshot, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> MergeSnapshotAsync(LvRef snapshot, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvconvert", "--merge", "--", Full(snapshot)], snapshot.FullName, permit, ct);
 
-    public Task AddTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> AddTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvchange", "--addtag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
 
-    public Task RemoveTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> RemoveTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvchange", "--deltag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
 
-    public Task SetReadOnlyAsync(LvRef lv, bool readOnly, MetadataWritePermit permit, CancellationToken ct = default) =>
+    public Task<long?> SetReadOnlyAsync(LvRef lv, bool readOnly, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvchange", "--permission", readOnly ? "r" : "rw", "--", Full(lv)], lv.FullName, permit, ct);
 
     // ---------------------------------------------------------------- this host's device-mapper state (no metadata)
@@ -149,13 +149,31 @@ public sealed class LvmDriver(ILvmRunner runner)
         LvmErrors.ThrowIfFailed(result, objectName);
     }
 
-    private async Task WriteAsync(IReadOnlyList<string> args, string objectName, MetadataWritePermit permit, CancellationToken ct)
+    /// <returns>The <c>vg_seqno</c> the command committed, or null when LVM did not say.</returns>
+    private async Task<long?> WriteAsync(List<string> args, string objectName, MetadataWritePermit permit, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(permit);
-        var command = new LvmCommand(LvmTool.Lvm, args, objectName, WritesMetadata: true, Permit: permit);
+
+        // Verbose: LVM then names the sequence number it committed, which every change's event
+        // carries; reading it here saves a vgs (a metadata scan) after each change.
+        var command = new LvmCommand(LvmTool.Lvm, [args[0], "--verbose", .. args[1..]], objectName, WritesMetadata: true, Permit: permit);
         var result = await runner.RunAsync(command, ct).ConfigureAwait(false);
-        LvmErrors.ThrowIfFailed(result, objectName);
+        return CommittedSeqno(LvmErrors.ThrowIfFailed(result, objectName).Stderr);
     }
+
+    /// <summary>
+    /// The last <c>vg_seqno</c> a verbose metadata write reports (its backup line: <c>Creating volume
+    /// group backup "/etc/lvm/backup/vg0" (seqno 16).</c>); null when backups are off or the text differs.
+    /// </summary>
+    public static long? CommittedSeqno(string stderr)
+    {
+        ArgumentNullException.ThrowIfNull(stderr);
+        var matches = CommittedLine().Matches(stderr);
+        return matches.Count == 0 ? null : long.Parse(matches[^1].Groups["seqno"].Value, CultureInfo.InvariantCulture);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("""volume group backup "[^"\n]*" \(seqno (?<seqno>\d+)\)""")]
+    private static partial System.Text.RegularExpressions.Regex CommittedLine();
 
     private static string Full(LvRef lv)
     {

@@ -55,4 +55,18 @@ public class LvmErrorsTests
         var ok = new VgMesh.Lvm.Commands.ProcessResult(["lvm"], 0, "x", "", TimeSpan.Zero);
         Assert.Same(ok, LvmErrors.ThrowIfFailed(ok, "vg"));
     }
+
+    [Fact]
+    public void CommittedSeqno_LastBackupLineOfAVerboseWrite()
+    {
+        const string stderr = """
+              Creating logical volume vv1
+              Archiving volume group "san" metadata (seqno 15).
+              Logical volume "vv1" created.
+              Creating volume group backup "/etc/lvm/backup/san" (seqno 16).
+
+            """;
+        Assert.Equal(16, LvmDriver.CommittedSeqno(stderr));
+        Assert.Null(LvmDriver.CommittedSeqno("  Logical volume \"vv1\" created.\n")); // backups off: the caller reads vgs
+    }
 }

@@ -40,8 +40,7 @@ public static class Endpoints
         {
             using var body = new StreamReader(http.Request.Body);
             var step = PeerClient.Parse(await body.ReadToEndAsync(ct).ConfigureAwait(false));
-            var message = await ops.RunStepAsync(step, ct).ConfigureAwait(false);
-            return new OperationView(step.OperationId, "applied", message, 0, step.FencingToken, null, [], []);
+            return Results.Json(await ops.RunStepAsync(step, ct).ConfigureAwait(false), AgentJsonContext.Default.StepResult);
         });
         v1.MapGet("/cluster/status", (VolumeService s, CancellationToken ct) => s.StatusAsync(ct));
     }

@@ -79,7 +79,7 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
         // Settled: active on the host, and (exclusive) nowhere else.
         return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: body.Exclusive, Wait: body.Wait), body.OperationId,
             async (n, c) => (await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)) is var s &&
-                s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name) &&
+                s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name && !a.Announced) &&
                 (!body.Exclusive || !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name))),
             ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
     }

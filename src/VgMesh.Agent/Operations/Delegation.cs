@@ -69,7 +69,7 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(2) };
     private readonly string? _token = options.TokenFile is { } f && File.Exists(f) ? File.ReadAllText(f).Trim() : null;
 
-    public async Task<string> RunAsync(MemberInfo peer, DelegatedStep step, CancellationToken ct)
+    public async Task<StepResult> RunAsync(MemberInfo peer, DelegatedStep step, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(peer);
         var address = peer.Addresses.Count > 0 ? peer.Addresses[0] : null;
@@ -87,7 +87,7 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
         using var r = await _http.SendAsync(msg, ct).ConfigureAwait(false);
         if (r.IsSuccessStatusCode)
         {
-            return (await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.OperationView, ct).ConfigureAwait(false))!.Message;
+            return (await r.Content.ReadFromJsonAsync(AgentJsonContext.Default.StepResult, ct).ConfigureAwait(false))!;
         }
 
         var problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json"

@@ -15,9 +15,12 @@ namespace VgMesh.Agent.Operations;
 /// claim changes, which the queue records in one fenced transaction.
 /// </summary>
 public sealed partial class VolumeOperations(
-    LvmDriver lvm, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+    LvmDriver lvm, VgMesh.Lvm.DeviceMapper.DmSetup dm, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
 {
     private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
+
+    /// <summary>What an operation did: its answer, its event kind, its claim changes, and the <c>vg_seqno</c> it left (null: read it).</summary>
+    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null);
 
     public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
     {
@@ -38,7 +41,7 @@ public sealed partial class VolumeOperations(
         var lv = new LvRef(options.VolumeGroup, args.Lv);
         try
         {
-            var (message, kind, claim) = op.Request.Kind switch
+            var done = op.Request.Kind switch
             {
                 OperationKinds.Create => await CreateAsync(lv, args, permit, op, ct).ConfigureAwait(false),
                 OperationKinds.Remove => await RemoveAsync(node, lv, permit, op, ct).ConfigureAwait(false),
@@ -50,10 +53,12 @@ public sealed partial class VolumeOperations(
                 OperationKinds.Deactivate => await DeactivateAsync(node, lv, args, permit, ct).ConfigureAwait(false),
                 _ => throw new OperationFailedException("bad-request", $"unknown operation kind '{op.Request.Kind}'"),
             };
-            var seqno = (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
-            var ev = new ClusterEvent(kind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, options.Host, time.GetUtcNow());
-            var result = new OperationResult(op.Request.Id, OperationStatus.Succeeded, message, null, options.Host, 0, time.GetUtcNow());
-            return new OperationOutcome(result, [ev], claim);
+            // The sequence number the command reported committing, or the one read with the LV;
+            // a vgs only when neither said.
+            var seqno = done.Seqno ?? (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
+            var ev = new ClusterEvent(done.Kind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, options.Host, time.GetUtcNow());
+            var result = new OperationResult(op.Request.Id, OperationStatus.Succeeded, done.Message, null, options.Host, 0, time.GetUtcNow());
+            return new OperationOutcome(result, [ev], done.Claims);
         }
         catch (Exception e) when (e is OperationFailedException or LvmException)
         {
@@ -63,29 +68,39 @@ public sealed partial class VolumeOperations(
         }
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> CreateAsync(LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> CreateAsync(LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         // A recovered operation whose LV is already there was done by the previous leader. A new
         // one skips the look-up (one LVM process less): lvcreate itself refuses a taken name.
         if (op.Recovered && await ExistsAsync(lv, ct).ConfigureAwait(false))
         {
-            return ($"{lv.FullName} exists (created before the coordinator changed)", "lv.created", null);
+            return new Done($"{lv.FullName} exists (created before the coordinator changed)", "lv.created");
         }
 
         // Created active so LVM wipes signatures and zeroes its start (old data of freed extents
-        // must not leak), then released: activation is a claim's business.
-        await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
-        await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false);
-        return ($"created {lv.FullName}", "lv.created", null);
+        // must not leak), then released: activation is a claim's business. The new LV is one
+        // linear device nobody has opened, so removing that device is all a deactivation does
+        // (without another metadata scan); LVM replaces its /dev link at the next activation.
+        var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
+        try
+        {
+            await dm.RemoveAsync(lv.DmName, ct).ConfigureAwait(false);
+        }
+        catch (LvmException)
+        {
+            await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
+        }
+
+        return new Done($"created {lv.FullName}", "lv.created", null, seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         if (!await ExistsAsync(lv, ct).ConfigureAwait(false))
         {
             if (op.Recovered)
             {
-                return ($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
+                return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
             }
 
             throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
@@ -103,18 +118,18 @@ public sealed partial class VolumeOperations(
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");
         }
 
-        await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
-        return ($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
+        var seqno = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
+        return new Done($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)], seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         var current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
         var target = args.SizeSign switch { 0 => args.SizeBytes!.Value, > 0 => current.SizeBytes + args.SizeBytes!.Value, _ => current.SizeBytes - args.SizeBytes!.Value };
         if (grow && target <= current.SizeBytes)
         {
             // A replay of an absolute extend that already happened lands here too.
-            return target == current.SizeBytes ? ($"{lv.FullName} is already {target} bytes", "lv.extended", null)
+            return target == current.SizeBytes ? new Done($"{lv.FullName} is already {target} bytes", "lv.extended", null, current.VgSeqno)
                 : throw new OperationFailedException("shrink-refused", $"extend of {lv.FullName} to {target} bytes would shrink it from {current.SizeBytes}; use reduce.");
         }
 
@@ -131,8 +146,8 @@ public sealed partial class VolumeOperations(
                 throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): shrinking {lv.FullName} while it is active is refused; deactivate it everywhere first.");
             }
 
-            await lvm.ReduceLvAsync(lv, target, permit, ct).ConfigureAwait(false);
-            return ($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null);
+            var reduced = await lvm.ReduceLvAsync(lv, target, permit, ct).ConfigureAwait(false);
+            return new Done($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null, reduced);
         }
 
         // Active on one other host: its kernel reloads the table in the same command. Active on
@@ -140,25 +155,26 @@ public sealed partial class VolumeOperations(
         if (await DelegateToAsync(node, lv.Lv, ct).ConfigureAwait(false) is { } holder)
         {
             var step = new DelegatedStep(OperationKinds.Extend, args with { SizeBytes = target, SizeSign = 0 }, options.Host, permit.FencingToken, op.Request.Id);
-            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.extended", null);
+            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.extended", null, ran.VgSeqno);
         }
 
-        await lvm.ExtendLvAsync(lv, target, permit, ct).ConfigureAwait(false);
+        var seqno = await lvm.ExtendLvAsync(lv, target, permit, ct).ConfigureAwait(false);
         if ((await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
         {
             localSteps.Ran(op.Request.Id); // active only here: LVM reloaded this host's table in the command
         }
 
-        return ($"extended {lv.FullName} to {target} bytes on {options.Host}", "lv.extended", null);
+        return new Done($"extended {lv.FullName} to {target} bytes on {options.Host}", "lv.extended", null, seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> SnapshotAsync(IClusterNode node, LvRef origin, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> SnapshotAsync(IClusterNode node, LvRef origin, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         var name = args.NewName ?? throw new OperationFailedException("bad-request", "a snapshot needs a name");
         var source = await GetAsync(origin, ct).ConfigureAwait(false);
         if (await ExistsAsync(new LvRef(origin.Vg, name), ct).ConfigureAwait(false))
         {
-            return op.Recovered ? ($"{origin.Vg}/{name} exists (created before the coordinator changed)", "lv.snapshot-created", null)
+            return op.Recovered ? new Done($"{origin.Vg}/{name} exists (created before the coordinator changed)", "lv.snapshot-created")
                 : throw new OperationFailedException("already-exists", $"{origin.Vg}/{name} already exists; choose another snapshot name.");
         }
 
@@ -176,15 +192,16 @@ public sealed partial class VolumeOperations(
         if (holders is [var holder] && holder != options.Host)
         {
             var step = new DelegatedStep(OperationKinds.Snapshot, args, options.Host, permit.FencingToken, op.Request.Id);
-            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.snapshot-created", null);
+            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.snapshot-created", null, ran.VgSeqno);
         }
 
         // Origin inactive everywhere: LVM creates the snapshot inactive too (seen on 2.03.16).
-        await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, permit, ct).ConfigureAwait(false);
-        return ($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", null);
+        var seqno = await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, permit, ct).ConfigureAwait(false);
+        return new Done($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", null, seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> MergeAsync(IClusterNode node, LvRef snapshot, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> MergeAsync(IClusterNode node, LvRef snapshot, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         LogicalVolume snap;
         try
@@ -193,7 +210,7 @@ public sealed partial class VolumeOperations(
         }
         catch (LvmNotFoundException) when (op.Recovered)
         {
-            return ($"{snapshot.FullName} is gone (merged before the coordinator changed)", "lv.merged", null);
+            return new Done($"{snapshot.FullName} is gone (merged before the coordinator changed)", "lv.merged");
         }
 
         if (!snap.IsSnapshot || snap.Origin is null)
@@ -210,14 +227,15 @@ public sealed partial class VolumeOperations(
         if (holders is [var holder] && holder != options.Host)
         {
             var step = new DelegatedStep(OperationKinds.Merge, new LvOperation(snapshot.Lv), options.Host, permit.FencingToken, op.Request.Id);
-            return (await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false), "lv.merging", null);
+            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.merging", null, ran.VgSeqno);
         }
 
-        await lvm.MergeSnapshotAsync(snapshot, permit, ct).ConfigureAwait(false);
-        return ($"merging {snapshot.FullName} into {snapshot.Vg}/{snap.Origin} on {options.Host}{(holders.Count == 0 ? " (completes when the origin is next activated)" : "")}", "lv.merging", null);
+        var seqno = await lvm.MergeSnapshotAsync(snapshot, permit, ct).ConfigureAwait(false);
+        return new Done($"merging {snapshot.FullName} into {snapshot.Vg}/{snap.Origin} on {options.Host}{(holders.Count == 0 ? " (completes when the origin is next activated)" : "")}", "lv.merging", null, seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> RenameAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> RenameAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
         var to = new LvRef(lv.Vg, args.NewName ?? throw new OperationFailedException("bad-request", "rename needs a new name"));
         var claims = await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false);
@@ -227,7 +245,7 @@ public sealed partial class VolumeOperations(
         var fromExists = await ExistsAsync(lv, ct).ConfigureAwait(false);
         if (!fromExists && op.Recovered && await ExistsAsync(to, ct).ConfigureAwait(false))
         {
-            return ($"{lv.FullName} is already {to.FullName} (renamed before the coordinator changed)", "lv.renamed", moveClaim);
+            return new Done($"{lv.FullName} is already {to.FullName} (renamed before the coordinator changed)", "lv.renamed", moveClaim);
         }
 
         await GetAsync(lv, ct).ConfigureAwait(false);
@@ -244,15 +262,15 @@ public sealed partial class VolumeOperations(
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders.DefaultIfEmpty(options.Host))}): {lv.FullName} is active; deactivate it everywhere before renaming (vgmesh lv deactivate {lv.Lv}).");
         }
 
-        await lvm.RenameLvAsync(lv, to.Lv, permit, ct).ConfigureAwait(false);
-        return ($"renamed {lv.FullName} to {to.FullName}", "lv.renamed", moveClaim);
+        var seqno = await lvm.RenameLvAsync(lv, to.Lv, permit, ct).ConfigureAwait(false);
+        return new Done($"renamed {lv.FullName} to {to.FullName}", "lv.renamed", moveClaim, seqno);
     }
 
     /// <summary>
     /// Runs on a host a coordinator delegated to: checks the coordinator's token against the store,
     /// then runs the one command under it.
     /// </summary>
-    public async Task<string> RunStepAsync(DelegatedStep step, CancellationToken ct)
+    public async Task<StepResult> RunStepAsync(DelegatedStep step, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(step);
         var permit = await DelegatedPermit.VerifyAsync(runtime.Node.Coordinator, step, Margin, time, ct).ConfigureAwait(false);
@@ -261,16 +279,16 @@ public sealed partial class VolumeOperations(
         switch (step.Kind)
         {
             case OperationKinds.Extend:
-                await lvm.ExtendLvAsync(lv, step.Args.SizeBytes!.Value, permit, ct).ConfigureAwait(false);
+                var extended = await lvm.ExtendLvAsync(lv, step.Args.SizeBytes!.Value, permit, ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
-                return $"extended {lv.FullName} to {step.Args.SizeBytes} bytes on {options.Host}, where it is active";
+                return new StepResult($"extended {lv.FullName} to {step.Args.SizeBytes} bytes on {options.Host}, where it is active", extended);
             case OperationKinds.Snapshot:
-                await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
-                return $"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active";
+                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
+                return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
             case OperationKinds.Merge:
-                await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
+                var merged = await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
                 var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
-                return $"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}";
+                return new StepResult($"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}", merged);
             default:
                 throw new OperationFailedException("bad-request", $"'{step.Kind}' is not a step a coordinator delegates");
         }
@@ -280,7 +298,7 @@ public sealed partial class VolumeOperations(
     private async Task<string?> DelegateToAsync(IClusterNode node, string lv, CancellationToken ct) =>
         await ActiveOnAsync(node, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
 
-    private async Task<string> DelegateAsync(IClusterNode node, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
+    private async Task<StepResult> DelegateAsync(IClusterNode node, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
     {
         var member = (await node.Members.ListAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => m.Host == host)
             ?? throw new OperationFailedException("host-down", $"{step.Args.Lv} is active on {host}, which has no session now; it will be fenced there. Retry once 'vgmesh host list' shows it back, or claim the LV elsewhere.");
@@ -305,9 +323,9 @@ public sealed partial class VolumeOperations(
         }
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> ActivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
+    private async Task<Done> ActivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
     {
-        await GetAsync(lv, ct).ConfigureAwait(false);
+        var seqno = (await GetAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
         var host = args.Host ?? throw new OperationFailedException("bad-request", "activate needs a host");
         var members = await node.Members.ListAsync(ct).ConfigureAwait(false);
         if (members.All(m => m.Host != host))
@@ -334,7 +352,7 @@ public sealed partial class VolumeOperations(
 
             var sharedBy = (current?.Mode == ActivationClaim.Shared ? current.Holders : []).Append(host).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
             var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), sharedBy);
-            return ($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", [ClaimWrite(lv.Lv, shared)]);
+            return new Done($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", [ClaimWrite(lv.Lv, shared)], seqno);
         }
 
         var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
@@ -345,12 +363,12 @@ public sealed partial class VolumeOperations(
         }
 
         var claim = new ActivationClaim(host, ActivationClaim.Exclusive, permit.FencingToken, time.GetUtcNow());
-        return ($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", [ClaimWrite(lv.Lv, claim)]);
+        return new Done($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", [ClaimWrite(lv.Lv, claim)], seqno);
     }
 
-    private async Task<(string, string, IReadOnlyList<CatalogWrite>?)> DeactivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
+    private async Task<Done> DeactivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
     {
-        await GetAsync(lv, ct).ConfigureAwait(false);
+        var seqno = (await GetAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
         permit.EnsureValid();
         var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
         if (args.Host is { } host && current is { Mode: ActivationClaim.Shared } && current.Holders.Count > 1)
@@ -358,11 +376,11 @@ public sealed partial class VolumeOperations(
             // One host leaves a shared claim; the others keep the LV.
             var rest = current.Holders.Where(h => h != host).ToList();
             var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), rest);
-            return ($"{lv.FullName} released by {host}, still shared by {string.Join(", ", rest)}", "lv.released", [ClaimWrite(lv.Lv, shared)]);
+            return new Done($"{lv.FullName} released by {host}, still shared by {string.Join(", ", rest)}", "lv.released", [ClaimWrite(lv.Lv, shared)], seqno);
         }
 
         var claim = new ActivationClaim(null, ActivationClaim.Inactive, permit.FencingToken, time.GetUtcNow());
-        return ($"{lv.FullName} released everywhere", "lv.released", [ClaimWrite(lv.Lv, claim)]);
+        return new Done($"{lv.FullName} released everywhere", "lv.released", [ClaimWrite(lv.Lv, claim)], seqno);
     }
 
     private static CatalogWrite ClaimWrite(string lv, ActivationClaim claim) =>

@@ -37,13 +37,20 @@ public sealed class ActivationGuard(ClusterRuntime runtime, AgentOptions options
         await runtime.Node.Catalog.PublishOwnAsync(CatalogKeys.StatusOf(options.Host), JsonSerializer.Serialize(status, AgentJsonContext.Default.HostStatus), ct).ConfigureAwait(false);
     }
 
+    /// <summary>Reports an activation done outside a pass (a pass reports what device-mapper shows).</summary>
+    public Task ActivatedAsync(string lv, CancellationToken ct)
+    {
+        var now = Current;
+        return PublishAsync(now with { Active = [.. now.Active.Where(a => a.Name != lv), new ActiveLv(lv, 0)], At = time.GetUtcNow() }, ct);
+    }
+
     /// <returns>Null when the LV may be activated now; otherwise why not.</returns>
     public async Task<string?> CheckAsync(string lv, bool exclusive, CancellationToken ct)
     {
         var now = Current;
         if (now.Active.All(a => a.Name != lv))
         {
-            await PublishAsync(now with { Active = [.. now.Active, new ActiveLv(lv, 0)], At = time.GetUtcNow() }, ct).ConfigureAwait(false);
+            await PublishAsync(now with { Active = [.. now.Active, new ActiveLv(lv, 0, Announced: true)], At = time.GetUtcNow() }, ct).ConfigureAwait(false);
         }
 
         var catalog = runtime.Node.Catalog;

@@ -26,7 +26,11 @@ public sealed partial class ReconcileService(
     private readonly SemaphoreSlim _actGate = new(1, 1);
     private long _seen;
     private long _acked;
-    private volatile IReadOnlyList<string> _waiting = [];
+    private volatile List<string> _waiting = []; // replaced whole, never changed in place
+    private volatile List<string> _claimedSincePass = []; // the same
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _peersActive = new(StringComparer.Ordinal);
+    private volatile HashSet<string> _activeHere = []; // replaced whole, never changed in place
+    private volatile bool _passing;
 
     /// <summary>
     /// Events that change nothing in any host's device-mapper state: the new LV is inactive, a
@@ -55,6 +59,7 @@ public sealed partial class ReconcileService(
         while (!stoppingToken.IsCancellationRequested)
         {
             await _actGate.WaitAsync(stoppingToken).ConfigureAwait(false);
+            _passing = true;
             try
             {
                 await PassAsync(node, stoppingToken).ConfigureAwait(false);
@@ -66,6 +71,7 @@ public sealed partial class ReconcileService(
             }
             finally
             {
+                _passing = false;
                 _actGate.Release();
             }
 
@@ -99,7 +105,19 @@ public sealed partial class ReconcileService(
                     }
                     else
                     {
-                        _triggers.Writer.TryWrite(batch.Revision);
+                        // A handoff's two ends act at once; when that is all the batch asks of this
+                        // host, it is acknowledged without a pass (a pass acknowledges a handoff it
+                        // waits on in the same way).
+                        var handled = new HashSet<string>(await ReleaseMovedAsync(batch, ct).ConfigureAwait(false), StringComparer.Ordinal);
+                        handled.UnionWith(await TakeClaimedAsync(batch, ct).ConfigureAwait(false));
+                        if (handled.Count > 0 && Volatile.Read(ref _acked) >= previous && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false))
+                        {
+                            await AcknowledgeAsync(node, batch.Revision, ct).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            _triggers.Writer.TryWrite(batch.Revision);
+                        }
                     }
                 }
             }
@@ -117,7 +135,7 @@ public sealed partial class ReconcileService(
     /// </summary>
     private async Task FollowPeersAsync(IClusterNode node, CancellationToken ct)
     {
-        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        var seen = _peersActive;
         while (!ct.IsCancellationRequested)
         {
             try
@@ -130,10 +148,15 @@ public sealed partial class ReconcileService(
                     }
 
                     var active = value is null ? "" : string.Join(',', JsonSerializer.Deserialize(value, AgentJsonContext.Default.HostStatus)!.Active.Select(a => a.Name).Order(StringComparer.Ordinal));
-                    if (!seen.TryGetValue(host, out var before) || before != active)
+                    var changed = !seen.TryGetValue(host, out var before) || before != active;
+                    seen[host] = active;
+
+                    // Only a host waiting for a handoff cares (or one in a pass, which may be about to
+                    // wait on what it read before this change); the others would run a pass for
+                    // nothing on every activation anywhere, and slow the hosts that have work.
+                    if (changed && (_waiting.Count > 0 || _passing))
                     {
-                        seen[host] = active;
-                        await HandOverAsync(seen, ct).ConfigureAwait(false);
+                        await HandOverAsync(ct).ConfigureAwait(false);
                         _triggers.Writer.TryWrite(0);
                     }
                 }
@@ -150,9 +173,9 @@ public sealed partial class ReconcileService(
     /// claimed here but still active elsewhere is activated (through the guard) as soon as no
     /// other host reports it.
     /// </summary>
-    private async Task HandOverAsync(Dictionary<string, string> peers, CancellationToken ct)
+    private async Task HandOverAsync(CancellationToken ct)
     {
-        var ready = _waiting.Where(lv => !peers.Values.Any(active => active.Split(',').Contains(lv, StringComparer.Ordinal))).ToList();
+        var ready = _waiting.Where(lv => !_activeHere.Contains(lv) && !_peersActive.Values.Any(active => active.Split(',').Contains(lv, StringComparer.Ordinal))).ToList();
         if (ready.Count == 0)
         {
             return;
@@ -166,12 +189,14 @@ public sealed partial class ReconcileService(
                 if (await guard.CheckAsync(lv, exclusive: true, ct).ConfigureAwait(false) is null)
                 {
                     await lvm.ActivateAsync(new LvRef(options.VolumeGroup, lv), ActivationMode.Exclusive, ct).ConfigureAwait(false);
+                    _activeHere = [.. _activeHere, lv];
+                    await guard.ActivatedAsync(lv, ct).ConfigureAwait(false);
                     metrics.Drift("activate", repaired: true);
                     _waiting = _waiting.Where(w => w != lv).ToList();
                 }
             }
         }
-        catch (LvmException e)
+        catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogPassFailed(logger, $"handoff activation: {e.Message}");
         }
@@ -181,21 +206,107 @@ public sealed partial class ReconcileService(
         }
     }
 
+    /// <summary>
+    /// The start of a handoff, without waiting for a pass's reads: an LV active here whose claim
+    /// the batch last gives exclusively to another host is deactivated at once. Deactivating never
+    /// puts an LV on two hosts, and an open device refuses it (the pass that follows raises the
+    /// alert, re-checks everything and acknowledges).
+    /// </summary>
+    /// <returns>The LVs released.</returns>
+    private async Task<IReadOnlyList<string>> ReleaseMovedAsync(EventBatch batch, CancellationToken ct)
+    {
+        var moved = LastClaims(batch).Where(c => c.Value is { Exclusive: true, Host: { } h } && h != options.Host && _activeHere.Contains(c.Key)).Select(c => c.Key).ToList();
+        if (moved.Count == 0)
+        {
+            return [];
+        }
+
+        await _actGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var fencedHere = fenced.Current;
+            var alerts = await executor.ExecuteAsync([.. moved.Select(lv => new Deactivate(lv, Unfences: fencedHere.Contains(lv)))], ct).ConfigureAwait(false);
+            if (alerts.Count == 0)
+            {
+                var now = guard.Current;
+                var left = now.Active.Where(a => !moved.Contains(a.Name)).ToList();
+                _activeHere = left.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+                await guard.PublishAsync(now with { Active = left, At = time.GetUtcNow(), Fenced = [.. fenced.Current] }, ct).ConfigureAwait(false);
+                return moved;
+            }
+        }
+        catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or HttpRequestException && !ct.IsCancellationRequested)
+        {
+            LogPassFailed(logger, $"handoff release: {e.Message}");
+        }
+        finally
+        {
+            _actGate.Release();
+        }
+
+        return [];
+    }
+
+    /// <summary>True when every event of the batch is one of the handled claims or asks nothing of this host.</summary>
+    private async Task<bool> AllHandledAsync(EventBatch batch, HashSet<string> handled, CancellationToken ct)
+    {
+        foreach (var e in batch.Events)
+        {
+            var slash = e.Subject.IndexOf('/', StringComparison.Ordinal);
+            if (!(e.Kind == "lv.claimed" && slash > 0 && handled.Contains(e.Subject[(slash + 1)..])) && !await QuietHereAsync(batch with { Events = [e] }, ct).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The other end of a handoff, also without waiting for a pass: an LV the batch last claims
+    /// exclusively for this host is awaited at once (and activated through the guard as soon as
+    /// no other host reports it, which may be now).
+    /// </summary>
+    /// <returns>The LVs taken over (activated, or awaited until their old holder reports them released).</returns>
+    private async Task<IReadOnlyList<string>> TakeClaimedAsync(EventBatch batch, CancellationToken ct)
+    {
+        var claimed = LastClaims(batch).Where(c => c.Value is { Exclusive: true, Host: { } h } && h == options.Host && !_activeHere.Contains(c.Key)).Select(c => c.Key).ToList();
+        if (claimed.Count == 0)
+        {
+            return [];
+        }
+
+        // A pass in progress read the claims before this event: it must not drop these.
+        _claimedSincePass = [.. _claimedSincePass.Union(claimed)];
+        _waiting = [.. _waiting.Union(claimed)];
+        await HandOverAsync(ct).ConfigureAwait(false);
+        return claimed;
+    }
+
+    private static Dictionary<string, LvOperation?> LastClaims(EventBatch batch)
+    {
+        var last = new Dictionary<string, LvOperation?>(StringComparer.Ordinal);
+        foreach (var e in batch.Events.Where(e => e.Kind == "lv.claimed" && e.Subject.Contains('/', StringComparison.Ordinal)))
+        {
+            last[e.Subject[(e.Subject.IndexOf('/', StringComparison.Ordinal) + 1)..]] = e.Data is null ? null : JsonSerializer.Deserialize(e.Data, AgentJsonContext.Default.LvOperation);
+        }
+
+        return last;
+    }
+
     private async Task PassAsync(IClusterNode node, CancellationToken ct)
     {
         var revision = Volatile.Read(ref _seen);
+        _claimedSincePass = [];
         var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
         var actions = Reconciler.Plan(desired, actual);
-        _waiting = actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).ToList();
+        _waiting = [.. actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).Union(_claimedSincePass)];
         var alerts = await executor.ExecuteAsync(actions, ct).ConfigureAwait(false);
 
         // Report what is active here after acting (read again only if something was done).
-        if (actions.Any(a => a is not Alert))
-        {
-            lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        }
-
-        var active = lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
+        var active = actions.Any(a => a is not Alert) ? await reader.ActiveNowAsync(lvs, ct).ConfigureAwait(false)
+            : lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
+        _activeHere = active.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]), ct).ConfigureAwait(false);
 
         await AcknowledgeAsync(node, revision, ct).ConfigureAwait(false);
@@ -243,7 +354,9 @@ public sealed partial class ReconcileService(
                 return false;
             }
 
-            if (await dm.InfoAsync(LvRef.DmNameOf(options.VolumeGroup, e.Subject[(slash + 1)..]), ct).ConfigureAwait(false) is not null)
+            // Active here at the last pass: surely not quiet, no need to ask device-mapper.
+            var name = e.Subject[(slash + 1)..];
+            if (_activeHere.Contains(name) || await dm.InfoAsync(LvRef.DmNameOf(options.VolumeGroup, name), ct).ConfigureAwait(false) is not null)
             {
                 return false;
             }

@@ -10,11 +10,21 @@ namespace VgMesh.Agent.Reconciling;
 /// <summary>Reads desired state (metadata, claims, other hosts' reports) and actual state (this host's device-mapper).</summary>
 public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, ClaimCache claimCache, FencedSet fenced, AgentMetrics metrics, AgentOptions options)
 {
+    private volatile VolumeGroup? _vg;
+
     /// <returns>Both states, and the LV report they came from (a pass that changed nothing reports it as is).</returns>
     public async Task<(DesiredState Desired, ActualState Actual, IReadOnlyList<LogicalVolume> Lvs)> ReadAsync(CancellationToken ct)
     {
-        var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+
+        // The VG's own fields change only with its metadata: the sequence number the LV report
+        // carries tells whether the last vgs still holds (a claim change or a handoff needs none).
+        var vg = _vg;
+        if (vg is null || lvs.Count == 0 || lvs[0].VgSeqno != vg.Seqno)
+        {
+            _vg = vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        }
+
         var catalog = runtime.Node.Catalog;
         var claims = await ClaimsAsync(catalog, ct).ConfigureAwait(false);
         claimCache.Set(claims);
@@ -32,15 +42,35 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
                 CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
         }, StringComparer.Ordinal);
 
-        var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
         var tables = (await dm.TableAsync(ct).ConfigureAwait(false)).GroupBy(t => t.Device).ToDictionary(g => g.Key, g => g.Sum(t => t.LengthSectors), StringComparer.Ordinal);
-        var devices = (await dm.ListAsync(ct).ConfigureAwait(false))
-            .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32)
-            .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables.GetValueOrDefault(d.Name)))
-            .ToList();
+        var devices = await DevicesAsync(vg, tables, ct).ConfigureAwait(false);
         metrics.ObserveVolumeGroup(vg, lvs, devices.Count(d => d.OpenCount > 0));
         var mismatched = lvs.Where(l => l.TableMismatch).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
         return (new DesiredState(options.VolumeGroup, vg.Uuid, desired), new ActualState(devices, mismatched), lvs);
+    }
+
+    /// <summary>
+    /// The LVs active on this host as device-mapper shows them now (top devices of the VG, named
+    /// through the pass's LV report): what a pass that acted reports, for one <c>dmsetup info</c>
+    /// instead of another <c>lvs</c>.
+    /// </summary>
+    public async Task<List<ActiveLv>> ActiveNowAsync(IReadOnlyList<LogicalVolume> lvs, CancellationToken ct)
+    {
+        var vg = _vg ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var byUuid = lvs.Where(l => !l.IsHidden).ToDictionary(l => l.Uuid.Replace("-", "", StringComparison.Ordinal), StringComparer.Ordinal);
+        return (await DevicesAsync(vg, null, ct).ConfigureAwait(false))
+            .Where(d => !d.Layer && byUuid.ContainsKey(d.LvUuid))
+            .Select(d => new ActiveLv(byUuid[d.LvUuid].Name, d.OpenCount > 0 ? 1 : 0))
+            .ToList();
+    }
+
+    private async Task<List<DeviceState>> DevicesAsync(VolumeGroup vg, Dictionary<string, long>? tables, CancellationToken ct)
+    {
+        var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
+        return (await dm.ListAsync(ct).ConfigureAwait(false))
+            .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32)
+            .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables?.GetValueOrDefault(d.Name) ?? 0))
+            .ToList();
     }
 
     public static async Task<Dictionary<string, ActivationClaim>> ClaimsAsync(ICatalog catalog, CancellationToken ct) =>

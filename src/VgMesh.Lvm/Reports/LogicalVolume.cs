@@ -1,6 +1,7 @@
 namespace VgMesh.Lvm.Reports;
 
 /// <summary>One logical volume as this host's LVM sees it: on-disk metadata plus this kernel's state.</summary>
+/// <param name="VgSeqno">The VG's metadata sequence number in the same read (null in reports recorded without it).</param>
 public sealed record LogicalVolume(
     string Name,
     string VgName,
@@ -21,7 +22,8 @@ public sealed record LogicalVolume(
     long ChunkSizeBytes,
     bool IsHidden,
     bool Merging,
-    bool TableMismatch)
+    bool TableMismatch,
+    long? VgSeqno = null)
 {
     public string FullName => $"{VgName}/{Name}";
 

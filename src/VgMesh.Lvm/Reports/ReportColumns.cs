@@ -10,7 +10,7 @@ public static class ReportColumns
 
     public const string Pv = "pv_name,pv_uuid,vg_name,pv_size,pv_free,dev_size,pv_attr";
 
-    public const string Lv = "lv_name,vg_name,lv_uuid,lv_full_name,lv_size,lv_attr,origin,data_percent,pool_lv,seg_count,lv_tags,lv_active,lv_active_locally,lv_active_exclusively,lv_device_open,lv_kernel_major,lv_kernel_minor,chunk_size,lv_snapshot_invalid,lv_merging";
+    public const string Lv = "lv_name,vg_name,lv_uuid,lv_full_name,lv_size,lv_attr,origin,data_percent,pool_lv,seg_count,lv_tags,lv_active,lv_active_locally,lv_active_exclusively,lv_device_open,lv_kernel_major,lv_kernel_minor,chunk_size,lv_snapshot_invalid,lv_merging,vg_seqno";
 
     /// <summary>Exact sizes in bytes, machine-readable JSON; numbers arrive as strings.</summary>
     public static readonly string[] Format = ["--reportformat", "json", "--units", "b", "--nosuffix"];

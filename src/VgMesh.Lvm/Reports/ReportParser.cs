@@ -51,7 +51,8 @@ public static class ReportParser
             r.ChunkSize.Length == 0 ? 0 : Long(r.ChunkSize),
             hidden,
             r.LvMerging == "merging",
-            mismatch);
+            mismatch,
+            r.VgSeqno.Length == 0 ? null : Long(r.VgSeqno));
     }
 
     private static IEnumerable<T> Rows<T>(string json, Func<ReportSection, List<T>?> pick)

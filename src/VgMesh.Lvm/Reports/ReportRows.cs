@@ -69,6 +69,7 @@ internal sealed class LvRow
     public string ChunkSize { get; set; } = "";
     public string LvSnapshotInvalid { get; set; } = "";
     public string LvMerging { get; set; } = "";
+    public string VgSeqno { get; set; } = "";
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

@@ -14,9 +14,10 @@ public class LvmDriverLabTests(LvmLabFixture lab)
     public async Task Reports_RealVgPvLv_Typed()
     {
         var d = lab.Driver();
-        await d.CreateLvAsync(new CreateLvRequest(Lv("rep"), 8 * MiB, ["owner=ct9"]), lab.Permit);
+        var created = await d.CreateLvAsync(new CreateLvRequest(Lv("rep"), 8 * MiB, ["owner=ct9"]), lab.Permit);
 
         var vg = await d.GetVgAsync(LvmLabFixture.Vg);
+        Assert.Equal(vg.Seqno, created); // what the write itself reported committing
         Assert.Contains(vg, await d.ListVgsAsync());
         Assert.Equal(4 * MiB, vg.ExtentSizeBytes);
         var pv = Assert.Single(await d.ListPvsAsync());
@@ -25,10 +26,12 @@ public class LvmDriverLabTests(LvmLabFixture lab)
         Assert.Equal(8 * MiB, lv.SizeBytes);
         Assert.Equal(["owner=ct9"], lv.Tags);
         Assert.True(lv.Active);
+        Assert.Equal(vg.Seqno, lv.VgSeqno);
         Assert.Contains(await d.ListLvsAsync(LvmLabFixture.Vg), l => l.Uuid == lv.Uuid);
 
-        await d.RemoveLvAsync(Lv("rep"), lab.Permit);
-        Assert.True((await d.GetVgAsync(LvmLabFixture.Vg)).Seqno > vg.Seqno);
+        var removed = await d.RemoveLvAsync(Lv("rep"), lab.Permit);
+        Assert.True(removed > vg.Seqno);
+        Assert.Equal((await d.GetVgAsync(LvmLabFixture.Vg)).Seqno, removed);
     }
 
     [Fact]
