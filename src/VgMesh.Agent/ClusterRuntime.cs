@@ -42,6 +42,14 @@ public sealed class ClusterRuntime(AgentOptions options, TimeProvider time, ILog
         }
         finally
         {
+            // Revoking the session would end this host's claims at once, with their LVs still
+            // active here and no agent to fence them: the coordinator could give them to another
+            // host after only the grace period. Held LVs keep the lease to its TTL.
+            if (((ClaimCache)services.GetService(typeof(ClaimCache))!).HeldBy(options.Host).Any())
+            {
+                node.Session.KeepAfterStop();
+            }
+
             await node.DisposeAsync().ConfigureAwait(false);
             _etcd?.Dispose();
         }

@@ -145,6 +145,24 @@ public sealed class ClaimCache(AgentOptions options)
         }
     }
 
+    /// <summary>
+    /// One claim read outside a pass, kept before the LV is activated: fencing must know every LV
+    /// this host holds, also one a handoff activated without a pass.
+    /// </summary>
+    public void Record(string lv, ActivationClaim claim)
+    {
+        lock (_gate)
+        {
+            var now = _claims ?? (File.Exists(FilePath) ? JsonSerializer.Deserialize(File.ReadAllText(FilePath), AgentJsonContext.Default.DictionaryStringActivationClaim)! : new Dictionary<string, ActivationClaim>());
+            if (now.TryGetValue(lv, out var had) && had == claim)
+            {
+                return;
+            }
+
+            Set(new Dictionary<string, ActivationClaim>(now, StringComparer.Ordinal) { [lv] = claim });
+        }
+    }
+
     public IEnumerable<string> HeldBy(string host)
     {
         IReadOnlyDictionary<string, ActivationClaim> claims;

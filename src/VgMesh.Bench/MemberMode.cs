@@ -37,8 +37,8 @@ internal static class MemberMode
                 {
                     try
                     {
-                        await node.EtcdCoordinator.FencedTxnAsync([], [RequestOp.Put(Keys.Of(node.Keys.Root + "bench/leader-write"), Keys.Of($"{host} {c.FencingToken}"))], stop.Token);
-                        Report($"{{\"event\":\"fenced-write\",\"token\":{c.FencingToken}}}");
+                        var w = await node.EtcdCoordinator.FencedTxnAsync([], [RequestOp.Put(Keys.Of(node.Keys.Root + "bench/leader-write"), Keys.Of($"{host} {c.FencingToken}"))], stop.Token);
+                        Report($"{{\"event\":\"fenced-write\",\"token\":{c.FencingToken},\"revision\":{w.Header.Revision}}}");
                     }
                     catch (Exception e) when (e is NotLeaderException or EtcdException or OperationCanceledException)
                     {

@@ -12,6 +12,13 @@ public interface ISession
 
     /// <summary>Cancelled when this session is lost; a new session gets a new token.</summary>
     CancellationToken Lost { get; }
+
+    /// <summary>
+    /// At stop, let the lease run out its TTL instead of revoking it. For a host that still has
+    /// LVs active by claim: the TTL (plus the grace) is what keeps the coordinator from giving
+    /// them to another host before this host's next agent has joined, or fenced them.
+    /// </summary>
+    void KeepAfterStop();
 }
 
 /// <summary>Who is in the cluster.</summary>

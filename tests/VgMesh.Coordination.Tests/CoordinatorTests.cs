@@ -103,4 +103,20 @@ public sealed class CoordinatorTests : WithEtcd
         Assert.Equal("test", changes[0].Member!.Version);
         Assert.Equal((MembershipChangeKind.Left, "node2"), (changes[1].Kind, changes[1].Host));
     }
+
+    [Fact]
+    public async Task KeepAfterStop_LeaseOutlivesTheStop_MemberStaysUntilItsTtl()
+    {
+        await using var nodes = new TestNodes(Etcd, "c9");
+        var a = await nodes.StartAsync("node1");
+        var b = await nodes.StartAsync("node2");
+        var lease = b.Session.Id;
+        b.Session.KeepAfterStop();
+        await b.DisposeAsync();
+
+        using var admin = TestNodes.Client(Etcd.Endpoints);
+        Assert.True((await admin.LeaseTimeToLiveAsync(lease)).Ttl > 0); // not revoked: it runs out by itself
+        Assert.Contains("node2", (await a.Members.ListAsync()).Select(m => m.Host));
+        await admin.LeaseRevokeAsync(lease); // what etcd does when the TTL runs out
+    }
 }

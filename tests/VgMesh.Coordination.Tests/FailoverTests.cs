@@ -53,7 +53,10 @@ public sealed class FailoverTests : WithEtcd
         await TestNodes.EventuallyAsync(() => Task.FromResult(a.Find("write").Count()), n => n > 3, what: "node1 writing");
         a.Pause();
         var newLeader = await LeaderAsync([b]);
-        var bToken = Token(newLeader);
+
+        // The token is the create revision of node2's campaign key, which may predate the pause
+        // (node1 still led then); node2 leads from its first fenced write on.
+        var bToken = newLeader.Find("fenced-write").Last().GetProperty("revision").GetInt64();
         await Task.Delay(TimeSpan.FromSeconds(1));
         a.Resume();
         // node1 wakes up believing it leads; it keeps trying to write for a while.
@@ -63,7 +66,7 @@ public sealed class FailoverTests : WithEtcd
         using var c = TestNodes.Client(Etcd.Endpoints);
         var writes = await c.GetPrefixAsync(Keys.Of("/vgmesh/f2/bench/writes/node1/"));
         Assert.NotEmpty(writes.Kvs);
-        Assert.All(writes.Kvs, kv => Assert.True(kv.ModRevision < bToken, $"a write of node1 landed at {kv.ModRevision}, after node2 was elected at {bToken}"));
+        Assert.All(writes.Kvs, kv => Assert.True(kv.ModRevision < bToken, $"a write of node1 landed at {kv.ModRevision}, after node2 led (its first fenced write landed at {bToken})"));
         Assert.All(a.Find("write"), w => Assert.True(w.GetProperty("revision").GetInt64() < bToken));
         Assert.True(a.Find("write-refused").Any() || a.Find("state", "Fenced").Any());
     }

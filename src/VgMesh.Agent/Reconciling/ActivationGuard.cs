@@ -10,7 +10,7 @@ namespace VgMesh.Agent.Reconciling;
 /// the claim moved, so either it sees the announcement and waits, or this host's re-read sees the
 /// claim gone and does not activate: never active on two hosts, even when claims move during a pass.
 /// </summary>
-public sealed class ActivationGuard(ClusterRuntime runtime, AgentOptions options, TimeProvider time)
+public sealed class ActivationGuard(ClusterRuntime runtime, ClaimCache claims, AgentOptions options, TimeProvider time)
 {
     private readonly Lock _gate = new();
     private HostStatus _current = new([], [], 0, DateTimeOffset.MinValue);
@@ -60,6 +60,8 @@ public sealed class ActivationGuard(ClusterRuntime runtime, AgentOptions options
         {
             return $"the claim of {lv} moved to {claim?.Host ?? "nobody"} meanwhile";
         }
+
+        claims.Record(lv, claim);
 
         if (exclusive)
         {

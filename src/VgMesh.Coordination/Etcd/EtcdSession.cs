@@ -9,6 +9,8 @@ namespace VgMesh.Coordination.Etcd;
 /// </summary>
 public sealed partial class EtcdSession : ISession, IAsyncDisposable
 {
+    private volatile bool _keep;
+
     private readonly EtcdClient _client;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -124,7 +126,12 @@ public sealed partial class EtcdSession : ISession, IAsyncDisposable
         _lost.Cancel();
     }
 
-    /// <summary>Stops renewing and revokes the lease, so the member key and any leadership vanish at once.</summary>
+    public void KeepAfterStop() => _keep = true;
+
+    /// <summary>
+    /// Stops renewing and revokes the lease, so the member key and any leadership vanish at once
+    /// (unless <see cref="KeepAfterStop"/> was called: then it expires after its TTL).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -133,7 +140,7 @@ public sealed partial class EtcdSession : ISession, IAsyncDisposable
             await _loop.ConfigureAwait(false);
         }
 
-        if (!_lost.IsCancellationRequested)
+        if (!_lost.IsCancellationRequested && !_keep)
         {
             try
             {

@@ -36,6 +36,11 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
     public ISession Session => this;
 
+    /// <summary>One host: there is no one to give its LVs to.</summary>
+    public void KeepAfterStop()
+    {
+    }
+
     public IMembership Members => this;
 
     public ICoordinator Coordinator => this;

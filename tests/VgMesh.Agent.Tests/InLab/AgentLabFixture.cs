@@ -16,7 +16,28 @@ public sealed class AgentLabFixture : IAsyncLifetime
         Assert.True(r.Succeeded, r.Stderr);
     }
 
-    public Task DisposeAsync() => Lab.DownAsync();
+    /// <summary>Keeps the agents' logs (in .test-results/lab-logs/), then takes the lab down.</summary>
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            var env = await Lab.EnvAsync();
+            var logs = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(global::VgMesh.Lab.Lab.Script))!, ".test-results", "lab-logs");
+            Directory.CreateDirectory(logs);
+            foreach (var (key, dir) in env.Where(e => e.Key.StartsWith("VGMESH_LAB_NODE", StringComparison.Ordinal) && e.Key.EndsWith("_DIR", StringComparison.Ordinal)))
+            {
+                var log = Path.Combine(dir, "vgmeshd.log");
+                if (File.Exists(log))
+                {
+                    File.Copy(log, Path.Combine(logs, $"agenttest-{Path.GetFileName(dir)}.log"), overwrite: true);
+                }
+            }
+        }
+        finally
+        {
+            await Lab.DownAsync();
+        }
+    }
 
     /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
     public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
