@@ -96,19 +96,23 @@ public sealed partial class VolumeOperations(
 
     private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
-        if (!await ExistsAsync(lv, ct).ConfigureAwait(false))
+        LogicalVolume current;
+        try
         {
-            if (op.Recovered)
-            {
-                return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
-            }
-
+            current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
+        }
+        catch (LvmNotFoundException) when (op.Recovered)
+        {
+            return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
+        }
+        catch (LvmNotFoundException)
+        {
             throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
         }
 
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
         var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
-        if ((await lvm.GetLvAsync(lv, ct).ConfigureAwait(false)).ActiveLocally && !holders.Contains(options.Host))
+        if (current.ActiveLocally && !holders.Contains(options.Host))
         {
             holders.Add(options.Host);
         }
