@@ -96,18 +96,9 @@ public sealed partial class VolumeOperations(
 
     private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
-        LogicalVolume current;
-        try
-        {
-            current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
-        }
-        catch (LvmNotFoundException) when (op.Recovered)
+        if (await GetOrGoneAsync(lv, op, ct).ConfigureAwait(false) is not { } current)
         {
             return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
-        }
-        catch (LvmNotFoundException)
-        {
-            throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
         }
 
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
@@ -207,12 +198,7 @@ public sealed partial class VolumeOperations(
 
     private async Task<Done> MergeAsync(IClusterNode node, LvRef snapshot, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
-        LogicalVolume snap;
-        try
-        {
-            snap = await lvm.GetLvAsync(snapshot, ct).ConfigureAwait(false);
-        }
-        catch (LvmNotFoundException) when (op.Recovered)
+        if (await GetOrGoneAsync(snapshot, op, ct).ConfigureAwait(false) is not { } snap)
         {
             return new Done($"{snapshot.FullName} is gone (merged before the coordinator changed)", "lv.merged");
         }
@@ -315,11 +301,19 @@ public sealed partial class VolumeOperations(
         (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false))
             .Where(s => s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
 
-    private async Task<LogicalVolume> GetAsync(LvRef lv, CancellationToken ct)
+    private async Task<LogicalVolume> GetAsync(LvRef lv, CancellationToken ct) =>
+        await GetOrGoneAsync(lv, null, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("unreachable: only a replay finds the LV gone");
+
+    /// <summary>The LV; null when it is gone and the operation is a replay (the previous coordinator did it).</summary>
+    private async Task<LogicalVolume?> GetOrGoneAsync(LvRef lv, QueuedOperation? op, CancellationToken ct)
     {
         try
         {
             return await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
+        }
+        catch (LvmNotFoundException) when (op is { Recovered: true })
+        {
+            return null;
         }
         catch (LvmNotFoundException)
         {
