@@ -16,6 +16,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
     {
         ArgumentNullException.ThrowIfNull(actions);
         var alerts = new List<string>();
+        HashSet<string>? existing = null;
         foreach (var action in actions)
         {
             try
@@ -23,6 +24,16 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
                 switch (action)
                 {
                     case RemoveStaleDevice r:
+                        // The pass read the LVs before device-mapper: an LV created on this host in
+                        // between (a snapshot run here for the coordinator, a hand-run lvcreate) looks
+                        // stale. LVM commits an LV before it creates its device, so a report read
+                        // now names every LV whose device the pass saw.
+                        existing ??= (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Select(l => l.Uuid.Replace("-", "", StringComparison.Ordinal)).ToHashSet(StringComparer.Ordinal);
+                        if (r.LvUuid is { } uuid && existing.Contains(uuid))
+                        {
+                            continue;
+                        }
+
                         await dm.RemoveAsync(r.Subject, ct).ConfigureAwait(false);
                         break;
                     case Deactivate d:

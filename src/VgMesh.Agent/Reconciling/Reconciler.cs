@@ -78,13 +78,13 @@ public static class Reconciler
             }
             else
             {
-                actions.Add(new RemoveStaleDevice(top.Name));
+                actions.Add(new RemoveStaleDevice(top.Name, top.LvUuid));
             }
         }
 
         foreach (var layer in stale.Where(d => d.Layer && !blocked.Contains(d.LvUuid)).OrderBy(d => d.Name, StringComparer.Ordinal))
         {
-            actions.Add(new RemoveStaleDevice(layer.Name));
+            actions.Add(new RemoveStaleDevice(layer.Name, layer.LvUuid));
         }
     }
 }

@@ -34,7 +34,8 @@ public sealed record ActualState(IReadOnlyList<DeviceState> Devices, IReadOnlySe
 public abstract record ReconcileAction(string Subject);
 
 /// <summary>A device whose LV no longer exists in the metadata: it still maps space LVM considers free.</summary>
-public sealed record RemoveStaleDevice(string Subject) : ReconcileAction(Subject);
+/// <param name="LvUuid">The LV uuid it maps (no dashes): the executor re-checks it against a fresh report first.</param>
+public sealed record RemoveStaleDevice(string Subject, string? LvUuid = null) : ReconcileAction(Subject);
 
 /// <param name="Unfences">The LV was fenced here: deactivating ends the fence.</param>
 public sealed record Deactivate(string Subject, bool Unfences = false) : ReconcileAction(Subject);

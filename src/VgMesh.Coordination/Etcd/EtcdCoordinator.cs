@@ -15,6 +15,7 @@ public sealed partial class EtcdCoordinator : ICoordinator, IDisposable
     private readonly string _host;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
+    private readonly Lock _notifyGate = new();
     private LeadershipState _state = LeadershipState.Follower;
     private LeaderKey? _leaderKey;
     private CancellationTokenSource _leaderCts = new();
@@ -301,6 +302,17 @@ public sealed partial class EtcdCoordinator : ICoordinator, IDisposable
     }
 
     private void Transition(LeadershipState state, LeaderKey? key, string reason)
+    {
+        // Changes are told in the order they happen: the loop that campaigns again may run on
+        // another thread as soon as the leader work is cancelled below, and its change must not
+        // overtake this one (a handler, e.g. the leadership gauge, would end on the wrong state).
+        lock (_notifyGate)
+        {
+            TransitionCore(state, key, reason);
+        }
+    }
+
+    private void TransitionCore(LeadershipState state, LeaderKey? key, string reason)
     {
         LeadershipChange change;
         lock (_gate)
