@@ -68,6 +68,13 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvextend", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
+    /// <summary>
+    /// Grows the LV by a number of bytes, read and written under LVM's own VG lock (no report
+    /// before it, and a change made meanwhile by hand is not overwritten).
+    /// </summary>
+    public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", "--size", "+" + Bytes(deltaBytes), "--", Full(lv)], lv.FullName, permit, ct);
+
     /// <summary>Shrinks the LV to an absolute size. Data past the new end is lost; callers confirm before.</summary>
     public Task<long?> ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvreduce", "--yes", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);

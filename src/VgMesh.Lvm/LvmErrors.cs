@@ -31,6 +31,11 @@ public static partial class LvmErrors
             return new LvmInsufficientSpaceException(VgOf(objectName), long.Parse(m.Groups["need"].Value, System.Globalization.CultureInfo.InvariantCulture), long.Parse(m.Groups["free"].Value, System.Globalization.CultureInfo.InvariantCulture), result);
         }
 
+        if ((m = SizeRefused().Match(err)).Success)
+        {
+            return new LvmSizeRefusedException(objectName, m.Groups["same"].Success, result);
+        }
+
         if (AlreadyExists().IsMatch(err))
         {
             return new LvmAlreadyExistsException(objectName, result);
@@ -72,6 +77,10 @@ public static partial class LvmErrors
     // Insufficient free space: 25600 extents needed, but only 495 available
     [GeneratedRegex("""Insufficient free space: (?<need>\d+) extents needed, but only (?<free>\d+) available""")]
     private static partial Regex InsufficientExtend();
+
+    // New size (3 extents) matches existing size (3 extents). / New size given (1 extents) not larger than existing size (3 extents)
+    [GeneratedRegex("""New size \(\d+ extents\) (?<same>matches) existing size|New size given \(\d+ extents\) not (larger|less) than existing size""")]
+    private static partial Regex SizeRefused();
 
     // Logical Volume "a" already exists in volume group "vg0"; Physical volume ... is already in volume group; Device ... already exists
     [GeneratedRegex("""already exists|device-mapper: create ioctl on .* failed: Device or resource busy""", RegexOptions.IgnoreCase)]

@@ -64,6 +64,19 @@ public sealed class LvmInsufficientSpaceException(string objectName, long needed
     public long FreeExtents { get; } = freeExtents;
 }
 
+/// <summary>
+/// A resize LVM refused because of the LV's current size: the new size equals it
+/// (<see cref="Unchanged"/>), or an extend would shrink it (or a reduce grow it).
+/// </summary>
+public sealed class LvmSizeRefusedException(string objectName, bool unchanged, ProcessResult? result = null)
+    : LvmException(unchanged ? "size-unchanged" : "invalid-size",
+        unchanged ? $"'{objectName}' already has that size; nothing was changed." : $"'{objectName}' is already larger than that; nothing was changed. Use reduce to shrink it (inactive everywhere), or give a larger size.", result)
+{
+    public string ObjectName { get; } = objectName;
+
+    public bool Unchanged { get; } = unchanged;
+}
+
 /// <summary>LVM refused to write metadata: read-only mode, or the VG lock could not be had.</summary>
 public sealed class LvmMetadataLockedException(string objectName, string reason, ProcessResult? result = null)
     : LvmException("metadata-locked", $"metadata of '{objectName}' cannot be written now: {reason}. Retry when the lock holder is done, or run the change through the coordinator.", result)

@@ -14,7 +14,9 @@ public class LvmErrorsTests
     [InlineData("dm-busy", "fx-data", typeof(LvmInUseException))]
     [InlineData("merge-invalid", "fx/small-full", typeof(LvmSnapshotInvalidException))]
     [InlineData("lock-busy", "fx/locked", typeof(LvmMetadataLockedException))]
-    [InlineData("reduce-not-smaller", "fx/small", typeof(LvmCommandException))]
+    [InlineData("reduce-not-smaller", "fx/small", typeof(LvmSizeRefusedException))]
+    [InlineData("extend-not-larger", "fx/plain", typeof(LvmSizeRefusedException))]
+    [InlineData("extend-unchanged", "fx/plain", typeof(LvmSizeRefusedException))]
     [InlineData("origin-resize-active", "fx/data", typeof(LvmCommandException))]
     public void Classify_RecordedStderr_TypedError(string fixture, string objectName, Type expected)
     {
@@ -23,6 +25,13 @@ public class LvmErrorsTests
         Assert.NotNull(e.Result);
         Assert.Contains(e is LvmCommandException ? "failed with exit code" : objectName, e.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("extend-unchanged", true)]
+    [InlineData("extend-not-larger", false)]
+    [InlineData("reduce-not-smaller", false)]
+    public void Classify_SizeRefused_TellsUnchangedFromWrongDirection(string fixture, bool unchanged) =>
+        Assert.Equal(unchanged, Assert.IsType<LvmSizeRefusedException>(LvmErrors.Classify(Fixture.Failure(fixture), "fx/plain")).Unchanged);
 
     [Fact]
     public void Classify_VgInsufficient_CarriesExtents()
@@ -44,9 +53,9 @@ public class LvmErrorsTests
     [Fact]
     public void LvmCommandException_KeepsExitCodeAndStderr()
     {
-        var e = Assert.IsType<LvmCommandException>(LvmErrors.Classify(Fixture.Failure("reduce-not-smaller"), "fx/small"));
+        var e = Assert.IsType<LvmCommandException>(LvmErrors.Classify(Fixture.Failure("origin-resize-active"), "fx/data"));
         Assert.Equal(5, e.Result!.ExitCode);
-        Assert.Contains("not less than existing size", e.Message, StringComparison.Ordinal);
+        Assert.Contains("Snapshot origin volumes can be resized only while inactive", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

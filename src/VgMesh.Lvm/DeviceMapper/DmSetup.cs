@@ -5,9 +5,47 @@ namespace VgMesh.Lvm.DeviceMapper;
 /// <summary>
 /// This host's device-mapper through <c>dmsetup</c>. Removal is never forced: an open device is
 /// reported as <see cref="LvmInUseException"/>, because forcing would yank it from a running VM.
+/// Whether a device exists is read from sysfs (<paramref name="sysRoot"/>) where it shows
+/// device-mapper: no process for a question asked on every event.
 /// </summary>
-public sealed class DmSetup(ILvmRunner runner)
+public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
 {
+    /// <summary>Whether a device of that name exists on this host now.</summary>
+    public async Task<bool> ExistsAsync(string name, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        return SysfsNames() is { } names ? names.Contains(name) : await InfoAsync(name, ct).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>
+    /// The names of this host's device-mapper devices as the kernel lists them (each
+    /// <c>block/dm-N/dm/name</c>); null where sysfs does not show device-mapper (no driver loaded,
+    /// or no sysfs), and callers ask <c>dmsetup</c> instead.
+    /// </summary>
+    public IReadOnlySet<string>? SysfsNames()
+    {
+        var block = Path.Combine(sysRoot, "block");
+        if (!Directory.Exists(Path.Combine(sysRoot, "class", "misc", "device-mapper")) || !Directory.Exists(block))
+        {
+            return null;
+        }
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var device in Directory.EnumerateFileSystemEntries(block, "dm-*"))
+        {
+            try
+            {
+                names.Add(File.ReadAllText(Path.Combine(device, "dm", "name")).TrimEnd('\n'));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Removed while listed: it does not exist.
+            }
+        }
+
+        return names;
+    }
+
     public async Task<IReadOnlyList<DmDevice>> ListAsync(CancellationToken ct = default) =>
         DmParser.ParseInfo(await RunAsync(DmParser.InfoArgs, "device-mapper devices", ct).ConfigureAwait(false));
 
