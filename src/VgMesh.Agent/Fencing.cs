@@ -50,6 +50,8 @@ public sealed class FencedSet(AgentOptions options)
 public sealed partial class FencingService(
     ClusterRuntime runtime, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
 {
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var margin = TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
@@ -79,7 +81,11 @@ public sealed partial class FencingService(
                 await FenceAsync(session.TimeLeft, stoppingToken).ConfigureAwait(false);
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, stoppingToken).ConfigureAwait(false);
+            // Asleep until the session would reach the margin without a renewal (a renewal only
+            // moves that moment later, and waking re-checks), at least every second for a new
+            // session: a poll every 100 ms costs a host where every wake-up is expensive (UML).
+            var wait = session.Id == fencedSession ? TimeSpan.FromMilliseconds(100) : session.TimeLeft - margin;
+            await Task.Delay(wait < Tick ? Tick : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, time, stoppingToken).ConfigureAwait(false);
         }
     }
 

@@ -10,7 +10,7 @@ public sealed class OperationFailedException(string code, string message) : Exce
     {
         "not-found" or "unknown-host" => 404,
         "invalid-name" or "invalid-size" or "bad-request" => 400,
-        "in-use" or "already-exists" or "insufficient-space" or "shrink-refused" or "host-down" or "snapshot-invalid" or "metadata-locked" => 409,
+        "in-use" or "already-exists" or "size-unchanged" or "insufficient-space" or "shrink-refused" or "host-down" or "snapshot-invalid" or "metadata-locked" => 409,
         "no-coordinator" or "not-leader" or "cluster-unavailable" => 503,
         "timeout" => 504,
         _ => 500,

@@ -4,6 +4,7 @@ using VgMesh.Agent.Reconciling;
 using VgMesh.Agent.Telemetry;
 using VgMesh.Coordination;
 using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Operations;
@@ -19,8 +20,11 @@ public sealed partial class VolumeOperations(
 {
     private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
 
-    /// <summary>What an operation did: its answer, its event kind, its claim changes, and the <c>vg_seqno</c> it left (null: read it).</summary>
-    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null);
+    /// <summary>
+    /// What an operation did: its answer, its event kind, its claim changes, the <c>vg_seqno</c> it
+    /// left (null: read it), and local clean-up to do once the result is recorded.
+    /// </summary>
+    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null, Func<CancellationToken, Task>? After = null);
 
     public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
     {
@@ -58,7 +62,7 @@ public sealed partial class VolumeOperations(
             var seqno = done.Seqno ?? (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
             var ev = new ClusterEvent(done.Kind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, options.Host, time.GetUtcNow());
             var result = new OperationResult(op.Request.Id, OperationStatus.Succeeded, done.Message, null, options.Host, 0, time.GetUtcNow());
-            return new OperationOutcome(result, [ev], done.Claims);
+            return new OperationOutcome(result, [ev], done.Claims, done.After);
         }
         catch (Exception e) when (e is OperationFailedException or LvmException)
         {
@@ -78,10 +82,20 @@ public sealed partial class VolumeOperations(
         }
 
         // Created active so LVM wipes signatures and zeroes its start (old data of freed extents
-        // must not leak), then released: activation is a claim's business. The new LV is one
-        // linear device nobody has opened, so removing that device is all a deactivation does
-        // (without another metadata scan); LVM replaces its /dev link at the next activation.
+        // must not leak), then released: activation is a claim's business. The release follows
+        // the recorded result instead of delaying the answer; it happens before the coordinator
+        // takes the next operation, so nothing can claim the LV while it is still active here.
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
+        return new Done($"created {lv.FullName}", "lv.created", null, seqno, c => ReleaseCreatedAsync(lv, c));
+    }
+
+    /// <summary>
+    /// A new LV is one linear device nobody has opened, so removing that device is all a
+    /// deactivation does (without another metadata scan); LVM replaces its /dev link at the next
+    /// activation.
+    /// </summary>
+    private async Task ReleaseCreatedAsync(LvRef lv, CancellationToken ct)
+    {
         try
         {
             await dm.RemoveAsync(lv.DmName, ct).ConfigureAwait(false);
@@ -90,77 +104,108 @@ public sealed partial class VolumeOperations(
         {
             await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
         }
-
-        return new Done($"created {lv.FullName}", "lv.created", null, seqno);
     }
 
     private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
-        if (await GetOrGoneAsync(lv, op, ct).ConfigureAwait(false) is not { } current)
-        {
-            return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
-        }
-
+        // No report first (one LVM process less): the hosts' reports and this host's own
+        // device-mapper say where it is active, and lvremove itself says when it is missing.
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
         var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
-        if (current.ActiveLocally && !holders.Contains(options.Host))
-        {
-            holders.Add(options.Host);
-        }
-
         if (holders.Count > 0)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");
         }
 
-        var seqno = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
-        return new Done($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)], seqno);
+        try
+        {
+            var seqno = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
+            return new Done($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)], seqno);
+        }
+        catch (LvmNotFoundException) when (op.Recovered)
+        {
+            return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
+        }
+        catch (LvmNotFoundException)
+        {
+            throw NotFound(lv);
+        }
     }
 
     private async Task<Done> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
     {
+        if (grow)
+        {
+            return await ExtendAsync(node, lv, args, permit, op, ct).ConfigureAwait(false);
+        }
+
         var current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
-        var target = args.SizeSign switch { 0 => args.SizeBytes!.Value, > 0 => current.SizeBytes + args.SizeBytes!.Value, _ => current.SizeBytes - args.SizeBytes!.Value };
-        if (grow && target <= current.SizeBytes)
+        var target = args.SizeSign == 0 ? args.SizeBytes!.Value : current.SizeBytes - args.SizeBytes!.Value;
+        if (target <= 0 || target >= current.SizeBytes)
         {
-            // A replay of an absolute extend that already happened lands here too.
-            return target == current.SizeBytes ? new Done($"{lv.FullName} is already {target} bytes", "lv.extended", null, current.VgSeqno)
-                : throw new OperationFailedException("shrink-refused", $"extend of {lv.FullName} to {target} bytes would shrink it from {current.SizeBytes}; use reduce.");
+            throw new OperationFailedException("invalid-size", $"reduce of {lv.FullName} must end between 0 and its size {current.SizeBytes} bytes (asked {target}).");
         }
 
-        if (!grow)
+        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
+        if (holders.Count > 0 || current.Active)
         {
-            if (target <= 0 || target >= current.SizeBytes)
-            {
-                throw new OperationFailedException("invalid-size", $"reduce of {lv.FullName} must end between 0 and its size {current.SizeBytes} bytes (asked {target}).");
-            }
-
-            var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
-            if (holders.Count > 0 || current.Active)
-            {
-                throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): shrinking {lv.FullName} while it is active is refused; deactivate it everywhere first.");
-            }
-
-            var reduced = await lvm.ReduceLvAsync(lv, target, permit, ct).ConfigureAwait(false);
-            return new Done($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null, reduced);
+            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): shrinking {lv.FullName} while it is active is refused; deactivate it everywhere first.");
         }
 
+        var reduced = await lvm.ReduceLvAsync(lv, target, permit, ct).ConfigureAwait(false);
+        return new Done($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null, reduced);
+    }
+
+    /// <summary>
+    /// An extend needs no report first: growing is safe wherever the LV is active (each holder's
+    /// table grows before the answer), LVM adds a relative size under its own VG lock and refuses
+    /// an absolute one that would shrink, and a missing LV fails in the command itself.
+    /// </summary>
+    private async Task<Done> ExtendAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    {
         // Active on one other host: its kernel reloads the table in the same command. Active on
         // several (shared): run here; every holder refreshes before the answer (the settle wait).
         if (await DelegateToAsync(node, lv.Lv, ct).ConfigureAwait(false) is { } holder)
         {
-            var step = new DelegatedStep(OperationKinds.Extend, args with { SizeBytes = target, SizeSign = 0 }, options.Host, permit.FencingToken, op.Request.Id);
+            var step = new DelegatedStep(OperationKinds.Extend, args, options.Host, permit.FencingToken, op.Request.Id);
             var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
             return new Done(ran.Message, "lv.extended", null, ran.VgSeqno);
         }
 
-        var seqno = await lvm.ExtendLvAsync(lv, target, permit, ct).ConfigureAwait(false);
+        var (message, seqno) = await ExtendHereAsync(lv, args, permit, ct).ConfigureAwait(false);
         if ((await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
         {
             localSteps.Ran(op.Request.Id); // active only here: LVM reloaded this host's table in the command
         }
 
-        return new Done($"extended {lv.FullName} to {target} bytes on {options.Host}", "lv.extended", null, seqno);
+        return new Done(message, "lv.extended", null, seqno);
+    }
+
+    /// <summary>
+    /// Runs an extend on this host as it was asked: a relative one adds to whatever size LVM
+    /// finds; an absolute one equal to the current size changes nothing (a replay lands here).
+    /// </summary>
+    private async Task<(string Message, long? Seqno)> ExtendHereAsync(LvRef lv, LvOperation args, MetadataWritePermit permit, CancellationToken ct)
+    {
+        var bytes = args.SizeBytes!.Value;
+        try
+        {
+            var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, ct).ConfigureAwait(false)
+                : await lvm.ExtendLvAsync(lv, bytes, permit, ct).ConfigureAwait(false);
+            return ($"extended {lv.FullName} {(args.SizeSign > 0 ? "by" : "to")} {bytes} bytes on {options.Host}", seqno);
+        }
+        catch (LvmSizeRefusedException e) when (e.Unchanged)
+        {
+            return ($"{lv.FullName} is already {bytes} bytes", null);
+        }
+        catch (LvmSizeRefusedException)
+        {
+            throw new OperationFailedException("shrink-refused", $"extend of {lv.FullName} to {bytes} bytes would shrink it; use reduce (with the LV inactive everywhere).");
+        }
+        catch (LvmNotFoundException)
+        {
+            throw NotFound(lv);
+        }
     }
 
     private async Task<Done> SnapshotAsync(IClusterNode node, LvRef origin, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
@@ -247,9 +292,9 @@ public sealed partial class VolumeOperations(
         // Every host names its device after the LV: a rename under an active device would leave
         // it under the old name there. Inactive everywhere, nothing is stale.
         var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
-        if (holders.Count > 0 || (await lvm.GetLvAsync(lv, ct).ConfigureAwait(false)).ActiveLocally)
+        if (holders.Count > 0)
         {
-            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders.DefaultIfEmpty(options.Host))}): {lv.FullName} is active; deactivate it everywhere before renaming (vgmesh lv deactivate {lv.Lv}).");
+            throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active; deactivate it everywhere before renaming (vgmesh lv deactivate {lv.Lv}).");
         }
 
         var seqno = await lvm.RenameLvAsync(lv, to.Lv, permit, ct).ConfigureAwait(false);
@@ -269,9 +314,9 @@ public sealed partial class VolumeOperations(
         switch (step.Kind)
         {
             case OperationKinds.Extend:
-                var extended = await lvm.ExtendLvAsync(lv, step.Args.SizeBytes!.Value, permit, ct).ConfigureAwait(false);
+                var (extended, seqno) = await ExtendHereAsync(lv, step.Args, permit, ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
-                return new StepResult($"extended {lv.FullName} to {step.Args.SizeBytes} bytes on {options.Host}, where it is active", extended);
+                return new StepResult($"{extended}, where it is active", seqno);
             case OperationKinds.Snapshot:
                 var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
                 return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
@@ -296,10 +341,23 @@ public sealed partial class VolumeOperations(
         return await peers.RunAsync(member, step, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Hosts that report the LV active (their status keys live only with their sessions).</summary>
-    private static async Task<List<string>> ActiveOnAsync(IClusterNode node, string lv, CancellationToken ct) =>
-        (await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false))
-            .Where(s => s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList();
+    /// <summary>
+    /// Hosts where the LV is active: the others as they report it (their status keys live only
+    /// with their sessions), this host as its device-mapper says now or as its guard announced.
+    /// This host's own report may be older than the release of an LV it has just created.
+    /// </summary>
+    private async Task<List<string>> ActiveOnAsync(IClusterNode node, string lv, CancellationToken ct)
+    {
+        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
+        var hosts = statuses.Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).ToList();
+        if ((statuses.TryGetValue(options.Host, out var mine) && mine.Active.Any(a => a.Name == lv && a.Announced)) ||
+            await dm.ExistsAsync(LvRef.DmNameOf(options.VolumeGroup, lv), ct).ConfigureAwait(false))
+        {
+            hosts.Add(options.Host);
+        }
+
+        return [.. hosts.Order(StringComparer.Ordinal)];
+    }
 
     private async Task<LogicalVolume> GetAsync(LvRef lv, CancellationToken ct) =>
         await GetOrGoneAsync(lv, null, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("unreachable: only a replay finds the LV gone");
@@ -317,9 +375,12 @@ public sealed partial class VolumeOperations(
         }
         catch (LvmNotFoundException)
         {
-            throw new OperationFailedException("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
+            throw NotFound(lv);
         }
     }
+
+    private static OperationFailedException NotFound(LvRef lv) =>
+        new("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
 
     private async Task<Done> ActivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
     {
