@@ -5,11 +5,7 @@ namespace VgMesh.Coordination;
 /// <summary>What the leader does with one operation: its result, the events to publish and the catalog changes to make with it.</summary>
 public delegate Task<OperationOutcome> OperationHandler(QueuedOperation operation, CancellationToken leaderToken);
 
-/// <param name="AfterCommit">
-/// Local work that must follow the recorded result but need not delay the answer; it runs before
-/// the next operation is taken, so that operation sees it done.
-/// </param>
-public sealed record OperationOutcome(OperationResult Result, IReadOnlyList<ClusterEvent> Events, IReadOnlyList<CatalogWrite>? Catalog = null, Func<CancellationToken, Task>? AfterCommit = null)
+public sealed record OperationOutcome(OperationResult Result, IReadOnlyList<ClusterEvent> Events, IReadOnlyList<CatalogWrite>? Catalog = null)
 {
     public static implicit operator OperationOutcome((OperationResult Result, IReadOnlyList<ClusterEvent> Events) t) => new(t.Result, t.Events);
 }
@@ -56,18 +52,6 @@ public sealed partial class OperationProcessor(IClusterNode node, OperationHandl
                     }
 
                     await node.Operations.CompleteAsync(outcome.Result, outcome.Events, outcome.Catalog, leading.Token).ConfigureAwait(false);
-                    if (outcome.AfterCommit is { } after)
-                    {
-                        // This host's own clean-up: done even if leadership ends meanwhile.
-                        try
-                        {
-                            await after(ct).ConfigureAwait(false);
-                        }
-                        catch (Exception e) when (e is not OperationCanceledException)
-                        {
-                            LogAfterCommitFailed(logger, node.Host, op.Request.Id, e.Message);
-                        }
-                    }
                 }
             }
             catch (Exception e) when (e is OperationCanceledException or NotLeaderException or Etcd.EtcdException)
@@ -89,9 +73,6 @@ public sealed partial class OperationProcessor(IClusterNode node, OperationHandl
             }
         }
     }
-
-    [LoggerMessage(EventId = 2402, Level = LogLevel.Warning, Message = "{Host}: clean-up after operation {Id} failed (the reconciler repairs it): {Reason}")]
-    private static partial void LogAfterCommitFailed(ILogger logger, string host, string id, string reason);
 
     [LoggerMessage(EventId = 2401, Level = LogLevel.Information, Message = "{Host}: leader work stopped: {Reason}")]
     private static partial void LogLeaderWorkStopped(ILogger logger, string host, string reason);

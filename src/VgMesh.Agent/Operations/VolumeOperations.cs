@@ -20,11 +20,11 @@ public sealed partial class VolumeOperations(
 {
     private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
 
-    /// <summary>
-    /// What an operation did: its answer, its event kind, its claim changes, the <c>vg_seqno</c> it
-    /// left (null: read it), and local clean-up to do once the result is recorded.
-    /// </summary>
-    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null, Func<CancellationToken, Task>? After = null);
+    /// <summary>What an operation did: its answer, its event kind, its claim changes, and the <c>vg_seqno</c> it left (null: read it).</summary>
+    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null);
+
+    /// <summary>Devices of LVs this host has just created, being released while the next operations run.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _releasing = new(StringComparer.Ordinal);
 
     public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
     {
@@ -43,6 +43,9 @@ public sealed partial class VolumeOperations(
         var permit = new LeaderPermit(node.Coordinator, options.Host, Margin);
         var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(options.VolumeGroup, args.Lv);
+
+        // An LV whose new device is still being released here is not touched before it is gone.
+        await ReleasedAsync(args.Lv, args.NewName).ConfigureAwait(false);
         try
         {
             var done = op.Request.Kind switch
@@ -62,7 +65,7 @@ public sealed partial class VolumeOperations(
             var seqno = done.Seqno ?? (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
             var ev = new ClusterEvent(done.Kind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, options.Host, time.GetUtcNow());
             var result = new OperationResult(op.Request.Id, OperationStatus.Succeeded, done.Message, null, options.Host, 0, time.GetUtcNow());
-            return new OperationOutcome(result, [ev], done.Claims, done.After);
+            return new OperationOutcome(result, [ev], done.Claims);
         }
         catch (Exception e) when (e is OperationFailedException or LvmException)
         {
@@ -82,27 +85,45 @@ public sealed partial class VolumeOperations(
         }
 
         // Created active so LVM wipes signatures and zeroes its start (old data of freed extents
-        // must not leak), then released: activation is a claim's business. The release follows
-        // the recorded result instead of delaying the answer; it happens before the coordinator
-        // takes the next operation, so nothing can claim the LV while it is still active here.
+        // must not leak), then released: activation is a claim's business. The release runs
+        // beside the next operations instead of before the answer; an operation on this LV waits
+        // for it, and so does this agent before it leaves the cluster (no next coordinator can
+        // claim the LV while it is still active here).
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
-        return new Done($"created {lv.FullName}", "lv.created", null, seqno, c => ReleaseCreatedAsync(lv, c));
+        var release = Task.Run(() => ReleaseCreatedAsync(lv), CancellationToken.None);
+        _releasing[lv.Lv] = release;
+        _ = release.ContinueWith(t => _releasing.TryRemove(KeyValuePair.Create(lv.Lv, t)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return new Done($"created {lv.FullName}", "lv.created", null, seqno);
     }
+
+    /// <summary>Waits until the named LVs' new devices, if any are being released, are gone.</summary>
+    private Task ReleasedAsync(params string?[] lvs) =>
+        Task.WhenAll(lvs.Select(n => n is not null && _releasing.TryGetValue(n, out var t) ? t : Task.CompletedTask));
+
+    /// <summary>Waits for every release in progress: before this agent leaves the cluster.</summary>
+    public Task DrainReleasesAsync() => Task.WhenAll(_releasing.Values);
 
     /// <summary>
     /// A new LV is one linear device nobody has opened, so removing that device is all a
     /// deactivation does (without another metadata scan); LVM replaces its /dev link at the next
-    /// activation.
+    /// activation. Never throws: a failure is logged, and the LV stays active here, unclaimed.
     /// </summary>
-    private async Task ReleaseCreatedAsync(LvRef lv, CancellationToken ct)
+    private async Task ReleaseCreatedAsync(LvRef lv)
     {
         try
         {
-            await dm.RemoveAsync(lv.DmName, ct).ConfigureAwait(false);
+            try
+            {
+                await dm.RemoveAsync(lv.DmName, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (LvmException)
+            {
+                await lvm.DeactivateAsync(lv, CancellationToken.None).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
+            }
         }
-        catch (LvmException)
+        catch (LvmException e)
         {
-            await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
+            LogReleaseFailed(logger, lv.FullName, e.Message);
         }
     }
 
@@ -460,6 +481,9 @@ public sealed partial class VolumeOperations(
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
     private static partial void LogDelegated(ILogger logger, string kind, string subject, string coordinator, long token);
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "the new LV {Subject} stays active on this host, unclaimed: its release failed ({Reason}); deactivate it here (lvchange -an) or claim it")]
+    private static partial void LogReleaseFailed(ILogger logger, string subject, string reason);
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "operation {Kind} {Subject} refused ({Code}): {Reason}")]
     private static partial void LogRefused(ILogger logger, string kind, string subject, string code, string reason);
