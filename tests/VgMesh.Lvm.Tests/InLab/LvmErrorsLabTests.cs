@@ -92,14 +92,17 @@ public class LvmErrorsLabTests(LvmLabFixture lab)
     public async Task SizeRefused_ReduceToALargerSize_ExtendToTheSameSize()
     {
         var d = lab.Driver();
-        await d.CreateLvAsync(new CreateLvRequest(Lv("notsmaller"), 4 * MiB), lab.Permit);
+        await d.CreateLvAsync(new CreateLvRequest(Lv("notsmaller"), 8 * MiB), lab.Permit);
         var larger = await Assert.ThrowsAsync<LvmSizeRefusedException>(() => d.ReduceLvAsync(Lv("notsmaller"), 64 * MiB, lab.Permit));
         Assert.False(larger.Unchanged);
         Assert.Equal(5, larger.Result!.ExitCode);
         Assert.Contains("not less than existing size", larger.Result.Stderr, StringComparison.Ordinal);
-        Assert.True((await Assert.ThrowsAsync<LvmSizeRefusedException>(() => d.ExtendLvAsync(Lv("notsmaller"), 4 * MiB, lab.Permit))).Unchanged);
-        Assert.False((await Assert.ThrowsAsync<LvmSizeRefusedException>(() => d.ExtendLvAsync(Lv("notsmaller"), 2 * MiB, lab.Permit))).Unchanged);
-        Assert.Equal(8 * MiB, await d.ExtendLvByAsync(Lv("notsmaller"), 4 * MiB, lab.Permit) is not null ? (await d.GetLvAsync(Lv("notsmaller"))).SizeBytes : 0);
+
+        // Whole extents (4 MiB here): an extend to the current size changes nothing; to less is refused.
+        Assert.True((await Assert.ThrowsAsync<LvmSizeRefusedException>(() => d.ExtendLvAsync(Lv("notsmaller"), 8 * MiB, lab.Permit))).Unchanged);
+        Assert.False((await Assert.ThrowsAsync<LvmSizeRefusedException>(() => d.ExtendLvAsync(Lv("notsmaller"), 4 * MiB, lab.Permit))).Unchanged);
+        Assert.NotNull(await d.ExtendLvByAsync(Lv("notsmaller"), 4 * MiB, lab.Permit));
+        Assert.Equal(12 * MiB, (await d.GetLvAsync(Lv("notsmaller"))).SizeBytes);
         await d.RemoveLvAsync(Lv("notsmaller"), lab.Permit);
     }
 
