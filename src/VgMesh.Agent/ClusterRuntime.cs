@@ -42,9 +42,6 @@ public sealed class ClusterRuntime(AgentOptions options, TimeProvider time, ILog
         }
         finally
         {
-            // New LVs still being released here: gone before another host can lead and claim them.
-            await handler.DrainReleasesAsync().ConfigureAwait(false);
-
             // Revoking the session would end this host's claims at once, with their LVs still
             // active here and no agent to fence them: the coordinator could give them to another
             // host after only the grace period. Held LVs keep the lease to its TTL.

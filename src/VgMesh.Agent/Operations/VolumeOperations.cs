@@ -23,9 +23,6 @@ public sealed partial class VolumeOperations(
     /// <summary>What an operation did: its answer, its event kind, its claim changes, and the <c>vg_seqno</c> it left (null: read it).</summary>
     private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null);
 
-    /// <summary>Devices of LVs this host has just created, being released while the next operations run.</summary>
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Task> _releasing = new(StringComparer.Ordinal);
-
     public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(op);
@@ -43,9 +40,6 @@ public sealed partial class VolumeOperations(
         var permit = new LeaderPermit(node.Coordinator, options.Host, Margin);
         var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(options.VolumeGroup, args.Lv);
-
-        // An LV whose new device is still being released here is not touched before it is gone.
-        await ReleasedAsync(args.Lv, args.NewName).ConfigureAwait(false);
         try
         {
             var done = op.Request.Kind switch
@@ -85,45 +79,29 @@ public sealed partial class VolumeOperations(
         }
 
         // Created active so LVM wipes signatures and zeroes its start (old data of freed extents
-        // must not leak), then released: activation is a claim's business. The release runs
-        // beside the next operations instead of before the answer; an operation on this LV waits
-        // for it, and so does this agent before it leaves the cluster (no next coordinator can
-        // claim the LV while it is still active here).
+        // must not leak), then released before the result is recorded: activation is a claim's
+        // business, and no claim can be made while the LV is still active here. (Releasing it
+        // beside the next operations was tried: no faster in the lab, and it opened a moment in
+        // which a next coordinator could claim an LV still active on this host.)
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
-        var release = Task.Run(() => ReleaseCreatedAsync(lv), CancellationToken.None);
-        _releasing[lv.Lv] = release;
-        _ = release.ContinueWith(t => _releasing.TryRemove(KeyValuePair.Create(lv.Lv, t)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        await ReleaseCreatedAsync(lv, ct).ConfigureAwait(false);
         return new Done($"created {lv.FullName}", "lv.created", null, seqno);
     }
-
-    /// <summary>Waits until the named LVs' new devices, if any are being released, are gone.</summary>
-    private Task ReleasedAsync(params string?[] lvs) =>
-        Task.WhenAll(lvs.Select(n => n is not null && _releasing.TryGetValue(n, out var t) ? t : Task.CompletedTask));
-
-    /// <summary>Waits for every release in progress: before this agent leaves the cluster.</summary>
-    public Task DrainReleasesAsync() => Task.WhenAll(_releasing.Values);
 
     /// <summary>
     /// A new LV is one linear device nobody has opened, so removing that device is all a
     /// deactivation does (without another metadata scan); LVM replaces its /dev link at the next
-    /// activation. Never throws: a failure is logged, and the LV stays active here, unclaimed.
+    /// activation.
     /// </summary>
-    private async Task ReleaseCreatedAsync(LvRef lv)
+    private async Task ReleaseCreatedAsync(LvRef lv, CancellationToken ct)
     {
         try
         {
-            try
-            {
-                await dm.RemoveAsync(lv.DmName, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (LvmException)
-            {
-                await lvm.DeactivateAsync(lv, CancellationToken.None).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
-            }
+            await dm.RemoveAsync(lv.DmName, ct).ConfigureAwait(false);
         }
-        catch (LvmException e)
+        catch (LvmException)
         {
-            LogReleaseFailed(logger, lv.FullName, e.Message);
+            await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
         }
     }
 
@@ -481,9 +459,6 @@ public sealed partial class VolumeOperations(
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
     private static partial void LogDelegated(ILogger logger, string kind, string subject, string coordinator, long token);
-
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "the new LV {Subject} stays active on this host, unclaimed: its release failed ({Reason}); deactivate it here (lvchange -an) or claim it")]
-    private static partial void LogReleaseFailed(ILogger logger, string subject, string reason);
 
     [LoggerMessage(EventId = 3201, Level = LogLevel.Information, Message = "operation {Kind} {Subject} refused ({Code}): {Reason}")]
     private static partial void LogRefused(ILogger logger, string kind, string subject, string code, string reason);

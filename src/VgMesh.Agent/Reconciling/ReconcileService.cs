@@ -26,6 +26,8 @@ public sealed partial class ReconcileService(
     private readonly SemaphoreSlim _actGate = new(1, 1);
     private long _seen;
     private long _acked;
+    private long _quietThrough; // the last batch that asked nothing of this host
+    private long _needsPass; // the last batch that needs a pass
     private volatile List<string> _waiting = []; // replaced whole, never changed in place
     private volatile List<string> _claimedSincePass = []; // the same
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _peersActive = new(StringComparer.Ordinal);
@@ -99,25 +101,32 @@ public sealed partial class ReconcileService(
                     var previous = after;
                     after = batch.Revision;
                     Volatile.Write(ref _seen, batch.Revision);
-                    if (Volatile.Read(ref _acked) >= previous && await QuietHereAsync(batch, ct).ConfigureAwait(false))
-                    {
-                        await AcknowledgeAsync(node, batch.Revision, ct).ConfigureAwait(false);
-                    }
-                    else
+                    var quiet = await QuietHereAsync(batch, ct).ConfigureAwait(false);
+                    if (!quiet)
                     {
                         // A handoff's two ends act at once; when that is all the batch asks of this
                         // host, it is acknowledged without a pass (a pass acknowledges a handoff it
                         // waits on in the same way).
                         var handled = new HashSet<string>(await ReleaseMovedAsync(batch, ct).ConfigureAwait(false), StringComparer.Ordinal);
                         handled.UnionWith(await TakeClaimedAsync(batch, ct).ConfigureAwait(false));
-                        if (handled.Count > 0 && Volatile.Read(ref _acked) >= previous && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false))
+                        quiet = handled.Count > 0 && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false);
+                    }
+
+                    if (quiet)
+                    {
+                        // Nothing more to do here: acknowledged now if everything before it is, or
+                        // else by the pass in progress when it ends. Never a pass for it: on a busy
+                        // host (the coordinator's) every batch behind a pass set off another pass.
+                        Volatile.Write(ref _quietThrough, batch.Revision);
+                        if (Volatile.Read(ref _acked) >= previous)
                         {
                             await AcknowledgeAsync(node, batch.Revision, ct).ConfigureAwait(false);
                         }
-                        else
-                        {
-                            _triggers.Writer.TryWrite(batch.Revision);
-                        }
+                    }
+                    else
+                    {
+                        Volatile.Write(ref _needsPass, batch.Revision);
+                        _triggers.Writer.TryWrite(batch.Revision);
                     }
                 }
             }
@@ -310,6 +319,13 @@ public sealed partial class ReconcileService(
         await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]), ct).ConfigureAwait(false);
 
         await AcknowledgeAsync(node, revision, ct).ConfigureAwait(false);
+
+        // Batches that arrived during the pass and asked nothing of this host are applied with it.
+        var quietThrough = Volatile.Read(ref _quietThrough);
+        if (Volatile.Read(ref _needsPass) <= revision && quietThrough > revision)
+        {
+            await AcknowledgeAsync(node, quietThrough, ct).ConfigureAwait(false);
+        }
 
         metrics.Pass(ok: true, alerts.Count);
         if (actions.Count > 0)
