@@ -66,23 +66,27 @@ public class VolumeOperationsLabTests(AgentLabFixture f)
         {
             while (!stop.IsCancellationRequested)
             {
+                // The target first and the source last: a device seen on node2 and then, later, still on node1
+                // can only mean both were active at once. The other order could count a clean handoff that
+                // happened between the two reads.
                 var on = 0;
-                foreach (var h in new[] { "node1", "node2", "node3" })
+                foreach (var h in new[] { "node2", "node3", "node1" })
                 {
                     on += await f.TableSectorsAsync(h, "san-s5") is null ? 0 : 1;
                 }
 
-                samples++;
+                Interlocked.Increment(ref samples);
                 overlaps += on > 1 ? 1 : 0;
             }
         });
         var handed = await f.OkAsync("node3", "lv", "activate", "s5", "--exclusive", "--host", "node2");
-        await Task.Delay(1000);
+        // Keep watching for a while after the answer, however long each sample takes on the machine at hand.
+        var after = Volatile.Read(ref samples);
+        await AgentLabFixture.EventuallyAsync(() => Task.FromResult(Volatile.Read(ref samples)), n => n >= after + 3, TimeSpan.FromSeconds(30), "three samples after the handoff");
         await stop.CancelAsync();
         await watcher;
         Assert.Equal("applied", handed.Status);
         Assert.Equal(0, overlaps);
-        Assert.True(samples > 3);
         Assert.Null(await f.TableSectorsAsync("node1", "san-s5"));
         Assert.NotNull(await f.TableSectorsAsync("node2", "san-s5"));
     }
