@@ -73,6 +73,7 @@ s.AddHostedService(sp => sp.GetRequiredService<ClusterRuntime>());
 s.AddSingleton<StateReader>();
 s.AddSingleton<ActivationGuard>();
 s.AddSingleton<Executor>();
+s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>()));
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
 s.AddSingleton<ClaimCache>();

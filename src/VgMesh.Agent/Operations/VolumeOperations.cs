@@ -16,7 +16,7 @@ namespace VgMesh.Agent.Operations;
 /// claim changes, which the queue records in one fenced transaction.
 /// </summary>
 public sealed partial class VolumeOperations(
-    LvmDriver lvm, VgMesh.Lvm.DeviceMapper.DmSetup dm, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+    LvmDriver lvm, VgMesh.Lvm.DeviceMapper.DmSetup dm, Reconciling.Deactivator deactivator, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
 {
     private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
 
@@ -84,25 +84,8 @@ public sealed partial class VolumeOperations(
         // beside the next operations was tried: no faster in the lab, and it opened a moment in
         // which a next coordinator could claim an LV still active on this host.)
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
-        await ReleaseCreatedAsync(lv, ct).ConfigureAwait(false);
+        await deactivator.DeactivateAsync(lv, ct).ConfigureAwait(false); // a new LV: one device straight on the PVs
         return new Done($"created {lv.FullName}", "lv.created", null, seqno);
-    }
-
-    /// <summary>
-    /// A new LV is one linear device nobody has opened, so removing that device is all a
-    /// deactivation does (without another metadata scan); LVM replaces its /dev link at the next
-    /// activation.
-    /// </summary>
-    private async Task ReleaseCreatedAsync(LvRef lv, CancellationToken ct)
-    {
-        try
-        {
-            await dm.RemoveAsync(lv.DmName, ct).ConfigureAwait(false);
-        }
-        catch (LvmException)
-        {
-            await lvm.DeactivateAsync(lv, ct).ConfigureAwait(false); // e.g. udev still probing it: LVM's own retries
-        }
     }
 
     private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)

@@ -9,7 +9,7 @@ namespace VgMesh.Agent.Reconciling;
 /// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
 /// Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
-public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deactivator, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
 {
     /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
     public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
@@ -35,9 +35,10 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, FencedSet fenced
                         }
 
                         await dm.RemoveAsync(r.Subject, ct).ConfigureAwait(false);
+                        deactivator.SweepDanglingLinks(options.VolumeGroup);
                         break;
                     case Deactivate d:
-                        await lvm.DeactivateAsync(new LvRef(options.VolumeGroup, d.Subject), ct).ConfigureAwait(false);
+                        await deactivator.DeactivateAsync(new LvRef(options.VolumeGroup, d.Subject), ct).ConfigureAwait(false);
                         if (d.Unfences)
                         {
                             fenced.Remove(d.Subject);

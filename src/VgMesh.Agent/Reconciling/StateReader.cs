@@ -12,6 +12,9 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
 {
     private volatile VolumeGroup? _vg;
 
+    /// <summary>The volume group as the last pass read it (null before the first).</summary>
+    public VolumeGroup? LastVolumeGroup => _vg;
+
     /// <returns>Both states, and the LV report they came from (a pass that changed nothing reports it as is).</returns>
     public async Task<(DesiredState Desired, ActualState Actual, IReadOnlyList<LogicalVolume> Lvs)> ReadAsync(CancellationToken ct)
     {

@@ -8,7 +8,7 @@ namespace VgMesh.Lvm.DeviceMapper;
 /// Whether a device exists is read from sysfs (<paramref name="sysRoot"/>) where it shows
 /// device-mapper: no process for a question asked on every event.
 /// </summary>
-public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
+public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string devRoot = "/dev")
 {
     /// <summary>Whether a device of that name exists on this host now.</summary>
     public async Task<bool> ExistsAsync(string name, CancellationToken ct = default)
@@ -22,7 +22,50 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
     /// <c>block/dm-N/dm/name</c>); null where sysfs does not show device-mapper (no driver loaded,
     /// or no sysfs), and callers ask <c>dmsetup</c> instead.
     /// </summary>
-    public IReadOnlySet<string>? SysfsNames()
+    public IReadOnlySet<string>? SysfsNames() => SysfsDevices()?.Keys.ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whether the named device sits straight on its physical devices, with no device of another
+    /// LV under it (a snapshot's <c>-cow</c>, an origin's <c>-real</c>, a thin pool, a cache):
+    /// then removing it is all a deactivation does in this kernel. A multipath device under it
+    /// does not count (it is the PV, not an LV). Null when sysfs cannot tell (no device-mapper
+    /// shown, or no such device).
+    /// </summary>
+    public bool? MapsPhysicalDevicesOnly(string name)
+    {
+        ValidateName(name);
+        if (SysfsDevices() is not { } devices || !devices.TryGetValue(name, out var device))
+        {
+            return null;
+        }
+
+        var slaves = Path.Combine(device, "slaves");
+        if (!Directory.Exists(slaves))
+        {
+            return null;
+        }
+
+        foreach (var slave in Directory.EnumerateFileSystemEntries(slaves))
+        {
+            var uuid = Path.Combine(sysRoot, "block", Path.GetFileName(slave), "dm", "uuid");
+            try
+            {
+                if (File.Exists(uuid) && File.ReadAllText(uuid).StartsWith("LVM-", StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null; // changing under us: let LVM decide
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Each device-mapper device's name and its <c>block/dm-N</c> directory; null as for <see cref="SysfsNames"/>.</summary>
+    private Dictionary<string, string>? SysfsDevices()
     {
         var block = Path.Combine(sysRoot, "block");
         if (!Directory.Exists(Path.Combine(sysRoot, "class", "misc", "device-mapper")) || !Directory.Exists(block))
@@ -30,12 +73,12 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
             return null;
         }
 
-        var names = new HashSet<string>(StringComparer.Ordinal);
+        var devices = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var device in Directory.EnumerateFileSystemEntries(block, "dm-*"))
         {
             try
             {
-                names.Add(File.ReadAllText(Path.Combine(device, "dm", "name")).TrimEnd('\n'));
+                devices[File.ReadAllText(Path.Combine(device, "dm", "name")).TrimEnd('\n')] = device;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -43,7 +86,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
             }
         }
 
-        return names;
+        return devices;
     }
 
     public async Task<IReadOnlyList<DmDevice>> ListAsync(CancellationToken ct = default) =>
@@ -82,10 +125,31 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys")
     }
 
     /// <summary>Removes a device whose LV no longer exists (or a fenced one). Never <c>--force</c>.</summary>
-    public Task RemoveAsync(string name, CancellationToken ct = default)
+    public async Task RemoveAsync(string name, CancellationToken ct = default)
     {
         ValidateName(name);
-        return RunAsync(["remove", "--", name], name, ct);
+        await RunAsync(["remove", "--", name], name, ct).ConfigureAwait(false);
+        RemoveLeftNode(name);
+    }
+
+    /// <summary>
+    /// Where udev runs, it removes the device's <c>/dev/mapper</c> entry and dmsetup waits for it.
+    /// Where it does not (the lab's hosts, containers), the block node stays behind and would open
+    /// whichever device the kernel gives that number next; it goes once sysfs shows the device gone.
+    /// </summary>
+    private void RemoveLeftNode(string name)
+    {
+        if (SysfsNames() is { } names && !names.Contains(name))
+        {
+            try
+            {
+                File.Delete(Path.Combine(devRoot, "mapper", name));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not ours to remove (read-only /dev): harmless where udev keeps /dev.
+            }
+        }
     }
 
     /// <summary>Loads a table into the device's inactive slot; <see cref="ResumeAsync"/> makes it live.</summary>

@@ -39,6 +39,7 @@ public class VolumeOperationsLabTests(AgentLabFixture f)
         foreach (var h in new[] { "node1", "node2", "node3" })
         {
             Assert.DoesNotContain("san-s2", await f.Lab.ExecOkAsync(h, ["dmsetup", "ls"]), StringComparison.Ordinal);
+            await AssertNoDevEntriesAsync(h, "s2");
         }
     }
 
@@ -89,6 +90,18 @@ public class VolumeOperationsLabTests(AgentLabFixture f)
         Assert.Equal(0, overlaps);
         Assert.Null(await f.TableSectorsAsync("node1", "san-s5"));
         Assert.NotNull(await f.TableSectorsAsync("node2", "san-s5"));
+        await AssertNoDevEntriesAsync("node1", "s5"); // released by removing its device: nothing left in /dev
+        await AssertNoDevEntriesAsync("node3", "s5"); // never held it (and released it after creating it, if it coordinates)
+    }
+
+    /// <summary>
+    /// No /dev/mapper node and no /dev/VG link of the LV on a host where it is not active. The lab
+    /// runs no udev, so whatever vgmesh leaves there stays.
+    /// </summary>
+    private async Task AssertNoDevEntriesAsync(string host, string lv)
+    {
+        var left = await f.Lab.ExecOkAsync(host, ["sh", "-c", $"ls -d /dev/mapper/san-{lv} /dev/san/{lv} 2>/dev/null || true"]);
+        Assert.True(left.Trim().Length == 0, $"{host} still has {left.Trim()}");
     }
 
     [Theory]

@@ -46,21 +46,84 @@ public sealed class DmSetupSysfsTests : IDisposable
         Assert.Equal(0, _runner.Runs);
     }
 
-    private void Device(string node, string name)
+    [Fact]
+    public void PhysicalDevicesOnly_APlainLv_NotOneWithAnLvUnderIt_AMultipathPvCountsAsPhysical()
     {
-        Directory.CreateDirectory(Path.Combine(_root, "block", node, "dm"));
-        File.WriteAllText(Path.Combine(_root, "block", node, "dm", "name"), name + "\n");
+        Directory.CreateDirectory(Path.Combine(_root, "class", "misc", "device-mapper"));
+        Device("dm-0", "mpatha", "mpath-3600a0b80", "sdb", "sdc");
+        Device("dm-1", "san-plain", "LVM-aaaa", "sda");
+        Device("dm-2", "san-onmultipath", "LVM-bbbb", "dm-0");
+        Device("dm-3", "san-origin-real", "LVM-cccc-real", "sda");
+        Device("dm-4", "san-origin", "LVM-cccc", "dm-3");
+        Device("dm-5", "san-nothing-under");
+        var dm = new DmSetup(_runner, _root);
+
+        Assert.True(dm.MapsPhysicalDevicesOnly("san-plain"));
+        Assert.True(dm.MapsPhysicalDevicesOnly("san-onmultipath"));
+        Assert.False(dm.MapsPhysicalDevicesOnly("san-origin"));
+        Assert.Null(dm.MapsPhysicalDevicesOnly("san-nothing-under")); // no slaves directory: cannot tell
+        Assert.Null(dm.MapsPhysicalDevicesOnly("san-absent"));
+        Assert.Throws<InvalidLvmNameException>(() => dm.MapsPhysicalDevicesOnly("../dm-1"));
+        Assert.Equal(0, _runner.Runs);
     }
 
-    /// <summary>Answers every dmsetup as "no such device", counting the processes it would have started.</summary>
+    [Fact]
+    public void PhysicalDevicesOnly_WithoutDeviceMapperInSysfs_CannotTell()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "block"));
+        Assert.Null(new DmSetup(_runner, _root).MapsPhysicalDevicesOnly("san-plain"));
+    }
+
+    [Fact]
+    public async Task Remove_WithoutUdev_TheNodeLeftInDevMapperGoes_OthersStay()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "class", "misc", "device-mapper"));
+        Device("dm-1", "san-kept", "LVM-aaaa", "sda");
+        var mapper = Directory.CreateDirectory(Path.Combine(_root, "dev", "mapper")).FullName;
+        File.WriteAllText(Path.Combine(mapper, "san-gone"), "");
+        File.WriteAllText(Path.Combine(mapper, "san-kept"), "");
+        _runner.Succeeds = true;
+        var dm = new DmSetup(_runner, _root, Path.Combine(_root, "dev"));
+
+        await dm.RemoveAsync("san-gone"); // the kernel no longer lists it
+        await dm.RemoveAsync("san-kept"); // still listed (udev or a re-activation got there first)
+
+        Assert.False(File.Exists(Path.Combine(mapper, "san-gone")));
+        Assert.True(File.Exists(Path.Combine(mapper, "san-kept")));
+        Assert.Equal(2, _runner.Runs);
+    }
+
+    /// <summary>A dm-N directory with its name, and (when a uuid is given) its uuid and slaves.</summary>
+    private void Device(string node, string name, string? uuid = null, params string[] slaves)
+    {
+        var dir = Path.Combine(_root, "block", node);
+        Directory.CreateDirectory(Path.Combine(dir, "dm"));
+        File.WriteAllText(Path.Combine(dir, "dm", "name"), name + "\n");
+        if (uuid is null)
+        {
+            return;
+        }
+
+        File.WriteAllText(Path.Combine(dir, "dm", "uuid"), uuid + "\n");
+        Directory.CreateDirectory(Path.Combine(dir, "slaves"));
+        foreach (var slave in slaves)
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "slaves", slave));
+        }
+    }
+
+    /// <summary>Answers every dmsetup as "no such device" (or as done), counting the processes it would have started.</summary>
     private sealed class CountingRunner : ILvmRunner
     {
         public int Runs { get; private set; }
 
+        public bool Succeeds { get; set; }
+
         public Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken)
         {
             Runs++;
-            return Task.FromResult(new ProcessResult(["dmsetup", .. command.Args], 1, "", "Device does not exist.\n", TimeSpan.Zero));
+            return Task.FromResult(Succeeds ? new ProcessResult(["dmsetup", .. command.Args], 0, "", "", TimeSpan.Zero)
+                : new ProcessResult(["dmsetup", .. command.Args], 1, "", "Device does not exist.\n", TimeSpan.Zero));
         }
     }
 }
