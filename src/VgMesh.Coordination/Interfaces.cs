@@ -78,6 +78,12 @@ public interface IEventLog
     Task AcknowledgeAsync(long revision, CancellationToken ct = default);
 
     Task<IReadOnlyList<HostProgress>> ProgressAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Each host's applied revision, in one read: what an answer polls while it waits for every
+    /// host (<see cref="ProgressAsync"/> also reads every host's backlog to measure its lag).
+    /// </summary>
+    Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default);
 }
 
 /// <summary>

@@ -160,5 +160,6 @@ public sealed class EventLogTests : WithEtcd
         Assert.Equal(TimeSpan.Zero, progress["node1"].LagTime);
         Assert.Equal((r1, 3L), (progress["node2"].AppliedRevision, progress["node2"].LagEvents));
         Assert.True(progress["node2"].LagTime >= TimeSpan.Zero);
+        Assert.Equal(new Dictionary<string, long> { ["node1"] = r3, ["node2"] = r1 }, await b.Events.AppliedAsync());
     }
 }

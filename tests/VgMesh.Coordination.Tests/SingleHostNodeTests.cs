@@ -80,6 +80,7 @@ public sealed class SingleHostNodeTests : IDisposable
         await reopened.Events.AcknowledgeAsync(batches[0].Revision);
         var progress = Assert.Single(await reopened.Events.ProgressAsync());
         Assert.Equal(1, progress.LagEvents);
+        Assert.Equal(batches[0].Revision, (await reopened.Events.AppliedAsync())[progress.Host]);
         Assert.Equal(OperationStatus.Succeeded, (await reopened.Operations.GetResultAsync("a"))!.Status);
     }
 }

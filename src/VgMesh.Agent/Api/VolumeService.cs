@@ -245,8 +245,8 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
         while (true)
         {
             var members = (await node.Members.ListAsync(ct).ConfigureAwait(false)).Select(m => m.Host).ToHashSet(StringComparer.Ordinal);
-            var progress = await node.Events.ProgressAsync(ct).ConfigureAwait(false);
-            lagging = members.Where(h => progress.FirstOrDefault(p => p.Host == h)?.AppliedRevision < result.Revision || progress.All(p => p.Host != h)).Order(StringComparer.Ordinal).ToList();
+            var applied = await node.Events.AppliedAsync(ct).ConfigureAwait(false);
+            lagging = members.Where(h => applied.GetValueOrDefault(h) < result.Revision).Order(StringComparer.Ordinal).ToList();
             var done = lagging.Count == 0 && (settled is null || await settled(node, ct).ConfigureAwait(false));
             if (done || time.GetUtcNow() > deadline)
             {

@@ -82,18 +82,23 @@ public sealed class EtcdEventLog(EtcdClient client, EtcdCoordinator coordinator,
 
     public async Task<IReadOnlyList<HostProgress>> ProgressAsync(CancellationToken ct = default)
     {
-        var applied = await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false);
         var progress = new List<HostProgress>();
-        foreach (var kv in applied.Kvs)
+        foreach (var (host, mark) in await MarksAsync(ct).ConfigureAwait(false))
         {
-            var mark = JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.AppliedMark)!;
             var pending = await ListAfterAsync(mark.Revision, ct).ConfigureAwait(false);
             var lagTime = pending.Kvs.Count == 0
                 ? TimeSpan.Zero
                 : time.GetUtcNow() - JsonSerializer.Deserialize(pending.Kvs[0].Value, CoordinationJsonContext.Default.ClusterEvent)!.Time;
-            progress.Add(new HostProgress(ClusterKeys.Name(kv.Key, keys.AppliedPrefix), mark.Revision, mark.At, pending.Kvs.Count, lagTime < TimeSpan.Zero ? TimeSpan.Zero : lagTime));
+            progress.Add(new HostProgress(host, mark.Revision, mark.At, pending.Kvs.Count, lagTime < TimeSpan.Zero ? TimeSpan.Zero : lagTime));
         }
 
         return progress.OrderBy(p => p.Host, StringComparer.Ordinal).ToList();
     }
+
+    public async Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default) =>
+        (await MarksAsync(ct).ConfigureAwait(false)).ToDictionary(m => m.Host, m => m.Mark.Revision, StringComparer.Ordinal);
+
+    private async Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>
+        [.. (await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false)).Kvs
+            .Select(kv => (ClusterKeys.Name(kv.Key, keys.AppliedPrefix), JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.AppliedMark)!))];
 }

@@ -159,9 +159,8 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
     public async Task<IReadOnlyList<HostProgress>> ProgressAsync(CancellationToken ct = default)
     {
-        var marks = await QueryAsync("SELECT host, json FROM applied ORDER BY host", [], r => (Host: r.GetString(0), Mark: JsonSerializer.Deserialize(r.GetString(1), CoordinationJsonContext.Default.AppliedMark)!), ct).ConfigureAwait(false);
         var progress = new List<HostProgress>();
-        foreach (var (host, mark) in marks)
+        foreach (var (host, mark) in await MarksAsync(ct).ConfigureAwait(false))
         {
             var pending = await QueryAsync("SELECT json FROM events WHERE revision > $r ORDER BY revision, idx", [("$r", mark.Revision)], r => r.GetString(0), ct).ConfigureAwait(false);
             var lag = pending.Count == 0 ? TimeSpan.Zero : _time.GetUtcNow() - JsonSerializer.Deserialize(pending[0], CoordinationJsonContext.Default.ClusterEvent)!.Time;
@@ -170,6 +169,12 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
         return progress;
     }
+
+    public async Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default) =>
+        (await MarksAsync(ct).ConfigureAwait(false)).ToDictionary(m => m.Host, m => m.Mark.Revision, StringComparer.Ordinal);
+
+    private Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>
+        QueryAsync("SELECT host, json FROM applied ORDER BY host", [], r => (r.GetString(0), JsonSerializer.Deserialize(r.GetString(1), CoordinationJsonContext.Default.AppliedMark)!), ct);
 
     // ---------------------------------------------------------------- operation queue
 
