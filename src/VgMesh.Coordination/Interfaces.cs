@@ -84,6 +84,12 @@ public interface IEventLog
     /// host (<see cref="ProgressAsync"/> also reads every host's backlog to measure its lag).
     /// </summary>
     Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Each host's applied revision now, then again whenever one may have changed, until cancelled:
+    /// what an answer waits on without polling (every host acknowledges every change).
+    /// </summary>
+    IAsyncEnumerable<IReadOnlyDictionary<string, long>> WatchAppliedAsync(CancellationToken ct = default);
 }
 
 /// <summary>

@@ -162,4 +162,27 @@ public sealed class EventLogTests : WithEtcd
         Assert.True(progress["node2"].LagTime >= TimeSpan.Zero);
         Assert.Equal(new Dictionary<string, long> { ["node1"] = r3, ["node2"] = r1 }, await b.Events.AppliedAsync());
     }
+
+    [Fact]
+    public async Task WatchApplied_NowThenEveryAcknowledgement()
+    {
+        await using var nodes = new TestNodes(Etcd, "e6");
+        var a = await nodes.StartAsync("node1");
+        await TestNodes.LeaderAmongAsync(a);
+        var b = await nodes.StartAsync("node2");
+        var r1 = await a.Events.AppendAsync([Ev(1)]);
+        await a.Events.AcknowledgeAsync(r1);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await using var watch = b.Events.WatchAppliedAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal(new Dictionary<string, long> { ["node1"] = r1 }, watch.Current);
+        await b.Events.AcknowledgeAsync(r1);
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal(new Dictionary<string, long> { ["node1"] = r1, ["node2"] = r1 }, watch.Current);
+        var r2 = await a.Events.AppendAsync([Ev(2)]);
+        await a.Events.AcknowledgeAsync(r2);
+        Assert.True(await watch.MoveNextAsync());
+        Assert.Equal(new Dictionary<string, long> { ["node1"] = r2, ["node2"] = r1 }, watch.Current);
+    }
 }

@@ -239,22 +239,64 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
             throw new OperationFailedException(result.Status == OperationStatus.Cancelled ? "no-coordinator" : result.Data ?? "failed", result.Message);
         }
 
-        // Every live host applies the revision (its reconciler acts, then acknowledges).
+        // Every live host applies the revision (its reconciler acts, then acknowledges). Their
+        // acknowledgements come through a watch; members (a host that died is no longer waited
+        // for) and the settled condition (a host's status, not an acknowledgement) are read again
+        // on each one, and at least every recheck. Polling here cost every host's agent CPU for
+        // the whole wait, on the coordinator's host too, where LVM runs.
         var deadline = time.GetUtcNow() + (settleTime ?? Propagation);
-        List<string> lagging;
-        while (true)
+        using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var changes = node.Events.WatchAppliedAsync(watching.Token).GetAsyncEnumerator(watching.Token);
+        Task<bool>? next = null;
+        var ended = false;
+        IReadOnlyDictionary<string, long> applied = new Dictionary<string, long>();
+        try
         {
-            var members = (await node.Members.ListAsync(ct).ConfigureAwait(false)).Select(m => m.Host).ToHashSet(StringComparer.Ordinal);
-            var applied = await node.Events.AppliedAsync(ct).ConfigureAwait(false);
-            lagging = members.Where(h => applied.GetValueOrDefault(h) < result.Revision).Order(StringComparer.Ordinal).ToList();
-            var done = lagging.Count == 0 && (settled is null || await settled(node, ct).ConfigureAwait(false));
-            if (done || time.GetUtcNow() > deadline)
+            while (true)
             {
-                return new OperationView(id, done ? "applied" : "lagging", result.Message, result.Revision, result.FencingToken, result.CompletedBy,
-                    members.Except(lagging).Order(StringComparer.Ordinal).ToList(), lagging);
+                next ??= ended ? null : changes.MoveNextAsync().AsTask();
+                var members = (await node.Members.ListAsync(ct).ConfigureAwait(false)).Select(m => m.Host).ToHashSet(StringComparer.Ordinal);
+                var lagging = members.Where(h => applied.GetValueOrDefault(h) < result.Revision).Order(StringComparer.Ordinal).ToList();
+                var done = lagging.Count == 0 && (settled is null || await settled(node, ct).ConfigureAwait(false));
+                if (done || time.GetUtcNow() > deadline)
+                {
+                    return new OperationView(id, done ? "applied" : "lagging", result.Message, result.Revision, result.FencingToken, result.CompletedBy,
+                        members.Except(lagging).Order(StringComparer.Ordinal).ToList(), lagging);
+                }
+
+                // Everyone has applied it but the settled condition waits on a status: look often.
+                var recheck = lagging.Count == 0 ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromMilliseconds(500);
+                if (next is null)
+                {
+                    // The watch ended (it does only when stopped): read at each recheck instead.
+                    await Task.Delay(recheck, time, ct).ConfigureAwait(false);
+                    applied = await node.Events.AppliedAsync(ct).ConfigureAwait(false);
+                }
+                else if (await Task.WhenAny(next, Task.Delay(recheck, time, ct)).ConfigureAwait(false) == next)
+                {
+                    ended = !await next.ConfigureAwait(false);
+                    applied = ended ? applied : changes.Current;
+                    next = null;
+                }
+            }
+        }
+        finally
+        {
+            // The enumerator cannot be disposed while a move is pending: stop it, let it finish.
+            await watching.CancelAsync().ConfigureAwait(false);
+            if (next is not null)
+            {
+                try
+                {
+                    await next.ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is OperationCanceledException or Coordination.Etcd.EtcdException or HttpRequestException)
+                {
+                    // Stopped, or broken anyway: nothing to wait for.
+                }
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct).ConfigureAwait(false);
+            await changes.DisposeAsync().ConfigureAwait(false);
         }
     }
 }

@@ -98,7 +98,56 @@ public sealed class EtcdEventLog(EtcdClient client, EtcdCoordinator coordinator,
     public async Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default) =>
         (await MarksAsync(ct).ConfigureAwait(false)).ToDictionary(m => m.Host, m => m.Mark.Revision, StringComparer.Ordinal);
 
+    public async IAsyncEnumerable<IReadOnlyDictionary<string, long>> WatchAppliedAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var listed = await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false);
+            var applied = listed.Kvs.ToDictionary(kv => ClusterKeys.Name(kv.Key, keys.AppliedPrefix), kv => Mark(kv.Value).Revision, StringComparer.Ordinal);
+            yield return new Dictionary<string, long>(applied, StringComparer.Ordinal);
+            var stream = EtcdWatcher.WatchPrefixAsync(client, keys.AppliedPrefix, listed.Header.Revision + 1, time, ct).GetAsyncEnumerator(ct);
+            try
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await stream.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                    }
+                    catch (EtcdCompactedException)
+                    {
+                        break; // list again
+                    }
+
+                    foreach (var e in stream.Current.Events)
+                    {
+                        var name = ClusterKeys.Name(e.Kv.Key, keys.AppliedPrefix);
+                        if (e.Type == "DELETE")
+                        {
+                            applied.Remove(name);
+                        }
+                        else
+                        {
+                            applied[name] = Mark(e.Kv.Value).Revision;
+                        }
+                    }
+
+                    yield return new Dictionary<string, long>(applied, StringComparer.Ordinal);
+                }
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static AppliedMark Mark(byte[] json) => JsonSerializer.Deserialize(json, CoordinationJsonContext.Default.AppliedMark)!;
+
     private async Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>
         [.. (await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false)).Kvs
-            .Select(kv => (ClusterKeys.Name(kv.Key, keys.AppliedPrefix), JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.AppliedMark)!))];
+            .Select(kv => (ClusterKeys.Name(kv.Key, keys.AppliedPrefix), Mark(kv.Value)))];
 }

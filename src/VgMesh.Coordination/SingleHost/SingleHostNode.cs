@@ -173,6 +173,16 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
     public async Task<IReadOnlyDictionary<string, long>> AppliedAsync(CancellationToken ct = default) =>
         (await MarksAsync(ct).ConfigureAwait(false)).ToDictionary(m => m.Host, m => m.Mark.Revision, StringComparer.Ordinal);
 
+    public async IAsyncEnumerable<IReadOnlyDictionary<string, long>> WatchAppliedAsync([EnumeratorCancellation] CancellationToken ct = default)
+    {
+        while (true)
+        {
+            var wake = WaitForChangeAsync(ct);
+            yield return await AppliedAsync(ct).ConfigureAwait(false);
+            await wake.ConfigureAwait(false);
+        }
+    }
+
     private Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>
         QueryAsync("SELECT host, json FROM applied ORDER BY host", [], r => (r.GetString(0), JsonSerializer.Deserialize(r.GetString(1), CoordinationJsonContext.Default.AppliedMark)!), ct);
 

@@ -29,7 +29,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     /// LV under it (a snapshot's <c>-cow</c>, an origin's <c>-real</c>, a thin pool, a cache):
     /// then removing it is all a deactivation does in this kernel. A multipath device under it
     /// does not count (it is the PV, not an LV). Null when sysfs cannot tell (no device-mapper
-    /// shown, or no such device).
+    /// shown, no such device, or nothing under it: a fenced LV's error table hides its layers).
     /// </summary>
     public bool? MapsPhysicalDevicesOnly(string name)
     {
@@ -45,7 +45,15 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
             return null;
         }
 
-        foreach (var slave in Directory.EnumerateFileSystemEntries(slaves))
+        // No device under it at all: an error table (a fenced LV), or nothing loaded. Its layers,
+        // if it has any, are not visible from here any more.
+        var under = Directory.GetFileSystemEntries(slaves);
+        if (under.Length == 0)
+        {
+            return null;
+        }
+
+        foreach (var slave in under)
         {
             var uuid = Path.Combine(sysRoot, "block", Path.GetFileName(slave), "dm", "uuid");
             try

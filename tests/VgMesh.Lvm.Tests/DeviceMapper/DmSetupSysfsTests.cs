@@ -56,12 +56,14 @@ public sealed class DmSetupSysfsTests : IDisposable
         Device("dm-3", "san-origin-real", "LVM-cccc-real", "sda");
         Device("dm-4", "san-origin", "LVM-cccc", "dm-3");
         Device("dm-5", "san-nothing-under");
+        Device("dm-6", "san-fenced", "LVM-dddd"); // an error table: no slaves
         var dm = new DmSetup(_runner, _root);
 
         Assert.True(dm.MapsPhysicalDevicesOnly("san-plain"));
         Assert.True(dm.MapsPhysicalDevicesOnly("san-onmultipath"));
         Assert.False(dm.MapsPhysicalDevicesOnly("san-origin"));
         Assert.Null(dm.MapsPhysicalDevicesOnly("san-nothing-under")); // no slaves directory: cannot tell
+        Assert.Null(dm.MapsPhysicalDevicesOnly("san-fenced"));
         Assert.Null(dm.MapsPhysicalDevicesOnly("san-absent"));
         Assert.Throws<InvalidLvmNameException>(() => dm.MapsPhysicalDevicesOnly("../dm-1"));
         Assert.Equal(0, _runner.Runs);
