@@ -45,7 +45,7 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
                 CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
         }, StringComparer.Ordinal);
 
-        var tables = (await dm.TableAsync(ct).ConfigureAwait(false)).GroupBy(t => t.Device).ToDictionary(g => g.Key, g => g.Sum(t => t.LengthSectors), StringComparer.Ordinal);
+        var tables = await dm.SizesAsync(ct).ConfigureAwait(false);
         var devices = await DevicesAsync(vg, tables, ct).ConfigureAwait(false);
         metrics.ObserveVolumeGroup(vg, lvs, devices.Count(d => d.OpenCount > 0));
         var mismatched = lvs.Where(l => l.TableMismatch).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
@@ -67,7 +67,7 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
             .ToList();
     }
 
-    private async Task<List<DeviceState>> DevicesAsync(VolumeGroup vg, Dictionary<string, long>? tables, CancellationToken ct)
+    private async Task<List<DeviceState>> DevicesAsync(VolumeGroup vg, IReadOnlyDictionary<string, long>? tables, CancellationToken ct)
     {
         var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
         return (await dm.ListAsync(ct).ConfigureAwait(false))

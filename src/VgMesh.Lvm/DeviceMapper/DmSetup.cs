@@ -72,6 +72,34 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         return true;
     }
 
+    /// <summary>
+    /// Each device's live size in 512-byte sectors (what its table maps in all), from sysfs
+    /// (<c>block/dm-N/size</c>, set whenever a table goes live) where it shows device-mapper,
+    /// else from <c>dmsetup table</c>: a reconcile pass asks on every host every few seconds.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, long>> SizesAsync(CancellationToken ct = default)
+    {
+        if (SysfsDevices() is { } devices)
+        {
+            var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (name, dir) in devices)
+            {
+                try
+                {
+                    sizes[name] = long.Parse(File.ReadAllText(Path.Combine(dir, "size")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Removed while listed.
+                }
+            }
+
+            return sizes;
+        }
+
+        return (await TableAsync(ct).ConfigureAwait(false)).GroupBy(t => t.Device).ToDictionary(g => g.Key, g => g.Sum(t => t.LengthSectors), StringComparer.Ordinal);
+    }
+
     /// <summary>Each device-mapper device's name and its <c>block/dm-N</c> directory; null as for <see cref="SysfsNames"/>.</summary>
     private Dictionary<string, string>? SysfsDevices()
     {

@@ -28,6 +28,21 @@ public sealed class DmSetupSysfsTests : IDisposable
     }
 
     [Fact]
+    public async Task Sizes_ReadSysfs_WithoutAProcess()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "class", "misc", "device-mapper"));
+        Device("dm-0", "san-vm1");
+        Device("dm-1", "san-vm2");
+        File.WriteAllText(Path.Combine(_root, "block", "dm-0", "size"), "131072\n");
+        File.WriteAllText(Path.Combine(_root, "block", "dm-1", "size"), "8192\n");
+
+        var sizes = await new DmSetup(_runner, _root).SizesAsync();
+
+        Assert.Equal(new Dictionary<string, long> { ["san-vm1"] = 131072, ["san-vm2"] = 8192 }, sizes);
+        Assert.Equal(0, _runner.Runs);
+    }
+
+    [Fact]
     public async Task Exists_WithoutDeviceMapperInSysfs_AsksDmsetup()
     {
         Directory.CreateDirectory(Path.Combine(_root, "block"));
