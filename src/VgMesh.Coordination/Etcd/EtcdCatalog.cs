@@ -21,38 +21,12 @@ public sealed class EtcdCatalog(EtcdClient client, ClusterKeys keys, Func<ISessi
     public async IAsyncEnumerable<KeyValuePair<string, string?>> WatchAsync(string prefix, [EnumeratorCancellation] CancellationToken ct = default)
     {
         var p = keys.CatalogPrefix(prefix);
-        var now = await client.GetPrefixAsync(p, countOnly: true, ct: ct).ConfigureAwait(false);
-        while (!ct.IsCancellationRequested)
+        await foreach (var (_, changes) in EtcdWatcher.ListThenWatchAsync(client, p, countOnly: true, time, ct).ConfigureAwait(false))
         {
-            var from = now.Header.Revision + 1;
-            var stream = EtcdWatcher.WatchPrefixAsync(client, p, from, time, ct).GetAsyncEnumerator(ct);
-            try
+            // Hints only: a listing (at the start, or after a compaction) just says where to watch from.
+            foreach (var e in changes?.Events ?? [])
             {
-                while (true)
-                {
-                    try
-                    {
-                        if (!await stream.MoveNextAsync().ConfigureAwait(false))
-                        {
-                            yield break;
-                        }
-                    }
-                    catch (EtcdCompactedException)
-                    {
-                        // Hints only: start again from now.
-                        now = await client.GetPrefixAsync(p, countOnly: true, ct: ct).ConfigureAwait(false);
-                        break;
-                    }
-
-                    foreach (var e in stream.Current.Events)
-                    {
-                        yield return new(ClusterKeys.Name(e.Kv.Key, p), e.Type == "DELETE" ? null : Keys.Text(e.Kv.Value));
-                    }
-                }
-            }
-            finally
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
+                yield return new(ClusterKeys.Name(e.Kv.Key, p), e.Type == "DELETE" ? null : Keys.Text(e.Kv.Value));
             }
         }
     }

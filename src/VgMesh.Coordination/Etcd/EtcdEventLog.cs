@@ -100,48 +100,28 @@ public sealed class EtcdEventLog(EtcdClient client, EtcdCoordinator coordinator,
 
     public async IAsyncEnumerable<IReadOnlyDictionary<string, long>> WatchAppliedAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
-        while (!ct.IsCancellationRequested)
+        var applied = new Dictionary<string, long>(StringComparer.Ordinal);
+        await foreach (var (listing, changes) in EtcdWatcher.ListThenWatchAsync(client, keys.AppliedPrefix, countOnly: false, time, ct).ConfigureAwait(false))
         {
-            var listed = await client.GetPrefixAsync(keys.AppliedPrefix, ct: ct).ConfigureAwait(false);
-            var applied = listed.Kvs.ToDictionary(kv => ClusterKeys.Name(kv.Key, keys.AppliedPrefix), kv => Mark(kv.Value).Revision, StringComparer.Ordinal);
-            yield return new Dictionary<string, long>(applied, StringComparer.Ordinal);
-            var stream = EtcdWatcher.WatchPrefixAsync(client, keys.AppliedPrefix, listed.Header.Revision + 1, time, ct).GetAsyncEnumerator(ct);
-            try
+            if (listing is not null)
             {
-                while (true)
+                applied = listing.Kvs.ToDictionary(kv => ClusterKeys.Name(kv.Key, keys.AppliedPrefix), kv => Mark(kv.Value).Revision, StringComparer.Ordinal);
+            }
+
+            foreach (var e in changes?.Events ?? [])
+            {
+                var name = ClusterKeys.Name(e.Kv.Key, keys.AppliedPrefix);
+                if (e.Type == "DELETE")
                 {
-                    try
-                    {
-                        if (!await stream.MoveNextAsync().ConfigureAwait(false))
-                        {
-                            yield break;
-                        }
-                    }
-                    catch (EtcdCompactedException)
-                    {
-                        break; // list again
-                    }
-
-                    foreach (var e in stream.Current.Events)
-                    {
-                        var name = ClusterKeys.Name(e.Kv.Key, keys.AppliedPrefix);
-                        if (e.Type == "DELETE")
-                        {
-                            applied.Remove(name);
-                        }
-                        else
-                        {
-                            applied[name] = Mark(e.Kv.Value).Revision;
-                        }
-                    }
-
-                    yield return new Dictionary<string, long>(applied, StringComparer.Ordinal);
+                    applied.Remove(name);
+                }
+                else
+                {
+                    applied[name] = Mark(e.Kv.Value).Revision;
                 }
             }
-            finally
-            {
-                await stream.DisposeAsync().ConfigureAwait(false);
-            }
+
+            yield return new Dictionary<string, long>(applied, StringComparer.Ordinal);
         }
     }
 

@@ -58,4 +58,43 @@ internal static class EtcdWatcher
             backoff = TimeSpan.FromMilliseconds(Math.Min(backoff.TotalMilliseconds * 2, 1000));
         }
     }
+
+    /// <summary>
+    /// The prefix as it is now, then every change to it: a listing first (with values unless
+    /// <paramref name="countOnly"/>), and again whenever the revision to watch from has been
+    /// compacted (what changed meanwhile is in the new listing), each followed by the changes after it.
+    /// </summary>
+    public static async IAsyncEnumerable<(RangeResponse? Listing, WatchResponse? Changes)> ListThenWatchAsync(
+        EtcdClient client, byte[] prefix, bool countOnly, TimeProvider time, [EnumeratorCancellation] CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            var listed = await client.GetPrefixAsync(prefix, countOnly: countOnly, ct: ct).ConfigureAwait(false);
+            yield return (listed, null);
+            var stream = WatchPrefixAsync(client, prefix, listed.Header.Revision + 1, time, ct).GetAsyncEnumerator(ct);
+            try
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await stream.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            yield break;
+                        }
+                    }
+                    catch (EtcdCompactedException)
+                    {
+                        break; // list again
+                    }
+
+                    yield return (null, stream.Current);
+                }
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
 }
