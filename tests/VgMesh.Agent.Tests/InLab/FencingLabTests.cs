@@ -13,6 +13,8 @@ public class FencingLabTests(AgentLabFixture f)
         return r.ExitCode == 0 && !r.Stdout.Contains("error", StringComparison.Ordinal);
     }
 
+    private static long UnixNs(global::VgMesh.Lvm.Commands.ProcessResult r) => long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
     private static Task PartitionAsync(string host, bool cut) =>
         global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", cut ? "partition" : "heal", host]);
 
@@ -28,8 +30,12 @@ public class FencingLabTests(AgentLabFixture f)
         {
             while (!stop.IsCancellationRequested)
             {
+                // A sample is stamped when it starts, and reads node3 (the grant's target) before
+                // node2 (the fenced holder): whatever it finds writable was writable at or after
+                // the stamp, and a clean move between two reads is never counted as an overlap.
+                var at = clock.Elapsed.TotalSeconds;
                 var on = new List<string>();
-                foreach (var h in new[] { "node1", "node2", "node3" })
+                foreach (var h in new[] { "node3", "node2", "node1" })
                 {
                     if (await WritableOnAsync(h, "san-p5"))
                     {
@@ -39,31 +45,34 @@ public class FencingLabTests(AgentLabFixture f)
 
                 lock (samples)
                 {
-                    samples.Add((clock.Elapsed.TotalSeconds, [.. on]));
+                    samples.Add((at, [.. on]));
                 }
             }
         });
 
-        // The moment of the fence is taken inside node2 (a 50 ms watch of its own table, on the
-        // clock the lab hosts share with this machine), not when a poll from here first sees
-        // it: on a loaded machine each poll costs a second and more.
-        using var watchCancel = new CancellationTokenSource(TimeSpan.FromSeconds(4 * TtlSeconds));
-        var watch = f.Lab.ExecAsync("node2", ["sh", "-c", "until dmsetup table san-p5 | grep -q ' error'; do sleep 0.05; done; date +%s%N"], watchCancel.Token);
+        // The moments of the fence and of the grant are taken inside node2 and node3 (a 50 ms
+        // watch of their own tables, on the clock the lab hosts share with this machine), not
+        // when a poll from here first sees them: on a loaded machine each poll costs a second
+        // and more.
+        using var watchCancel = new CancellationTokenSource(TimeSpan.FromSeconds(12 * TtlSeconds));
+        var fenceWatch = f.Lab.ExecAsync("node2", ["sh", "-c", "until dmsetup table san-p5 | grep -q ' error'; do sleep 0.05; done; date +%s%N"], watchCancel.Token);
+        var grantWatch = f.Lab.ExecAsync("node3", ["sh", "-c", "until t=$(dmsetup table san-p5 2>/dev/null) && [ -n \"$t\" ] && ! echo \"$t\" | grep -q ' error'; do sleep 0.05; done; date +%s%N"], watchCancel.Token);
         await Task.Delay(TimeSpan.FromSeconds(1));
+        await AgentLabFixture.EventuallyAsync(() => { lock (samples) { return Task.FromResult(samples.Count); } }, n => n >= 1, TimeSpan.FromSeconds(30), "a first sample before the cut");
         double cutAt = clock.Elapsed.TotalSeconds, grantedAt;
         var cutUnixNs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() * 1_000_000;
-        double fenceLag;
+        long fencedUnixNs, grantedUnixNs;
         await PartitionAsync("node2", cut: true);
         try
         {
-            var fencedUnixNs = long.Parse((await watch).Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            fenceLag = (fencedUnixNs - cutUnixNs) / 1e9;
+            fencedUnixNs = UnixNs(await fenceWatch);
             var write = await f.Lab.ExecAsync("node2", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p5", "bs=4096", "count=1", "oflag=direct"]);
             Assert.Contains("0 bytes", write.Stderr, StringComparison.Ordinal);
 
             await f.OkAsync("node1", "lv", "activate", "p5", "--exclusive", "--host", "node3");
             grantedAt = clock.Elapsed.TotalSeconds;
             Assert.True(await WritableOnAsync("node3", "san-p5"));
+            grantedUnixNs = UnixNs(await grantWatch);
         }
         finally
         {
@@ -72,20 +81,28 @@ public class FencingLabTests(AgentLabFixture f)
 
         // node2 comes back, sees the claim is node3's, and releases its fenced device.
         await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "info", "san-p5"])).ExitCode, c => c != 0, TimeSpan.FromSeconds(30), "node2 releases the fenced device");
+        // How many samples fit in the run depends on the machine; what matters is that they span
+        // it: some before the cut (checked below) and some after node2 came back.
+        var released = clock.Elapsed.TotalSeconds;
+        await AgentLabFixture.EventuallyAsync(() => { lock (samples) { return Task.FromResult(samples.Count(s => s.At >= released)); } }, n => n >= 3, TimeSpan.FromSeconds(60), "three samples after node2 released p5");
         await stop.CancelAsync();
         await poller;
 
         lock (samples)
         {
-            Assert.True(samples.Count > 10, $"only {samples.Count} samples");
+            Assert.Contains(samples, s => s.At < cutAt && s.Writable.SequenceEqual(["node2"]));
             Assert.All(samples, s => Assert.True(s.Writable.Length <= 1, $"at {s.At:0.0} s writable on {string.Join(", ", s.Writable)}"));
-            var firstOnNode3 = samples.First(s => s.Writable.Contains("node3")).At;
-            Assert.True(samples.Where(s => s.At >= firstOnNode3).All(s => !s.Writable.Contains("node2")));
-            // Fenced within the TTL; granted elsewhere only after the lease ran out plus the grace.
-            Assert.True(fenceLag is > 0 and <= TtlSeconds + 1, $"node2 fenced p5 {fenceLag:0.00} s after the cut");
-            Assert.True(firstOnNode3 - cutAt >= TtlSeconds * 2.0 / 3 + GraceSeconds, $"node3 had it {firstOnNode3 - cutAt:0.0} s after the cut");
-            Assert.True(firstOnNode3 <= grantedAt + 1);
+            Assert.True(samples.SkipWhile(s => !s.Writable.Contains("node3")).All(s => !s.Writable.Contains("node2")));
+            Assert.All(samples.Where(s => s.At >= grantedAt), s => Assert.Equal(["node3"], s.Writable));
         }
+
+        // Fenced within the TTL; granted elsewhere only after the lease ran out plus the grace,
+        // which leaves at least the grace between node2's fence and node3's first write.
+        var fenceLag = (fencedUnixNs - cutUnixNs) / 1e9;
+        var grantLag = (grantedUnixNs - cutUnixNs) / 1e9;
+        Assert.True(fenceLag is > 0 and <= TtlSeconds + 1, $"node2 fenced p5 {fenceLag:0.00} s after the cut");
+        Assert.True(grantLag >= TtlSeconds * 2.0 / 3 + GraceSeconds, $"node3 had p5 {grantLag:0.00} s after the cut");
+        Assert.True(grantLag - fenceLag >= GraceSeconds, $"node3 had p5 {grantLag - fenceLag:0.00} s after node2 fenced it");
     }
 
     [Fact]
