@@ -97,7 +97,7 @@ public class FencingLabTests(AgentLabFixture f)
         }
 
         // Fenced within the TTL; granted elsewhere only after the lease ran out plus the grace,
-        // which leaves at least the grace between node2's fence and node3's first write.
+        // which leaves at least the grace between node2's fence and node3's activation.
         var fenceLag = (fencedUnixNs - cutUnixNs) / 1e9;
         var grantLag = (grantedUnixNs - cutUnixNs) / 1e9;
         Assert.True(fenceLag is > 0 and <= TtlSeconds + 1, $"node2 fenced p5 {fenceLag:0.00} s after the cut");
