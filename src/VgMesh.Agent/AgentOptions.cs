@@ -50,6 +50,12 @@ public sealed record AgentOptions
     public int PropagationTimeoutSeconds { get; init; } = 30;
 
     /// <summary>
+    /// How long completed operations, events and this host's journal entries are kept (7 days by
+    /// default). It is also the idempotency window: an operation id is remembered this long.
+    /// </summary>
+    public int HistoryRetentionHours { get; init; } = 168;
+
+    /// <summary>
     /// <c>ADDRESS:PORT</c> serving only <c>GET /metrics</c>, without a token (Prometheus on a
     /// management network, which still reaches a host cut off from the cluster network); empty: none.
     /// <c>/metrics</c> is also served on the API listeners, with their rules.
@@ -103,6 +109,11 @@ public sealed record AgentOptions
         if (ReconcileIntervalSeconds is < 1 or > 3600)
         {
             Fail($"ReconcileIntervalSeconds {ReconcileIntervalSeconds} is outside 1-3600");
+        }
+
+        if (HistoryRetentionHours is < 1 or > 87_600)
+        {
+            Fail($"HistoryRetentionHours {HistoryRetentionHours} is outside 1-87600 (one hour to ten years)");
         }
 
         if (!Path.IsPathRooted(StateDir) || !Path.IsPathRooted(UnixSocket))

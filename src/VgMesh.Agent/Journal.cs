@@ -76,6 +76,19 @@ public sealed class Journal : IDisposable
         }
     }
 
+    /// <summary>Deletes the entries finished before <paramref name="before"/>; an unfinished one stays until it is closed.</summary>
+    public int Prune(DateTimeOffset before)
+    {
+        lock (_gate)
+        {
+            using var cmd = _db.CreateCommand();
+            // Stamps are round-trip strings of UTC times, so they sort as the times do.
+            cmd.CommandText = "DELETE FROM intents WHERE finished IS NOT NULL AND finished < $b";
+            cmd.Parameters.AddWithValue("$b", before.ToUniversalTime().ToString("O"));
+            return cmd.ExecuteNonQuery();
+        }
+    }
+
     public IReadOnlyList<string> Recent(int count)
     {
         lock (_gate)

@@ -76,6 +76,7 @@ s.AddSingleton<Executor>();
 s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>()));
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
+s.AddHostedService<HistoryService>();
 s.AddSingleton<ClaimCache>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());

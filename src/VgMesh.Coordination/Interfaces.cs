@@ -90,6 +90,13 @@ public interface IEventLog
     /// what an answer waits on without polling (every host acknowledges every change).
     /// </summary>
     IAsyncEnumerable<IReadOnlyDictionary<string, long>> WatchAppliedAsync(CancellationToken ct = default);
+
+    /// <summary>
+    /// Deletes the events stamped before <paramref name="before"/> that every live host has applied
+    /// (leader only, fenced); returns how many. A host that was away re-reads LVM and device-mapper
+    /// in its first pass, so it needs none of them; a live host never loses one it has not applied.
+    /// </summary>
+    Task<int> PruneAsync(DateTimeOffset before, CancellationToken ct = default);
 }
 
 /// <summary>
@@ -120,6 +127,14 @@ public interface IOperationQueue
 
     /// <summary>Leader side: records the result, its events and its catalog changes in one fenced write; returns the revision.</summary>
     Task<long> CompleteAsync(OperationResult result, IReadOnlyList<ClusterEvent> events, IReadOnlyList<CatalogWrite>? catalog = null, CancellationToken ct = default);
+
+    /// <summary>
+    /// Forgets the operations completed before <paramref name="completedBefore"/>: request, claim and
+    /// result together (leader only, fenced); returns how many. Operations without a result are never
+    /// touched. An id forgotten this way can be submitted again as a new operation: the retention is
+    /// the idempotency window.
+    /// </summary>
+    Task<int> PruneAsync(DateTimeOffset completedBefore, CancellationToken ct = default);
 }
 
 /// <summary>

@@ -125,6 +125,40 @@ public sealed class EtcdEventLog(EtcdClient client, EtcdCoordinator coordinator,
         }
     }
 
+    public async Task<int> PruneAsync(DateTimeOffset before, CancellationToken ct = default)
+    {
+        var floor = await LowestLiveMarkAsync(ct).ConfigureAwait(false);
+        var pruned = 0;
+        while (floor > 0)
+        {
+            // Oldest first; events are stamped in the order they are committed.
+            var page = await client.RangeAsync(new RangeRequest { Key = keys.EventsPrefix, RangeEnd = Keys.PrefixEnd(keys.EventsPrefix), MaxModRevision = floor, SortTarget = "MOD", SortOrder = "ASCEND", Limit = 100 }, ct).ConfigureAwait(false);
+            var old = page.Kvs.TakeWhile(kv => JsonSerializer.Deserialize(kv.Value, CoordinationJsonContext.Default.ClusterEvent)!.Time < before).ToList();
+            if (old.Count == 0)
+            {
+                break;
+            }
+
+            await coordinator.FencedTxnAsync([], [.. old.Select(kv => RequestOp.Delete(kv.Key))], ct).ConfigureAwait(false);
+            pruned += old.Count;
+            if (old.Count < page.Kvs.Count || !page.More)
+            {
+                break;
+            }
+        }
+
+        return pruned;
+    }
+
+    /// <summary>The lowest revision applied by a live member; 0 (prune nothing) while one has not acknowledged yet.</summary>
+    private async Task<long> LowestLiveMarkAsync(CancellationToken ct)
+    {
+        var live = (await client.RangeAsync(new RangeRequest { Key = keys.MembersPrefix, RangeEnd = Keys.PrefixEnd(keys.MembersPrefix), KeysOnly = true }, ct).ConfigureAwait(false))
+            .Kvs.Select(kv => ClusterKeys.Name(kv.Key, keys.MembersPrefix)).ToList();
+        var marks = await AppliedAsync(ct).ConfigureAwait(false);
+        return live.Count == 0 ? 0 : live.Min(h => marks.GetValueOrDefault(h));
+    }
+
     private static AppliedMark Mark(byte[] json) => JsonSerializer.Deserialize(json, CoordinationJsonContext.Default.AppliedMark)!;
 
     private async Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>

@@ -33,6 +33,7 @@ public sealed class RangeRequest
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool KeysOnly { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public bool CountOnly { get; set; }
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long MinModRevision { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long MaxModRevision { get; set; }
 }
 
 public sealed class RangeResponse

@@ -227,4 +227,27 @@ public sealed class EtcdOperationQueue(EtcdClient client, EtcdCoordinator coordi
 
         return r.Header.Revision;
     }
+
+    public async Task<int> PruneAsync(DateTimeOffset completedBefore, CancellationToken ct = default)
+    {
+        // Results are written once, in completion order: oldest first by revision. 40 operations of
+        // three keys each stay within etcd's default of 128 operations per transaction.
+        var pruned = 0;
+        while (true)
+        {
+            var page = await client.RangeAsync(new RangeRequest { Key = keys.ResultsPrefix, RangeEnd = Keys.PrefixEnd(keys.ResultsPrefix), SortTarget = "MOD", SortOrder = "ASCEND", Limit = 40 }, ct).ConfigureAwait(false);
+            var old = page.Kvs.TakeWhile(kv => ReadResult(kv).CompletedAt < completedBefore).Select(kv => ClusterKeys.Name(kv.Key, keys.ResultsPrefix)).ToList();
+            if (old.Count == 0)
+            {
+                return pruned;
+            }
+
+            await coordinator.FencedTxnAsync([], [.. old.SelectMany(id => new[] { RequestOp.Delete(keys.Op(id)), RequestOp.Delete(keys.Claim(id)), RequestOp.Delete(keys.Result(id)) })], ct).ConfigureAwait(false);
+            pruned += old.Count;
+            if (old.Count < page.Kvs.Count || !page.More)
+            {
+                return pruned;
+            }
+        }
+    }
 }

@@ -183,6 +183,22 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
         }
     }
 
+    /// <summary>One host, always live: what it has applied bounds what is deleted.</summary>
+    async Task<int> IEventLog.PruneAsync(DateTimeOffset before, CancellationToken ct)
+    {
+        var floor = (await AppliedAsync(ct).ConfigureAwait(false)).GetValueOrDefault(Host);
+        var rows = await QueryAsync("SELECT revision, json FROM events WHERE revision <= $r ORDER BY revision, idx", [("$r", floor)], r => (Rev: r.GetInt64(0), Json: r.GetString(1)), ct).ConfigureAwait(false);
+        var old = rows.TakeWhile(r => JsonSerializer.Deserialize(r.Json, CoordinationJsonContext.Default.ClusterEvent)!.Time < before).ToList();
+        if (old.Count == 0)
+        {
+            return 0;
+        }
+
+        // Whole revisions only, up to the last one found old; a revision's events share one stamp.
+        var through = old[^1].Rev;
+        return await WriteAsync((tx, _) => Exec(tx, "DELETE FROM events WHERE revision <= $r", ("$r", through)), ct).ConfigureAwait(false);
+    }
+
     private Task<List<(string Host, AppliedMark Mark)>> MarksAsync(CancellationToken ct) =>
         QueryAsync("SELECT host, json FROM applied ORDER BY host", [], r => (r.GetString(0), JsonSerializer.Deserialize(r.GetString(1), CoordinationJsonContext.Default.AppliedMark)!), ct);
 
@@ -293,6 +309,28 @@ public sealed class SingleHostNode : IClusterNode, ICoordinator, IMembership, IE
 
             return rev;
         }, ct);
+    }
+
+    async Task<int> IOperationQueue.PruneAsync(DateTimeOffset completedBefore, CancellationToken ct)
+    {
+        var rows = await QueryAsync("SELECT id, json FROM results ORDER BY revision", [], r => (Id: r.GetString(0), Json: r.GetString(1)), ct).ConfigureAwait(false);
+        var old = rows.TakeWhile(r => JsonSerializer.Deserialize(r.Json, CoordinationJsonContext.Default.OperationResult)!.CompletedAt < completedBefore).Select(r => r.Id).ToList();
+        if (old.Count == 0)
+        {
+            return 0;
+        }
+
+        return await WriteAsync((tx, _) =>
+        {
+            foreach (var id in old)
+            {
+                Exec(tx, "DELETE FROM ops WHERE id = $id", ("$id", id));
+                Exec(tx, "DELETE FROM claims WHERE id = $id", ("$id", id));
+                Exec(tx, "DELETE FROM results WHERE id = $id", ("$id", id));
+            }
+
+            return old.Count;
+        }, ct).ConfigureAwait(false);
     }
 
     // ---------------------------------------------------------------- catalog
