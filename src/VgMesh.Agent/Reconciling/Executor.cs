@@ -66,6 +66,17 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                 LogActed(logger, action.GetType().Name, action.Subject);
                 metrics.Drift(KindOf(action), repaired: true);
             }
+            catch (LvmNotFoundException e)
+            {
+                // Removed after the pass read it (an lvremove on another host, or by hand here): the
+                // action has nothing left to act on, and the removal's own event or the next pass
+                // deals with any device it left. Not an alert: nothing is wrong.
+                LogGone(logger, action.GetType().Name, action.Subject, e.Message);
+                if (action is Deactivate { Unfences: true })
+                {
+                    fenced.Remove(action.Subject); // nothing left to fence
+                }
+            }
             catch (LvmInUseException e)
             {
                 metrics.Drift(KindOf(action), repaired: false);
@@ -92,6 +103,9 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
         Activate => "activate",
         _ => "other",
     };
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "reconcile: {Action} {Subject} skipped: it was removed meanwhile ({Reason})")]
+    private static partial void LogGone(ILogger logger, string action, string subject, string reason);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "reconcile: {Action} {Subject}")]
     private static partial void LogActed(ILogger logger, string action, string subject);

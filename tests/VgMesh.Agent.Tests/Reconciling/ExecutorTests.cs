@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using VgMesh.Agent.Reconciling;
+using VgMesh.Agent.Telemetry;
+using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.DeviceMapper;
+
+namespace VgMesh.Agent.Tests.Reconciling;
+
+public sealed class ExecutorTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vgmesh-exec-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Answers every command with one exit code and stderr, as LVM would.</summary>
+    private sealed class AnsweringRunner(int exitCode, string stderr) : ILvmRunner
+    {
+        public List<string> Ran { get; } = [];
+
+        public Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken)
+        {
+            Ran.Add(string.Join(' ', command.Args));
+            return Task.FromResult(new ProcessResult([.. command.Args], exitCode, "", stderr, TimeSpan.Zero));
+        }
+    }
+
+    private Executor ExecutorOver(ILvmRunner runner, out AgentMetrics metrics)
+    {
+        var options = new AgentOptions { VolumeGroup = "san", StateDir = _dir };
+        var fenced = new FencedSet(options);
+        metrics = new AgentMetrics(fenced);
+        var lvm = new LvmDriver(runner);
+        var dm = new DmSetup(runner, _dir, _dir);
+        // The guard and the deactivator are not reached by a refresh.
+        return new Executor(lvm, dm, deactivator: null!, fenced, guard: null!, metrics, options, NullLogger<Executor>.Instance);
+    }
+
+    [Fact]
+    public async Task Refresh_OfAnLvRemovedMeanwhile_IsNoAlert()
+    {
+        var runner = new AnsweringRunner(5, "  Failed to find logical volume \"san/ar4\"\n");
+        var executor = ExecutorOver(runner, out var metrics);
+        using (metrics)
+        {
+            Assert.Empty(await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None));
+        }
+
+        Assert.Contains(runner.Ran, r => r.Contains("--refresh", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Refresh_ThatFailsOtherwise_IsAnAlert()
+    {
+        var executor = ExecutorOver(new AnsweringRunner(5, "  device-mapper: reload ioctl on (253:3) failed: Invalid argument\n"), out var metrics);
+        using (metrics)
+        {
+            var alert = Assert.Single(await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None));
+            Assert.StartsWith("failed: Refresh ar4", alert, StringComparison.Ordinal);
+        }
+    }
+}
