@@ -33,6 +33,17 @@ public sealed partial class LvmDriver(ILvmRunner runner)
         return ReportParser.ParseLvs(await ReadAsync(["lvs", "-a", .. ReportColumns.Format, "-o", ReportColumns.Lv, "--", vg], vg, ct).ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// The LVs of <paramref name="vg"/> and, from the same report, the VG itself (null when it has
+    /// no LV): what a reconcile pass reads, in one LVM process instead of an lvs and a vgs.
+    /// </summary>
+    public async Task<(IReadOnlyList<LogicalVolume> Lvs, VolumeGroup? Vg)> ListLvsWithVgAsync(string vg, CancellationToken ct = default)
+    {
+        LvmNames.ValidateVg(vg);
+        var json = await ReadAsync(["lvs", "-a", .. ReportColumns.Format, "-o", ReportColumns.Lv + "," + ReportColumns.VgOfLv, "--", vg], vg, ct).ConfigureAwait(false);
+        return (ReportParser.ParseLvs(json), ReportParser.ParseVgOfLvs(json));
+    }
+
     public async Task<LogicalVolume> GetLvAsync(LvRef lv, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(lv);

@@ -18,15 +18,10 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
     /// <returns>Both states, and the LV report they came from (a pass that changed nothing reports it as is).</returns>
     public async Task<(DesiredState Desired, ActualState Actual, IReadOnlyList<LogicalVolume> Lvs)> ReadAsync(CancellationToken ct)
     {
-        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-
-        // The VG's own fields change only with its metadata: the sequence number the LV report
-        // carries tells whether the last vgs still holds (a claim change or a handoff needs none).
-        var vg = _vg;
-        if (vg is null || lvs.Count == 0 || lvs[0].VgSeqno != vg.Seqno)
-        {
-            _vg = vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        }
+        // The VG's columns ride on the LV report; a vgs only for a VG without LVs.
+        var (lvs, vgOfLvs) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var vg = vgOfLvs ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        _vg = vg;
 
         var catalog = runtime.Node.Catalog;
         var claims = await ClaimsAsync(catalog, ct).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
 
 namespace VgMesh.Lvm.Reports;
 
@@ -7,10 +8,16 @@ namespace VgMesh.Lvm.Reports;
 public static class ReportParser
 {
     public static IReadOnlyList<VolumeGroup> ParseVgs(string json) =>
-        Rows(json, s => s.Vg).Select(r => new VolumeGroup(
-            r.VgName, r.VgUuid, Long(r.VgSize), Long(r.VgFree), Long(r.VgExtentSize), Long(r.VgExtentCount),
-            Long(r.VgFreeCount), Long(r.VgSeqno), r.VgAttr, r.VgLockType, Int(r.LvCount), Int(r.SnapCount),
-            Int(r.PvCount), Tags(r.VgTags))).ToList();
+        Rows(json, ReportJsonContext.Default.ReportEnvelope, e => e.Report.SelectMany(s => s.Vg ?? [])).Select(ToVg).ToList();
+
+    /// <summary>The VG of an LV report asked with <see cref="ReportColumns.VgOfLv"/>; null when it has no LV.</summary>
+    public static VolumeGroup? ParseVgOfLvs(string json) =>
+        Rows(json, ReportJsonContext.Default.LvReportEnvelope, e => e.Report.SelectMany(s => s.Lv ?? [])).Select(ToVg).FirstOrDefault();
+
+    private static VolumeGroup ToVg(VgRow r) => new(
+        r.VgName, r.VgUuid, Long(r.VgSize), Long(r.VgFree), Long(r.VgExtentSize), Long(r.VgExtentCount),
+        Long(r.VgFreeCount), Long(r.VgSeqno), r.VgAttr, r.VgLockType, Int(r.LvCount), Int(r.SnapCount),
+        Int(r.PvCount), Tags(r.VgTags));
 
     public static IReadOnlyList<PhysicalVolume> ParsePvs(string json) =>
         Rows(json, s => s.Pv).Select(r => new PhysicalVolume(
@@ -55,19 +62,22 @@ public static class ReportParser
             r.VgSeqno.Length == 0 ? null : Long(r.VgSeqno));
     }
 
-    private static IEnumerable<T> Rows<T>(string json, Func<ReportSection, List<T>?> pick)
+    private static IEnumerable<T> Rows<T>(string json, Func<ReportSection, List<T>?> pick) =>
+        Rows(json, ReportJsonContext.Default.ReportEnvelope, e => e.Report.SelectMany(s => pick(s) ?? []));
+
+    private static IEnumerable<T> Rows<TEnvelope, T>(string json, JsonTypeInfo<TEnvelope> type, Func<TEnvelope, IEnumerable<T>> rows)
     {
-        ReportEnvelope? envelope;
+        TEnvelope? envelope;
         try
         {
-            envelope = JsonSerializer.Deserialize(json, ReportJsonContext.Default.ReportEnvelope);
+            envelope = JsonSerializer.Deserialize(json, type);
         }
         catch (JsonException e)
         {
             throw new FormatException($"LVM report is not the JSON expected from --reportformat json: {e.Message}", e);
         }
 
-        return envelope?.Report.SelectMany(s => pick(s) ?? []) ?? [];
+        return envelope is null ? [] : rows(envelope);
     }
 
     private static long Long(string s) => long.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture);

@@ -18,6 +18,17 @@ internal sealed class ReportSection
     public List<LvRow>? Lv { get; set; }
 }
 
+/// <summary>An LV report read for its VG columns: every row carries them, the first is enough.</summary>
+internal sealed class LvReportEnvelope
+{
+    public List<LvReportSection> Report { get; set; } = [];
+}
+
+internal sealed class LvReportSection
+{
+    public List<VgRow>? Lv { get; set; }
+}
+
 internal sealed class VgRow
 {
     public string VgName { get; set; } = "";
@@ -74,4 +85,5 @@ internal sealed class LvRow
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(ReportEnvelope))]
+[JsonSerializable(typeof(LvReportEnvelope))]
 internal sealed partial class ReportJsonContext : JsonSerializerContext;

@@ -81,6 +81,22 @@ public class ReportParserTests
     }
 
     [Fact]
+    public void ParseVgOfLvs_TheVgColumnsOfAnLvReport_AsVgsReportsThem()
+    {
+        // Recorded in a lab host, with vgs at the same moment reporting the same VG field for field.
+        var json = Fixture.Read("lvs-with-vg.json");
+        var vg = ReportParser.ParseVgOfLvs(json)!;
+        Assert.Equal(("san", "Pdkali-z8db-Kaoj-jdnr-3AC8-Wvha-RcDsUx", 2143289344L, 2134900736L, 4194304L, 511L, 509L, 2L, "wz--n-", "", 1, 0, 1),
+            (vg.Name, vg.Uuid, vg.SizeBytes, vg.FreeBytes, vg.ExtentSizeBytes, vg.ExtentCount, vg.FreeExtentCount, vg.Seqno, vg.Attr, vg.LockType, vg.LvCount, vg.SnapshotCount, vg.PvCount));
+        Assert.Empty(vg.Tags);
+        Assert.Equal("fx1", Assert.Single(ReportParser.ParseLvs(json)).Name);
+    }
+
+    [Fact]
+    public void ParseVgOfLvs_VgWithoutLvs_Null() =>
+        Assert.Null(ReportParser.ParseVgOfLvs("{\"report\": [{\"lv\": []}]}"));
+
+    [Fact]
     public void ParseVgs_NotJson_FormatExceptionNamesTheCause() =>
         Assert.Throws<FormatException>(() => ReportParser.ParseVgs("  Volume group \"x\" not found"));
 
@@ -91,6 +107,7 @@ public class ReportParserTests
         Assert.Contains($"VG_COLS={ReportColumns.Vg}\n", script, StringComparison.Ordinal);
         Assert.Contains($"PV_COLS={ReportColumns.Pv}\n", script, StringComparison.Ordinal);
         Assert.Contains($"LV_COLS={ReportColumns.Lv}\n", script, StringComparison.Ordinal);
+        Assert.Contains($"VG_OF_LV_COLS={ReportColumns.VgOfLv}\n", script, StringComparison.Ordinal);
         Assert.Contains($"-o {VgMesh.Lvm.DeviceMapper.DmParser.InfoArgs[^1]})", script, StringComparison.Ordinal);
     }
 }
