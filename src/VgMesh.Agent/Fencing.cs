@@ -71,20 +71,20 @@ public sealed partial class FencingService(
             node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
         }
 
-        long fencedSession = -1;
+        var trigger = new FenceTrigger(margin);
         while (!stoppingToken.IsCancellationRequested)
         {
             var session = node.Session;
-            if (session.TimeLeft < margin && session.Id != fencedSession)
+            var left = session.TimeLeft;
+            if (trigger.ShouldFence(session.Id, left))
             {
-                fencedSession = session.Id;
-                await FenceAsync(session.TimeLeft, stoppingToken).ConfigureAwait(false);
+                await FenceAsync(left, stoppingToken).ConfigureAwait(false);
             }
 
             // Asleep until the session would reach the margin without a renewal (a renewal only
             // moves that moment later, and waking re-checks), at least every second for a new
             // session: a poll every 100 ms costs a host where every wake-up is expensive (UML).
-            var wait = session.Id == fencedSession ? TimeSpan.FromMilliseconds(100) : session.TimeLeft - margin;
+            var wait = trigger.IsFenced(session.Id) ? TimeSpan.FromMilliseconds(100) : session.TimeLeft - margin;
             await Task.Delay(wait < Tick ? Tick : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, time, stoppingToken).ConfigureAwait(false);
         }
     }
@@ -93,7 +93,9 @@ public sealed partial class FencingService(
     {
         // All at once: the time left is short, and each LV waits only for its own in-flight I/O.
         var already = fenced.Current;
-        await Task.WhenAll(claims.HeldBy(options.Host).Where(l => !already.Contains(l)).Select(lv => FenceOneAsync(lv, left, ct))).ConfigureAwait(false);
+        var held = claims.HeldBy(options.Host).Where(l => !already.Contains(l)).ToList();
+        LogFenceRound(logger, left.TotalMilliseconds, held.Count);
+        await Task.WhenAll(held.Select(lv => FenceOneAsync(lv, left, ct))).ConfigureAwait(false);
     }
 
     private async Task FenceOneAsync(string lv, TimeSpan left, CancellationToken ct)
@@ -118,11 +120,50 @@ public sealed partial class FencingService(
     [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "session about to expire ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
     private static partial void LogFenced(ILogger logger, string lv, double leftMs);
 
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "session short of renewal ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim that are not fenced yet")]
+    private static partial void LogFenceRound(ILogger logger, double leftMs, int count);
+
     [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "not in the cluster {Seconds:0.0} s after start: fencing the LVs this host last held by claim")]
     private static partial void LogNotJoined(ILogger logger, double seconds);
 
     [LoggerMessage(EventId = 3402, Level = LogLevel.Critical, Message = "could not fence {Lv}: {Reason}")]
     private static partial void LogFenceFailed(ILogger logger, string lv, string reason);
+}
+
+/// <summary>
+/// When to fence: once each time a session runs short of its margin. A session that renews in
+/// time after all re-arms it: a later shortage fences what the host holds then (LVs claimed since
+/// would otherwise stay unfenced). Before, one fence per session: a renewal late by more than the
+/// margin under load could spend it on a moment when the host held nothing, the likely cause of a
+/// lab run in which a host cut off later fenced nothing at all.
+/// </summary>
+public sealed class FenceTrigger(TimeSpan margin)
+{
+    private long _fencedSession = -1;
+
+    public bool ShouldFence(long session, TimeSpan left)
+    {
+        if (left < margin)
+        {
+            if (session == _fencedSession)
+            {
+                return false;
+            }
+
+            _fencedSession = session;
+            return true;
+        }
+
+        if (session == _fencedSession)
+        {
+            _fencedSession = -1; // renewed in time after all
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether this session has been fenced and not renewed since.</summary>
+    public bool IsFenced(long session) => session == _fencedSession;
 }
 
 /// <summary>
