@@ -84,7 +84,13 @@ public class LvmErrorsLabTests(LvmLabFixture lab)
     [Fact]
     public async Task Timeout_SlowCommandKilled()
     {
-        var d = new LvmDriver(lab.Runner("node1", o => o with { Timeout = TimeSpan.FromMilliseconds(30) }));
+        // The command sleeps 20 s in the host before it runs: a vgs alone can end before a 30 ms
+        // timer gets a thread on a loaded machine (seen once: it finished in 0.9 s, unkilled).
+        var d = new LvmDriver(lab.Runner("node1", o => o with
+        {
+            Timeout = TimeSpan.FromMilliseconds(500),
+            CommandPrefix = [.. o.CommandPrefix, "sh", "-c", "sleep 20; exec \"$@\"", "sh"],
+        }));
         await Assert.ThrowsAsync<LvmTimeoutException>(() => d.ListVgsAsync());
     }
 
