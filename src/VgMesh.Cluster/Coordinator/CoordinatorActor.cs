@@ -1,0 +1,328 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+using VgMesh.Cluster.Leases;
+
+namespace VgMesh.Cluster.Coordinator;
+
+/// <param name="Host">This agent's host name, recorded as the writer of every result.</param>
+/// <param name="EventsTopic">The DistributedPubSub topic events are published on.</param>
+/// <param name="SnapshotEvery">A snapshot of the state after this many journal entries, so recovery does not replay the whole history.</param>
+public sealed record CoordinatorSettings(string Host, string EventsTopic = CoordinatorSettings.DefaultEventsTopic, int SnapshotEvery = 500)
+{
+    public const string DefaultEventsTopic = "vgmesh.events";
+
+    public const string PersistenceId = "vgmesh-coordinator";
+}
+
+/// <summary>
+/// The cluster's one coordinator: a cluster singleton that runs only while its node holds the
+/// coordinator lease. It queues operations durably and idempotently, runs them one at a time
+/// through the <see cref="IOperationHandler"/>, and records each result with its events and claim
+/// changes in one journal entry, then publishes the events. Every journal entry carries the lease
+/// generation; the lease is checked before each entry is written and before each operation
+/// starts, and its loss cancels the running operation and stops this actor before anything else.
+/// </summary>
+public sealed class CoordinatorActor : ReceivePersistentActor
+{
+    private readonly CoordinatorSettings _settings;
+    private readonly IOperationHandler _handler;
+    private readonly Func<ILeaseGuard?> _lease;
+    private readonly IActorRef _publisher;
+    private readonly TimeProvider _time;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, List<IActorRef>> _waiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HostAck> _applied = new(StringComparer.Ordinal);
+    private CoordinatorState _state = CoordinatorState.Empty;
+    private ILeaseGuard? _guard;
+    private string? _running;
+    private CancellationTokenSource? _runningCts;
+
+    /// <param name="lease">The lease acquisition this node holds now (null when none).</param>
+    /// <param name="publisher">Where events go: the DistributedPubSub mediator (a probe in tests).</param>
+    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time)
+    {
+        _settings = settings;
+        _handler = handler;
+        _lease = lease;
+        _publisher = publisher;
+        _time = time;
+
+        Recover<SnapshotOffer>(offer => _state = (CoordinatorState)offer.Snapshot);
+        Recover<ICoordinatorEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ => Begin());
+
+        Command<LeaseLost>(_ => StopForLostLease("the lease-lost signal"));
+        Command<SubmitOperation>(Submit);
+        Command<HandlerDone>(Done);
+        Command<HandlerFailed>(Failed);
+        Command<HostApplied>(a => _applied[a.Host] = new HostAck(a.Host, a.Sequence, a.At));
+        Command<GetCoordinatorStatus>(_ => Sender.Tell(Status()));
+        Command<GetState>(_ => Sender.Tell(_state));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning("coordinator snapshot at {0} failed: {1}", f.Metadata.SequenceNr, f.Cause.Message));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+    }
+
+    public override string PersistenceId => CoordinatorSettings.PersistenceId;
+
+    /// <summary>After recovery: take the lease's acquisition and mark the new generation in the journal before anything else is written.</summary>
+    private void Begin()
+    {
+        var guard = _lease();
+        if (guard is null)
+        {
+            _log.Warning("coordinator recovered without a held lease; stopping (the singleton manager starts it again once the lease is held)");
+            Context.Stop(Self);
+            return;
+        }
+
+        if (guard.Generation <= _state.Generation)
+        {
+            // A generation is handed out once; one that did not grow means this journal was
+            // written by a later acquisition than the lease store knows of. Refuse to run.
+            _log.Error("lease generation {0} is not above the journal's {1}; the lease store and the journal disagree, refusing to coordinate", guard.Generation, _state.Generation);
+            Context.Stop(Self);
+            return;
+        }
+
+        _guard = guard;
+        var self = Self;
+        guard.Lost.Register(() => self.Tell(LeaseLost.Instance));
+        if (!Held())
+        {
+            return;
+        }
+
+        Persist(new CoordinatorStarted(guard.Generation, _settings.Host, _time.GetUtcNow()), e =>
+        {
+            _state = _state.Apply(e);
+            _log.Info("coordinator started on {0}: lease generation {1}, {2} operations pending, last event {3}", _settings.Host, e.Generation, _state.Pending.Count, _state.LastEventSequence);
+            RunNext();
+        });
+    }
+
+    private void Submit(SubmitOperation m)
+    {
+        var r = m.Request;
+        if (_state.Operations.TryGetValue(r.Id, out var known))
+        {
+            if (known.Request.Kind != r.Kind || known.Request.Payload != r.Payload)
+            {
+                Sender.Tell(new OperationRefused(r.Id, $"operation id '{r.Id}' was already used for a different request; choose a new id for a new request."));
+            }
+            else if (known.Result is { } result)
+            {
+                Sender.Tell(new OperationFinished(result));
+            }
+            else
+            {
+                Wait(r.Id, Sender);
+            }
+
+            return;
+        }
+
+        if (!Held())
+        {
+            return; // no answer: the submitter's resubmission finds the next coordinator
+        }
+
+        var sender = Sender;
+        Persist(new OperationAccepted(r, _guard!.Generation, _time.GetUtcNow()), e =>
+        {
+            _state = _state.Apply(e);
+            Wait(r.Id, sender);
+            RunNext();
+        });
+    }
+
+    private void Wait(string id, IActorRef who)
+    {
+        if (!_waiters.TryGetValue(id, out var list))
+        {
+            _waiters[id] = list = [];
+        }
+
+        if (!list.Contains(who))
+        {
+            list.Add(who);
+        }
+    }
+
+    private void RunNext()
+    {
+        if (_running is not null || _state.NextPending is not { } next || !Held())
+        {
+            return;
+        }
+
+        var id = next.Request.Id;
+        var recovered = next.Phase == OperationPhase.Started;
+        _running = id;
+        Persist(new OperationStarted(id, _guard!.Generation, _time.GetUtcNow()), e =>
+        {
+            _state = _state.Apply(e);
+            var guard = _guard!;
+            if (!Held())
+            {
+                return; // the lease went while the entry was written: the next coordinator runs it, as recovered
+            }
+
+            _runningCts = CancellationTokenSource.CreateLinkedTokenSource(guard.Lost);
+            var context = new OperationContext(next.Request, next.Sequence, recovered, _state.Claims, guard);
+            var self = Self;
+            RunHandler(context, _runningCts.Token).PipeTo(self, success: o => new HandlerDone(id, o), failure: ex => new HandlerFailed(id, ex));
+        });
+    }
+
+    private async Task<OperationOutcome> RunHandler(OperationContext context, CancellationToken ct)
+    {
+        // Off the actor's thread: the handler runs LVM processes.
+        await Task.Yield();
+        return await _handler.HandleAsync(context, ct).ConfigureAwait(false);
+    }
+
+    private void Done(HandlerDone m)
+    {
+        if (m.Id != _running)
+        {
+            return;
+        }
+
+        var outcome = m.Outcome;
+        if (_state.CheckClaims(outcome.Claims) is { } conflict)
+        {
+            // The handler decided on the claims as they stood; a conflict here is a bug, and
+            // recording it would break the claim rules. Its events stay: they say what LVM did.
+            _log.Error("operation {0}: claim change on {1} refused: {2}", m.Id, conflict.Lv, conflict.Reason);
+            outcome = outcome with { Status = OperationStatus.Failed, Message = $"{conflict.Lv}: {conflict.Reason}", Claims = [] };
+        }
+
+        Record(m.Id, outcome);
+    }
+
+    private void Failed(HandlerFailed m)
+    {
+        if (m.Id != _running)
+        {
+            return;
+        }
+
+        var cause = m.Cause is AggregateException { InnerExceptions.Count: 1 } agg ? agg.InnerExceptions[0] : m.Cause;
+        if (cause is LeaseLostException || (cause is OperationCanceledException && _guard?.Lost.IsCancellationRequested == true))
+        {
+            StopForLostLease($"operation {m.Id} stopped: {cause.Message}");
+            return;
+        }
+
+        // An exception from a step is that step's failure; a resubmission gets this result.
+        Record(m.Id, OperationOutcome.Failed(cause.Message));
+    }
+
+    private void Record(string id, OperationOutcome outcome)
+    {
+        if (!Held())
+        {
+            return;
+        }
+
+        var guard = _guard!;
+        var now = _time.GetUtcNow();
+        var result = new OperationResult(id, outcome.Status, outcome.Message, outcome.Data, _settings.Host, guard.Generation, now, _state.LastEventSequence + outcome.Events.Length);
+        Persist(new OperationCompleted(result, outcome.Events, outcome.Claims, guard.Generation, now), e =>
+        {
+            var first = _state.LastEventSequence + 1;
+            _state = _state.Apply(e);
+            _running = null;
+            _runningCts?.Dispose();
+            _runningCts = null;
+            if (!e.Events.IsEmpty)
+            {
+                var events = e.Events.Select((ev, i) => new SequencedEvent(first + i, e.Generation, ev)).ToImmutableArray();
+                _publisher.Tell(new Publish(_settings.EventsTopic, new EventsCommitted(LastSequenceNr, events)));
+            }
+
+            if (_waiters.Remove(id, out var waiting))
+            {
+                foreach (var w in waiting)
+                {
+                    w.Tell(new OperationFinished(result));
+                }
+            }
+
+            if (LastSequenceNr % _settings.SnapshotEvery == 0)
+            {
+                SaveSnapshot(_state);
+            }
+
+            RunNext();
+        });
+    }
+
+    private CoordinatorStatus Status() => new(
+        _settings.Host,
+        _guard?.Generation ?? 0,
+        _guard?.TimeLeft ?? TimeSpan.Zero,
+        _state.Pending.Count,
+        _state.LastEventSequence,
+        [.. _state.Claims.Values.OrderBy(c => c.Lv, StringComparer.Ordinal)],
+        [.. _applied.Values.OrderBy(a => a.Host, StringComparer.Ordinal)]);
+
+    /// <summary>True while the lease is held with time to spare; otherwise stops this actor and answers false.</summary>
+    private bool Held()
+    {
+        if (_guard is { } g && g.TimeLeft > TimeSpan.Zero)
+        {
+            try
+            {
+                g.EnsureHeld();
+                return true;
+            }
+            catch (LeaseLostException e)
+            {
+                StopForLostLease(e.Message);
+                return false;
+            }
+        }
+
+        StopForLostLease("no lease held");
+        return false;
+    }
+
+    private void StopForLostLease(string why)
+    {
+        if (_runningCts is { } cts)
+        {
+            cts.Cancel();
+        }
+
+        _log.Warning("coordinator on {0} stops: {1}", _settings.Host, why);
+        Context.Stop(Self);
+    }
+
+    protected override void PostStop()
+    {
+        _runningCts?.Cancel();
+        _runningCts?.Dispose();
+        base.PostStop();
+    }
+
+    /// <summary>Answered with the whole <see cref="CoordinatorState"/>: for tests that compare a recovered state with the one before.</summary>
+    internal sealed record GetState
+    {
+        public static GetState Instance { get; } = new();
+    }
+
+    private sealed record HandlerDone(string Id, OperationOutcome Outcome);
+
+    private sealed record HandlerFailed(string Id, Exception Cause);
+
+    private sealed record LeaseLost
+    {
+        public static LeaseLost Instance { get; } = new();
+    }
+}

@@ -1,0 +1,76 @@
+using Akka.Actor;
+using Akka.Hosting;
+using VgMesh.Cluster.Hosting;
+
+namespace VgMesh.Cluster.Coordinator;
+
+/// <summary>The answer to a submission.</summary>
+public abstract record SubmitAnswer(string Id)
+{
+    /// <summary>The operation's one result.</summary>
+    public sealed record Finished(OperationResult Result) : SubmitAnswer(Result.Id);
+
+    /// <summary>Not queued; nothing of it runs.</summary>
+    public sealed record Refused(string OperationId, string Reason) : SubmitAnswer(OperationId);
+
+    /// <summary>
+    /// No result within the wait: the operation may have been queued and may still run (never
+    /// say "failed" for that). Submitting the same id again runs it at most once and answers
+    /// with its result.
+    /// </summary>
+    public sealed record OutcomeUnknown(string OperationId, TimeSpan Waited) : SubmitAnswer(OperationId);
+}
+
+/// <summary>
+/// Submits operations to the coordinator singleton through its proxy, from any host. The
+/// submission is sent again every <see cref="ResendInterval"/> until it is answered or the wait
+/// runs out: a coordinator that failed over meanwhile forgets who waited, but it answers the
+/// same id again (idempotent), and an operation already run answers with its recorded result.
+/// </summary>
+public sealed class CoordinatorClient(IRequiredActor<CoordinatorKey> coordinator, TimeProvider time)
+{
+    public static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(2);
+
+    public async Task<SubmitAnswer> SubmitAsync(OperationRequest request, TimeSpan wait, CancellationToken ct)
+    {
+        var proxy = await coordinator.GetAsync(ct).ConfigureAwait(false);
+        var started = time.GetTimestamp();
+        while (true)
+        {
+            var left = wait - time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return new SubmitAnswer.OutcomeUnknown(request.Id, time.GetElapsedTime(started));
+            }
+
+            try
+            {
+                var answer = await proxy.Ask<IClusterMessage>(new SubmitOperation(request), left < ResendInterval ? left : ResendInterval, ct).ConfigureAwait(false);
+                switch (answer)
+                {
+                    case OperationFinished f:
+                        return new SubmitAnswer.Finished(f.Result);
+                    case OperationRefused r:
+                        return new SubmitAnswer.Refused(r.Id, r.Reason);
+                }
+            }
+            catch (AskTimeoutException)
+            {
+                // Not answered yet: no coordinator, one failing over, or the operation still running.
+            }
+        }
+    }
+
+    public async Task<CoordinatorStatus?> StatusAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var proxy = await coordinator.GetAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await proxy.Ask<CoordinatorStatus>(GetCoordinatorStatus.Instance, timeout, ct).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+}

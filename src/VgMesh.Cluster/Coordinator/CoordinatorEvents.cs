@@ -1,0 +1,32 @@
+using System.Collections.Immutable;
+
+namespace VgMesh.Cluster.Coordinator;
+
+/// <summary>
+/// What the coordinator persists in its journal. Every event carries the generation of the
+/// lease it was written under: the fencing token, which recovery checks again
+/// (<see cref="CoordinatorState.Apply"/>).
+/// </summary>
+public interface ICoordinatorEvent : IClusterMessage
+{
+    long Generation { get; }
+
+    DateTimeOffset At { get; }
+}
+
+/// <summary>A coordinator began under a newly acquired lease generation, on <paramref name="Host"/>.</summary>
+public sealed record CoordinatorStarted(long Generation, string Host, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>An operation joined the queue (before the submitter was told so).</summary>
+public sealed record OperationAccepted(OperationRequest Request, long Generation, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>The coordinator is about to run an operation: a later coordinator that finds it without a result knows it may have run in part.</summary>
+public sealed record OperationStarted(string Id, long Generation, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>An operation's one result, with the cluster events and the claim changes it made, all in one journal entry.</summary>
+public sealed record OperationCompleted(
+    OperationResult Result,
+    ImmutableArray<ClusterEvent> Events,
+    ImmutableArray<ClaimChange> Claims,
+    long Generation,
+    DateTimeOffset At) : ICoordinatorEvent;

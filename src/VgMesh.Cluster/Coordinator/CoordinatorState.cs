@@ -1,0 +1,173 @@
+using System.Collections.Immutable;
+using System.Text.Json.Serialization;
+
+namespace VgMesh.Cluster.Coordinator;
+
+public enum OperationPhase { Queued, Started, Completed }
+
+/// <param name="Sequence">Orders submissions cluster-wide; the queue runs in this order.</param>
+/// <param name="StartedGeneration">The lease generation the operation was last started under (0 while queued).</param>
+public sealed record OperationEntry(
+    OperationRequest Request,
+    long Sequence,
+    DateTimeOffset SubmittedAt,
+    OperationPhase Phase,
+    long StartedGeneration,
+    OperationResult? Result);
+
+/// <summary>A change to the claims that the claim rules refuse.</summary>
+public sealed record ClaimConflict(string Lv, ImmutableSortedSet<string> Holders, string Reason);
+
+/// <summary>
+/// The coordinator's whole state: the operation queue with every result, the claims, and the
+/// numbered event sequence. Immutable; <see cref="Apply"/> is the only way it changes, used alike
+/// by the running coordinator and by recovery from the journal, so both reach the same state.
+/// </summary>
+public sealed record CoordinatorState(
+    long Generation,
+    long NextOperationSequence,
+    long LastEventSequence,
+    ImmutableDictionary<string, OperationEntry> Operations,
+    ImmutableSortedDictionary<long, string> Pending,
+    ImmutableDictionary<string, Claim> Claims) : IClusterMessage
+{
+    public static CoordinatorState Empty { get; } = new(
+        0,
+        1,
+        0,
+        ImmutableDictionary<string, OperationEntry>.Empty.WithComparers(StringComparer.Ordinal),
+        ImmutableSortedDictionary<long, string>.Empty,
+        ImmutableDictionary<string, Claim>.Empty.WithComparers(StringComparer.Ordinal));
+
+    /// <summary>The next operation to run, in submission order, or null.</summary>
+    [JsonIgnore]
+    public OperationEntry? NextPending => Pending.IsEmpty ? null : Operations[Pending.First().Value];
+
+    /// <summary>
+    /// The state after <paramref name="e"/>. An event written under an older generation than one
+    /// already applied is a stale coordinator's write and changes nothing: the journal's unique
+    /// sequence numbers already keep such writes out, this keeps recovery fenced as well.
+    /// </summary>
+    public CoordinatorState Apply(ICoordinatorEvent e)
+    {
+        if (e.Generation < Generation)
+        {
+            return this;
+        }
+
+        var s = e.Generation > Generation ? this with { Generation = e.Generation } : this;
+        return e switch
+        {
+            CoordinatorStarted => s,
+            OperationAccepted a => s.Accept(a),
+            OperationStarted st => s.Start(st),
+            OperationCompleted c => s.Complete(c),
+            _ => throw new ArgumentException($"unknown coordinator event {e.GetType().Name}", nameof(e)),
+        };
+    }
+
+    private CoordinatorState Accept(OperationAccepted a)
+    {
+        if (Operations.ContainsKey(a.Request.Id))
+        {
+            return this;
+        }
+
+        var entry = new OperationEntry(a.Request, NextOperationSequence, a.At, OperationPhase.Queued, 0, null);
+        return this with
+        {
+            NextOperationSequence = NextOperationSequence + 1,
+            Operations = Operations.Add(a.Request.Id, entry),
+            Pending = Pending.Add(entry.Sequence, a.Request.Id),
+        };
+    }
+
+    private CoordinatorState Start(OperationStarted st) =>
+        Operations.TryGetValue(st.Id, out var op) && op.Phase != OperationPhase.Completed
+            ? this with { Operations = Operations.SetItem(st.Id, op with { Phase = OperationPhase.Started, StartedGeneration = st.Generation }) }
+            : this;
+
+    private CoordinatorState Complete(OperationCompleted c)
+    {
+        if (!Operations.TryGetValue(c.Result.Id, out var op) || op.Phase == OperationPhase.Completed)
+        {
+            return this;
+        }
+
+        var claims = Claims;
+        foreach (var change in c.Claims)
+        {
+            claims = ApplyClaim(claims, change, c.Generation, c.At);
+        }
+
+        return this with
+        {
+            LastEventSequence = LastEventSequence + c.Events.Length,
+            Operations = Operations.SetItem(op.Request.Id, op with { Phase = OperationPhase.Completed, Result = c.Result }),
+            Pending = Pending.Remove(op.Sequence),
+            Claims = claims,
+        };
+    }
+
+    private static ImmutableDictionary<string, Claim> ApplyClaim(ImmutableDictionary<string, Claim> claims, ClaimChange change, long generation, DateTimeOffset at)
+    {
+        claims.TryGetValue(change.Lv, out var current);
+        switch (change.Kind)
+        {
+            case ClaimChangeKind.Grant when change.Mode == ClaimMode.Shared && current is { Mode: ClaimMode.Shared }:
+                return claims.SetItem(change.Lv, current with { Hosts = current.Hosts.Add(change.Host) });
+            case ClaimChangeKind.Grant:
+            case ClaimChangeKind.Handoff:
+                return claims.SetItem(change.Lv, new Claim(change.Lv, change.Kind == ClaimChangeKind.Handoff ? ClaimMode.Exclusive : change.Mode, [change.Host], generation, at));
+            case ClaimChangeKind.Release when current is not null:
+                var rest = current.Hosts.Remove(change.Host);
+                return rest.IsEmpty ? claims.Remove(change.Lv) : claims.SetItem(change.Lv, current with { Hosts = rest });
+            case ClaimChangeKind.Drop:
+                return claims.Remove(change.Lv);
+            default:
+                return claims;
+        }
+    }
+
+    /// <summary>
+    /// Checks changes against the claim rules, in order, as they would be applied: never two
+    /// exclusive holders, never exclusive beside shared, a handoff only from the exclusive holder.
+    /// Returns the first conflict, or null when all of them may be applied.
+    /// </summary>
+    public ClaimConflict? CheckClaims(IEnumerable<ClaimChange> changes)
+    {
+        var claims = Claims;
+        foreach (var change in changes)
+        {
+            claims.TryGetValue(change.Lv, out var current);
+            var holders = current?.Hosts ?? [];
+            var conflict = change.Kind switch
+            {
+                ClaimChangeKind.Grant when current is null => null,
+                ClaimChangeKind.Grant when change.Mode == ClaimMode.Exclusive && current.Mode == ClaimMode.Exclusive && holders.SetEquals([change.Host]) => null,
+                ClaimChangeKind.Grant when change.Mode == ClaimMode.Exclusive =>
+                    $"it is active {Describe(current)}; deactivate it there first, or hand it off",
+                ClaimChangeKind.Grant when current.Mode == ClaimMode.Exclusive =>
+                    $"it is active exclusively on {string.Join(", ", holders)}; deactivate it there before activating it shared",
+                ClaimChangeKind.Grant => null,
+                ClaimChangeKind.Handoff when current is { Mode: ClaimMode.Exclusive } && holders.SetEquals([change.From!]) => null,
+                ClaimChangeKind.Handoff => $"a handoff from {change.From} needs {change.From} to hold it exclusively, but it is {(current is null ? "not claimed" : "active " + Describe(current))}",
+                ClaimChangeKind.Release when holders.Contains(change.Host) => null,
+                ClaimChangeKind.Release => $"{change.Host} does not hold it",
+                _ => null,
+            };
+            if (conflict is not null)
+            {
+                return new ClaimConflict(change.Lv, holders, conflict);
+            }
+
+            claims = ApplyClaim(claims, change, Generation, default);
+        }
+
+        return null;
+    }
+
+    private static string Describe(Claim c) => c.Mode == ClaimMode.Exclusive
+        ? $"exclusively on {string.Join(", ", c.Hosts)}"
+        : $"shared on {string.Join(", ", c.Hosts)}";
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Coordination;
+using Akka.Hosting;
+using Akka.Hosting.Coordination;
+using Akka.Persistence.Sql.Hosting;
+using VgMesh.Cluster.Coordinator;
+using VgMesh.Cluster.Leases;
+using VgMesh.Cluster.Serialization;
+
+namespace VgMesh.Cluster.Hosting;
+
+/// <summary>The <see cref="ActorRegistry"/> key of the proxy to the coordinator singleton.</summary>
+public sealed class CoordinatorKey;
+
+/// <summary>
+/// Wires an agent into the vgmesh Akka cluster, beside the rest of the host in
+/// <c>AddAkka(...)</c>: remoting and clustering with the split brain resolver, the coordinator
+/// journal on Akka.Persistence.Sql, DistributedPubSub for events, the coordinator singleton
+/// behind the PostgreSQL lease, and vgmesh's serializer bound to every vgmesh message.
+/// The coordinator's <see cref="IOperationHandler"/> comes from dependency injection.
+/// </summary>
+public static class ClusterHostingExtensions
+{
+    public const string SystemName = "vgmesh";
+    public const string Role = "storage";
+    public const string SingletonName = "coordinator";
+    public const string LeaseConfigPath = "vgmesh.coordinator-lease";
+
+    public static AkkaConfigurationBuilder WithVgMeshCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions options)
+    {
+        options.Validate();
+        builder.AddHocon(Hocon(options), HoconAddMode.Prepend)
+            .WithCustomSerializer("vgmesh", [typeof(IClusterMessage)], system => new ClusterSerializer(system))
+            .WithSqlPersistence(options.JournalConnectionString, options.JournalProvider, autoInitialize: true)
+            .WithDistributedPubSub(Role)
+            .WithSingleton<CoordinatorKey>(
+                SingletonName,
+                (system, _, resolver) => CoordinatorProps(system, resolver, options),
+                new ClusterSingletonOptions
+                {
+                    Role = Role,
+                    LeaseImplementation = new PostgresLeaseOption(),
+                    LeaseRetryInterval = options.LeaseRetry,
+                    BufferSize = 1000,
+                });
+        return builder;
+    }
+
+    /// <summary>The lease the singleton manager takes, under the name it gives it (system name and manager path).</summary>
+    public static PostgresLease CoordinatorLease(ActorSystem system)
+    {
+        var managerPath = new RootActorPath(new Address("akka", system.Name)) / "user" / SingletonName;
+        var name = $"{system.Name}-singleton-{managerPath}";
+        var owner = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
+        return (PostgresLease)LeaseProvider.Get(system).GetLease(name, LeaseConfigPath, owner);
+    }
+
+    private static Props CoordinatorProps(ActorSystem system, Akka.DependencyInjection.IDependencyResolver resolver, ClusterNodeOptions options)
+    {
+        var handler = resolver.GetService<IOperationHandler>();
+        var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
+        var lease = CoordinatorLease(system);
+        var mediator = DistributedPubSub.Get(system).Mediator;
+        return Props.Create(() => new CoordinatorActor(new CoordinatorSettings(options.Host, CoordinatorSettings.DefaultEventsTopic, 500), handler, () => lease.Current, mediator, time));
+    }
+
+    private static string Hocon(ClusterNodeOptions o)
+    {
+        static string D(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{(long)t.TotalMilliseconds}ms");
+        static string Q(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+        var seeds = string.Join(", ", o.SeedNodes.Select(Q));
+        var strategy = o.SplitBrain == SplitBrainStrategy.KeepMajority ? "keep-majority" : "lease-majority";
+        return string.Create(CultureInfo.InvariantCulture, $$"""
+            akka {
+              actor.provider = cluster
+              remote.dot-netty.tcp {
+                hostname = {{Q(o.Hostname)}}
+                port = {{o.Port}}
+              }
+              cluster {
+                roles = [ "{{Role}}" ]
+                seed-nodes = [ {{seeds}} ]
+                downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
+                split-brain-resolver {
+                  active-strategy = {{strategy}}
+                  stable-after = {{D(o.StableAfter)}}
+                  lease-majority {
+                    lease-implementation = "{{LeaseConfigPath}}"
+                    lease-name = "vgmesh-split-brain"
+                  }
+                }
+                failure-detector.acceptable-heartbeat-pause = {{D(o.HeartbeatPause)}}
+                down-removal-margin = {{D(o.DownRemovalMargin)}}
+              }
+            }
+            {{LeaseConfigPath}} {
+              lease-class = "VgMesh.Cluster.Leases.PostgresLease, VgMesh.Cluster"
+              heartbeat-timeout = {{D(o.LeaseTtl)}}
+              heartbeat-interval = {{D(o.LeaseHeartbeat)}}
+              lease-operation-timeout = {{D(o.LeaseHeartbeat)}}
+              safety-margin = {{D(o.LeaseSafetyMargin)}}
+              connection-string = {{Q(o.JournalConnectionString)}}
+            }
+            """);
+    }
+
+    /// <summary>Akka.Hosting's handle on <see cref="PostgresLease"/>: its configuration lives at <see cref="LeaseConfigPath"/>.</summary>
+    private sealed class PostgresLeaseOption : LeaseOptionBase
+    {
+        public override string ConfigPath => LeaseConfigPath;
+
+        public override Type Class => typeof(PostgresLease);
+
+        public override void Apply(AkkaConfigurationBuilder builder, Akka.Actor.Setup.Setup? setup = null)
+        {
+            // Written with the rest of the cluster's configuration in Hocon(...).
+        }
+    }
+}

@@ -1,0 +1,281 @@
+using Akka.Actor;
+using Akka.Coordination;
+using Akka.Event;
+using Npgsql;
+
+namespace VgMesh.Cluster.Leases;
+
+/// <summary>
+/// An Akka lease held as a row in PostgreSQL (<see cref="LeaseStore"/>): what the coordinator
+/// singleton must hold to run (<c>akka.cluster.singleton.use-lease</c>). Each acquisition has a
+/// generation, the fencing token. The time left is measured on this host's clock from the moment
+/// the last successful renewal was <em>sent</em>, so it never outlasts the row in the database;
+/// the lease counts as lost once less than <c>safety-margin</c> is left, which is when the
+/// lease-lost callback fires, before another owner can take the row.
+/// </summary>
+/// <remarks>
+/// The owner written to the row is the owner Akka names (the node's host:port) plus an
+/// incarnation id: a node restarted on the same address is a new owner and gets a new
+/// generation, so a frozen old process cannot pass for the new one.
+/// </remarks>
+public sealed class PostgresLease : Lease
+{
+    private readonly LeaseStore _store;
+    private readonly TimeProvider _time;
+    private readonly ILoggingAdapter _log;
+    private readonly TimeSpan _ttl;
+    private readonly TimeSpan _interval;
+    private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _margin;
+    private readonly Lock _gate = new();
+    private Acquisition? _current;
+    private bool _initialized;
+
+    public PostgresLease(LeaseSettings settings, ExtendedActorSystem system)
+        : base(settings)
+    {
+        var config = settings.LeaseConfig;
+        var env = LeaseEnvironment.Get(system);
+        var connectionString = config.GetString("connection-string", null);
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new ArgumentException($"lease '{settings.LeaseName}': connection-string is not set; set the journal database's connection string in the cluster settings.");
+        }
+
+        _store = env.Store(connectionString);
+        _time = env.Time;
+        _log = Logging.GetLogger(system, "vgmesh.lease");
+        _ttl = settings.TimeoutSettings.HeartbeatTimeout;
+        _interval = settings.TimeoutSettings.HeartbeatInterval;
+        _operationTimeout = settings.TimeoutSettings.OperationTimeout;
+        _margin = config.GetTimeSpan("safety-margin", TimeSpan.FromTicks(_ttl.Ticks / 3), allowInfinite: false);
+        if (_margin >= _ttl - _interval)
+        {
+            throw new ArgumentException($"lease '{settings.LeaseName}': safety-margin {_margin} leaves no time between renewals within heartbeat-timeout {_ttl}; make it smaller than heartbeat-timeout minus heartbeat-interval.");
+        }
+
+        Owner = $"{settings.OwnerName}#{Guid.NewGuid():N}";
+    }
+
+    /// <summary>The owner as written in the database row.</summary>
+    public string Owner { get; }
+
+    public TimeSpan SafetyMargin => _margin;
+
+    /// <summary>The acquisition held now, or null.</summary>
+    public ILeaseGuard? Current
+    {
+        get
+        {
+            var a = Volatile.Read(ref _current);
+            return a is { IsHeld: true } ? a : null;
+        }
+    }
+
+    public override Task<bool> Acquire() => Acquire(null!);
+
+    public override async Task<bool> Acquire(Action<Exception> leaseLostCallback)
+    {
+        var sentAt = _time.GetTimestamp();
+        long? generation;
+        using (var cts = new CancellationTokenSource(_operationTimeout, _time))
+        {
+            try
+            {
+                if (!_initialized)
+                {
+                    await _store.InitializeAsync(cts.Token).ConfigureAwait(false);
+                    _initialized = true;
+                }
+
+                generation = await _store.TryAcquireAsync(Settings.LeaseName, Owner, _ttl, cts.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+            {
+                // Unknown outcome: the row may now be ours. It runs out on its own, and a retry
+                // by this same owner takes it again with a new generation.
+                throw new LeaseException($"lease '{Settings.LeaseName}': the database did not answer the acquisition: {e.Message}");
+            }
+        }
+
+        if (generation is not { } g)
+        {
+            return false;
+        }
+
+        var acquisition = new Acquisition(this, g, sentAt, leaseLostCallback);
+        Acquisition? previous;
+        lock (_gate)
+        {
+            previous = _current;
+            _current = acquisition;
+        }
+
+        previous?.Stop("superseded by a new acquisition", notify: false);
+        _log.Info("lease {0} acquired by {1}: generation {2}, ttl {3}", Settings.LeaseName, Owner, g, _ttl);
+        acquisition.Start();
+        return true;
+    }
+
+    public override async Task<bool> Release()
+    {
+        Acquisition? a;
+        lock (_gate)
+        {
+            a = _current;
+            _current = null;
+        }
+
+        if (a is null)
+        {
+            return true;
+        }
+
+        a.Stop("released", notify: false);
+        using var cts = new CancellationTokenSource(_operationTimeout, _time);
+        try
+        {
+            await _store.ReleaseAsync(Settings.LeaseName, Owner, a.Generation, cts.Token).ConfigureAwait(false);
+            _log.Info("lease {0} generation {1} released", Settings.LeaseName, a.Generation);
+            return true;
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            // It runs out on its own after heartbeat-timeout.
+            _log.Warning("lease {0} generation {1}: release not confirmed ({2}); it runs out within {3}", Settings.LeaseName, a.Generation, e.Message, _ttl);
+            return false;
+        }
+    }
+
+    public override bool CheckLease() => Current is not null;
+
+    /// <summary>One acquisition: its generation, its renewals and its end.</summary>
+    // Its token source is never disposed: writers hold the Lost token for as long as they keep
+    // the guard, and a cancelled, undisposed source holds no timer or handle.
+#pragma warning disable CA1001
+    private sealed class Acquisition(PostgresLease lease, long generation, long sentAt, Action<Exception>? onLost) : ILeaseGuard
+    {
+        private readonly CancellationTokenSource _lost = new();
+        private long _renewedSentAt = sentAt;
+        private int _ended;
+        private string? _reason;
+
+        public long Generation { get; } = generation;
+
+        public CancellationToken Lost => _lost.Token;
+
+        public TimeSpan TimeLeft
+        {
+            get
+            {
+                if (Volatile.Read(ref _ended) != 0)
+                {
+                    return TimeSpan.Zero;
+                }
+
+                var left = lease._ttl - lease._time.GetElapsedTime(Interlocked.Read(ref _renewedSentAt));
+                return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+            }
+        }
+
+        public bool IsHeld
+        {
+            get
+            {
+                if (TimeLeft > lease._margin)
+                {
+                    return true;
+                }
+
+                // Checked on demand too, so a late heartbeat loop never lets a stale lease pass.
+                Stop($"less than the safety margin ({lease._margin.TotalMilliseconds:0} ms) left without a renewal", notify: true);
+                return false;
+            }
+        }
+
+        public void EnsureHeld()
+        {
+            if (!IsHeld)
+            {
+                throw new LeaseLostException(lease.Settings.LeaseName, Generation, _reason ?? "lost");
+            }
+        }
+
+        public void Start() => _ = Task.Run(HeartbeatAsync);
+
+        public void Stop(string reason, bool notify)
+        {
+            if (Interlocked.Exchange(ref _ended, 1) != 0)
+            {
+                return;
+            }
+
+            _reason = reason;
+            _lost.Cancel();
+            if (notify)
+            {
+                lease._log.Warning("lease {0} generation {1} lost: {2}", lease.Settings.LeaseName, Generation, reason);
+                onLost?.Invoke(new LeaseException($"lease '{lease.Settings.LeaseName}' generation {Generation} lost: {reason}"));
+            }
+        }
+
+        private async Task HeartbeatAsync()
+        {
+            while (!_lost.IsCancellationRequested)
+            {
+                var untilDeadline = TimeLeft - lease._margin;
+                var wait = untilDeadline < lease._interval ? untilDeadline : lease._interval;
+                try
+                {
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, lease._time, _lost.Token).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                if (!IsHeld)
+                {
+                    return;
+                }
+
+                var sent = lease._time.GetTimestamp();
+                var budget = TimeLeft - lease._margin;
+                if (budget > lease._operationTimeout)
+                {
+                    budget = lease._operationTimeout;
+                }
+
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(_lost.Token);
+                cts.CancelAfter(budget > TimeSpan.Zero ? budget : TimeSpan.FromMilliseconds(1));
+                bool renewed;
+                try
+                {
+                    renewed = await lease._store.RenewAsync(lease.Settings.LeaseName, lease.Owner, Generation, lease._ttl, cts.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+                {
+                    if (_lost.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    lease._log.Warning("lease {0} generation {1}: renewal failed ({2}); {3:0} ms left", lease.Settings.LeaseName, Generation, e.Message, TimeLeft.TotalMilliseconds);
+                    continue;
+                }
+
+                if (!renewed)
+                {
+                    Stop("the database no longer shows this owner and generation (it ran out or was taken)", notify: true);
+                    return;
+                }
+
+                Interlocked.Exchange(ref _renewedSentAt, sent);
+            }
+        }
+    }
+#pragma warning restore CA1001
+}

@@ -1,0 +1,202 @@
+using VgMesh.Cluster.Coordinator;
+
+namespace VgMesh.Cluster.Tests.Coordinator;
+
+public class CoordinatorStateTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private static OperationRequest Req(string id, string kind = "lv.create") => new(id, kind, "{}", "node1");
+
+    private static OperationCompleted Done(string id, long generation, long lastEvent, int events = 1, params ClaimChange[] claims) => new(
+        new OperationResult(id, OperationStatus.Succeeded, "ok", null, "node1", generation, T0, lastEvent),
+        [.. Enumerable.Range(0, events).Select(i => new ClusterEvent("lv.created", $"san/{id}-{i}", null, 10 + i, id, "node1", T0))],
+        [.. claims],
+        generation,
+        T0);
+
+    [Fact]
+    public void Apply_AcceptedOperations_QueueInSubmissionOrder()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new CoordinatorStarted(1, "node1", T0))
+            .Apply(new OperationAccepted(Req("b"), 1, T0))
+            .Apply(new OperationAccepted(Req("a"), 1, T0));
+
+        Assert.Equal("b", s.NextPending!.Request.Id);
+        Assert.Equal([1L, 2L], s.Pending.Keys);
+        Assert.Equal(OperationPhase.Queued, s.Operations["a"].Phase);
+    }
+
+    [Fact]
+    public void Apply_SameIdTwice_OneOperation()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(new OperationAccepted(Req("a"), 1, T0));
+
+        Assert.Single(s.Operations);
+        Assert.Single(s.Pending);
+    }
+
+    [Fact]
+    public void Apply_Completed_NumbersEventsAndLeavesQueue()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(new OperationStarted("a", 1, T0))
+            .Apply(Done("a", 1, 2, events: 2))
+            .Apply(new OperationAccepted(Req("b"), 1, T0))
+            .Apply(Done("b", 1, 3, events: 1));
+
+        Assert.Equal(3, s.LastEventSequence);
+        Assert.Empty(s.Pending);
+        Assert.Equal(OperationPhase.Completed, s.Operations["a"].Phase);
+        Assert.Equal("ok", s.Operations["b"].Result!.Message);
+    }
+
+    [Fact]
+    public void Apply_CompletedTwice_SecondChangesNothing()
+    {
+        var once = CoordinatorState.Empty.Apply(new OperationAccepted(Req("a"), 1, T0)).Apply(Done("a", 1, 1));
+        var twice = once.Apply(Done("a", 1, 2));
+
+        Assert.Same(once, twice);
+    }
+
+    [Fact]
+    public void Apply_EventOfOlderGeneration_IsIgnored()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new CoordinatorStarted(1, "node1", T0))
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(new CoordinatorStarted(2, "node2", T0));
+
+        var stale = s.Apply(Done("a", 1, 1));
+
+        Assert.Same(s, stale);
+        Assert.Equal(2, s.Generation);
+    }
+
+    [Fact]
+    public void Apply_StartedUnderOldGeneration_StaysPendingForTheNext()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new CoordinatorStarted(1, "node1", T0))
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(new OperationStarted("a", 1, T0))
+            .Apply(new CoordinatorStarted(2, "node2", T0));
+
+        var next = s.NextPending!;
+        Assert.Equal(OperationPhase.Started, next.Phase);
+        Assert.True(next.StartedGeneration < s.Generation);
+    }
+
+    [Fact]
+    public void CheckClaims_SecondExclusiveHolder_Refused()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)));
+
+        var conflict = s.CheckClaims([ClaimChange.Grant("san/vm1", "node2", ClaimMode.Exclusive)]);
+
+        Assert.NotNull(conflict);
+        Assert.Equal("san/vm1", conflict.Lv);
+        Assert.Equal(["node1"], conflict.Holders);
+        Assert.Contains("exclusively on node1", conflict.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CheckClaims_SharedBesideExclusive_Refused()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)));
+
+        Assert.NotNull(s.CheckClaims([ClaimChange.Grant("san/vm1", "node2", ClaimMode.Shared)]));
+        Assert.NotNull(s.CheckClaims([ClaimChange.Grant("san/vm1", "node1", ClaimMode.Shared)]));
+    }
+
+    [Fact]
+    public void CheckClaims_ExclusiveBesideShared_Refused()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Shared), ClaimChange.Grant("san/vm1", "node2", ClaimMode.Shared)));
+
+        Assert.Equal(["node1", "node2"], s.Claims["san/vm1"].Hosts);
+        Assert.NotNull(s.CheckClaims([ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)]));
+        Assert.Null(s.CheckClaims([ClaimChange.Grant("san/vm1", "node3", ClaimMode.Shared)]));
+    }
+
+    [Fact]
+    public void CheckClaims_HandoffOnlyFromTheExclusiveHolder()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)));
+
+        Assert.Null(s.CheckClaims([ClaimChange.Handoff("san/vm1", "node1", "node2")]));
+        Assert.NotNull(s.CheckClaims([ClaimChange.Handoff("san/vm1", "node3", "node2")]));
+        Assert.NotNull(s.CheckClaims([ClaimChange.Handoff("san/vm2", "node1", "node2")]));
+    }
+
+    [Fact]
+    public void Apply_Handoff_MovesTheExclusiveClaim()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)))
+            .Apply(new OperationAccepted(Req("b"), 1, T0))
+            .Apply(Done("b", 1, 2, 1, ClaimChange.Handoff("san/vm1", "node1", "node2")));
+
+        var claim = s.Claims["san/vm1"];
+        Assert.Equal(ClaimMode.Exclusive, claim.Mode);
+        Assert.Equal(["node2"], claim.Hosts);
+        Assert.NotNull(s.CheckClaims([ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)]));
+    }
+
+    [Fact]
+    public void CheckClaims_InOrder_ReleaseThenGrantElsewhere_Allowed()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)));
+
+        Assert.Null(s.CheckClaims([ClaimChange.Release("san/vm1", "node1"), ClaimChange.Grant("san/vm1", "node2", ClaimMode.Exclusive)]));
+        Assert.NotNull(s.CheckClaims([ClaimChange.Grant("san/vm1", "node2", ClaimMode.Exclusive), ClaimChange.Release("san/vm1", "node1")]));
+    }
+
+    [Fact]
+    public void Apply_Drop_EndsEveryClaim()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("a"), 1, T0))
+            .Apply(Done("a", 1, 1, 1, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Shared), ClaimChange.Grant("san/vm1", "node2", ClaimMode.Shared)))
+            .Apply(new OperationAccepted(Req("b"), 1, T0))
+            .Apply(Done("b", 1, 2, 1, ClaimChange.Drop("san/vm1")));
+
+        Assert.Empty(s.Claims);
+    }
+
+    [Fact]
+    public void Apply_ReplayOfTheSameEvents_SameState()
+    {
+        ICoordinatorEvent[] history =
+        [
+            new CoordinatorStarted(1, "node1", T0),
+            new OperationAccepted(Req("a"), 1, T0),
+            new OperationStarted("a", 1, T0),
+            Done("a", 1, 2, 2, ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)),
+            new CoordinatorStarted(2, "node2", T0),
+            new OperationAccepted(Req("b"), 2, T0),
+        ];
+
+        var one = history.Aggregate(CoordinatorState.Empty, (s, e) => s.Apply(e));
+        var two = history.Aggregate(CoordinatorState.Empty, (s, e) => s.Apply(e));
+
+        Assert.Equal(StateJson.Of(one), StateJson.Of(two));
+        Assert.Equal(["b"], one.Pending.Values);
+    }
+}
