@@ -41,10 +41,10 @@ public sealed class LocalPostgres : IAsyncDisposable
             await RunAsync("chown", ["-R", "postgres:postgres", dir], ct).ConfigureAwait(false);
         }
 
-        await pg.RunAsPostgresAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], ct).ConfigureAwait(false);
+        await RunAsPostgresAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], ct).ConfigureAwait(false);
         var options = string.Create(CultureInfo.InvariantCulture,
             $"-c listen_addresses=127.0.0.1 -p {pg.Port} -c unix_socket_directories={dir} -c fsync=off -c max_connections=200");
-        await pg.RunAsPostgresAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"], ct).ConfigureAwait(false);
+        await RunAsPostgresAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"], ct).ConfigureAwait(false);
         return pg;
     }
 
@@ -103,7 +103,7 @@ public sealed class LocalPostgres : IAsyncDisposable
         }
     }
 
-    private Task RunAsPostgresAsync(string program, IReadOnlyList<string> args, CancellationToken ct) =>
+    private static Task RunAsPostgresAsync(string program, IReadOnlyList<string> args, CancellationToken ct) =>
         Environment.UserName == "root"
             ? RunAsync("runuser", ["-u", "postgres", "--", program, .. args], ct)
             : RunAsync(program, args, ct);

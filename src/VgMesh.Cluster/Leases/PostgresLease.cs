@@ -159,6 +159,7 @@ public sealed class PostgresLease : Lease
         private long _renewedSentAt = sentAt;
         private int _ended;
         private string? _reason;
+        private ITimer? _deadline;
 
         public long Generation { get; } = generation;
 
@@ -201,7 +202,20 @@ public sealed class PostgresLease : Lease
             }
         }
 
-        public void Start() => _ = Task.Run(HeartbeatAsync);
+        public void Start()
+        {
+            // The deadline does not wait for the heartbeat loop: a renewal stuck on a database
+            // that stopped answering must not keep the lease counted as held.
+            _deadline = lease._time.CreateTimer(_ => _ = IsHeld, null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            ArmDeadline();
+            _ = Task.Run(HeartbeatAsync);
+        }
+
+        private void ArmDeadline()
+        {
+            var due = TimeLeft - lease._margin;
+            _deadline?.Change(due > TimeSpan.Zero ? due : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
 
         public void Stop(string reason, bool notify)
         {
@@ -211,6 +225,7 @@ public sealed class PostgresLease : Lease
             }
 
             _reason = reason;
+            _deadline?.Dispose();
             _lost.Cancel();
             if (notify)
             {
@@ -254,7 +269,10 @@ public sealed class PostgresLease : Lease
                 bool renewed;
                 try
                 {
-                    renewed = await lease._store.RenewAsync(lease.Settings.LeaseName, lease.Owner, Generation, lease._ttl, cts.Token).ConfigureAwait(false);
+                    // Npgsql's cancellation waits on the server too (a cancel request, then a
+                    // broken connection after its own timeout); the race keeps each attempt in budget.
+                    var renewal = lease._store.RenewAsync(lease.Settings.LeaseName, lease.Owner, Generation, lease._ttl, cts.Token);
+                    renewed = await renewal.WaitAsync(cts.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
                 {
@@ -274,6 +292,7 @@ public sealed class PostgresLease : Lease
                 }
 
                 Interlocked.Exchange(ref _renewedSentAt, sent);
+                ArmDeadline();
             }
         }
     }
