@@ -55,6 +55,10 @@ public sealed class PostgresLease : Lease
         }
 
         Owner = $"{settings.OwnerName}#{Guid.NewGuid():N}";
+
+        // The lease outlives the singleton's actors; it must not outlive the ActorSystem, or a
+        // stopped node would go on renewing a lease no coordinator of its own uses.
+        system.RegisterOnTermination(() => Volatile.Read(ref _current)?.Stop("the actor system terminated", notify: false));
     }
 
     /// <summary>The owner as written in the database row.</summary>
