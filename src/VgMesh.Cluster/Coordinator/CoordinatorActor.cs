@@ -58,7 +58,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor
         Command<SubmitOperation>(Submit);
         Command<HandlerDone>(Done);
         Command<HandlerFailed>(Failed);
-        Command<HostApplied>(a => _applied[a.Host] = new HostAck(a.Host, a.Sequence, a.At));
+        Command<HostApplied>(a =>
+        {
+            _applied[a.Host] = new HostAck(a.Host, a.Sequence, a.At);
+            Sender.Tell(new EventsAvailable(_state.LastEventSequence));
+        });
         Command<GetCoordinatorStatus>(_ => Sender.Tell(Status()));
         Command<GetState>(_ => Sender.Tell(_state));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));

@@ -30,8 +30,15 @@ public sealed record CoordinatorStatus(
     ImmutableArray<Claim> Claims,
     ImmutableArray<HostAck> Applied) : IClusterMessage;
 
-/// <summary>A host has applied every event up to <paramref name="Sequence"/>.</summary>
+/// <summary>A host has applied every event up to <paramref name="Sequence"/>. Answered with <see cref="EventsAvailable"/>.</summary>
 public sealed record HostApplied(string Host, long Sequence, DateTimeOffset At) : IClusterMessage;
+
+/// <summary>
+/// The last event the coordinator has committed. A host behind it reads the rest from the
+/// journal: the way a host learns of events whose live copies it never got, when no later
+/// event comes to show the gap.
+/// </summary>
+public sealed record EventsAvailable(long LastSequence) : IClusterMessage;
 
 /// <summary>
 /// Published on the events topic after an operation's events are in the journal, in sequence

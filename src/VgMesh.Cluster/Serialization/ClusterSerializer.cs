@@ -35,6 +35,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         (typeof(CoordinatorStatus), "CoordinatorStatus.v1", ClusterJsonContext.Default.CoordinatorStatus),
         (typeof(HostApplied), "HostApplied.v1", ClusterJsonContext.Default.HostApplied),
         (typeof(EventsCommitted), "EventsCommitted.v1", ClusterJsonContext.Default.EventsCommitted),
+        (typeof(EventsAvailable), "EventsAvailable.v1", ClusterJsonContext.Default.EventsAvailable),
     ];
 
     private static readonly FrozenDictionary<Type, (string Manifest, JsonTypeInfo Info)> ByType =
@@ -74,4 +75,6 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 [JsonSerializable(typeof(CoordinatorStatus))]
 [JsonSerializable(typeof(HostApplied))]
 [JsonSerializable(typeof(EventsCommitted))]
+[JsonSerializable(typeof(EventsAvailable))]
+[JsonSerializable(typeof(VgMesh.Cluster.Events.AppliedPosition))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

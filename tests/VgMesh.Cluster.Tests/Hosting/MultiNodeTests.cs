@@ -1,5 +1,11 @@
 using Akka.Cluster;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Cluster.Tools.PublishSubscribe.Internal;
+using Akka.Hosting;
 using VgMesh.Cluster.Coordinator;
+using VgMesh.Cluster.Events;
+using VgMesh.Cluster.Tests.Events;
 using VgMesh.Cluster.Hosting;
 using VgMesh.Cluster.Leases;
 using Npgsql;
@@ -42,14 +48,16 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
 
     private static OperationRequest Req(string id) => new(id, "lv.create", "{\"lv\":\"" + id + "\"}", "test");
 
-    private static async Task Eventually(Func<bool> condition, string what, TimeSpan? within = null)
+    private static string Show(List<long>[] applied) => string.Join("; ", applied.Select((a, i) => $"node{i + 1}: [{string.Join(",", Snapshot(a))}]"));
+
+    private static async Task Eventually(Func<bool> condition, string what, Func<string>? state = null, TimeSpan? within = null)
     {
         var deadline = DateTime.UtcNow + (within ?? Long);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"not reached: {what}");
+                throw new TimeoutException($"not reached: {what} {state?.Invoke()}");
             }
 
             await Task.Delay(100);
@@ -131,5 +139,87 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         Assert.True(result.Generation > ghost.Value);
         await Task.Delay(500);
         Assert.Single(restarted.Handler.Calls);
+    }
+
+    private static IActorRef Follow(ClusterNode node, string statePath, List<long> applied, Func<EventsCommitted, bool>? drop = null)
+    {
+        var system = node.System;
+        var registry = ActorRegistry.For(system);
+        return system.ActorOf(Props.Create(() => new EventFollower(
+            new EventFollowerSettings(node.Name, statePath, CoordinatorSettings.DefaultEventsTopic, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(300)),
+            new RecordingApplier(applied),
+            new SqlJournalReader(system),
+            DistributedPubSub.Get(system).Mediator,
+            registry.Get<CoordinatorKey>(),
+            TimeProvider.System,
+            drop)));
+    }
+
+    private static long[] Snapshot(List<long> l)
+    {
+        lock (l)
+        {
+            return [.. l];
+        }
+    }
+
+    [Fact]
+    public async Task Events_AHostThatDropsSomeAndOneThatRestarts_CatchUpNoneMissedNoneTwice()
+    {
+        var nodes = await StartCluster(3);
+        var dir = Directory.CreateTempSubdirectory("vgmesh-follow-").FullName;
+        var applied = Enumerable.Range(0, 3).Select(_ => new List<long>()).ToArray();
+        for (var i = 0; i < 3; i++)
+        {
+            // node2 loses the live copies of events 2 and 3; it must read them from the journal.
+            Follow(nodes[i], Path.Combine(dir, $"node{i + 1}.json"), applied[i], i == 1 ? b => b.Events.Any(e => e.Sequence is 2 or 3) : null);
+        }
+
+        // Live delivery first, so the drops are real: each follower is subscribed on its own
+        // node (the mediator counts local subscribers), and three gossip rounds (1 s each) carry
+        // the subscriptions to the other nodes.
+        foreach (var n in nodes)
+        {
+            var mediator = DistributedPubSub.Get(n.System).Mediator;
+            await Eventually(() => mediator.Ask<int>(new CountSubscribers(CoordinatorSettings.DefaultEventsTopic), TimeSpan.FromSeconds(3)).GetAwaiter().GetResult() == 1, $"{n.Name} has its subscriber");
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        for (var k = 1; k <= 6; k++)
+        {
+            Finished(await nodes[k % 3].Client.SubmitAsync(Req($"op-{k}"), Long, default));
+        }
+
+        await Eventually(() => applied.All(a => Snapshot(a).Length >= 6), "every host applied six events", () => Show(applied));
+
+        // node3 restarts as a new ActorSystem with the same state file, after three more events.
+        await nodes[2].CrashAsync();
+        _nodes.Remove(nodes[2]);
+        for (var k = 7; k <= 9; k++)
+        {
+            Finished(await nodes[0].Client.SubmitAsync(Req($"op-{k}"), Long, default));
+        }
+
+        var port = ClusterNode.FreePort();
+        var node3 = await ClusterNode.StartAsync(ClusterNode.Options("node3", port, nodes[0].Port, _journal));
+        _nodes.Add(node3);
+        await Eventually(() => node3.Cluster.SelfMember.Status == MemberStatus.Up, "node3 up again");
+        Follow(node3, Path.Combine(dir, "node3.json"), applied[2]);
+        Finished(await node3.Client.SubmitAsync(Req("op-10"), Long, default));
+
+        await Eventually(() => applied.All(a => Snapshot(a).Length >= 10), "every host applied ten events", () => Show(applied));
+        await Task.Delay(1500); // anything applied twice would show by now
+        var expected = Enumerable.Range(1, 10).Select(i => (long)i).ToArray();
+        Assert.Equal(expected, Snapshot(applied[0]));
+        Assert.Equal(expected, Snapshot(applied[1]));
+        Assert.Equal(expected, Snapshot(applied[2]));
+
+        // Every host's acknowledgement reached the coordinator.
+        await Eventually(() =>
+        {
+            var status = nodes[0].Client.StatusAsync(TimeSpan.FromSeconds(3), default).GetAwaiter().GetResult();
+            return status is not null && status.Applied.Count(a => a.Sequence == 10) == 3;
+        }, "the coordinator knows every host applied 10");
+        Directory.Delete(dir, recursive: true);
     }
 }
