@@ -3,11 +3,14 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Coordination;
+using Akka.Event;
 using Akka.Hosting;
 using Akka.Hosting.Coordination;
 using Akka.Persistence.Sql.Hosting;
 using VgMesh.Cluster.Coordinator;
+using Akka.Remote.Transport.DotNetty;
 using VgMesh.Cluster.Leases;
+using VgMesh.Cluster.Security;
 using VgMesh.Cluster.Serialization;
 
 namespace VgMesh.Cluster.Hosting;
@@ -32,6 +35,11 @@ public static class ClusterHostingExtensions
     public static AkkaConfigurationBuilder WithVgMeshCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions options)
     {
         options.Validate();
+        if (options.CertificateDirectory is { } dir)
+        {
+            builder.AddSetup(TlsSetup(dir, TimeProvider.System));
+        }
+
         builder.AddHocon(Hocon(options), HoconAddMode.Prepend)
             .WithCustomSerializer("vgmesh", [typeof(IClusterMessage)], system => new ClusterSerializer(system))
             .WithSqlPersistence(options.JournalConnectionString, options.JournalProvider, autoInitialize: true)
@@ -58,6 +66,27 @@ public static class ClusterHostingExtensions
         return (PostgresLease)LeaseProvider.Get(system).GetLease(name, LeaseConfigPath, owner);
     }
 
+    /// <summary>
+    /// Mutual TLS for Akka.Remote: this node's certificate both ways, and a peer accepted only
+    /// with a certificate issued by the cluster's CA (the system trust store plays no part).
+    /// </summary>
+    public static DotNettySslSetup TlsSetup(string directory, TimeProvider time)
+    {
+        var ca = ClusterCertificates.LoadPublic(Path.Combine(directory, ClusterCertificates.CaCertificateFile));
+        var node = ClusterCertificates.Load(Path.Combine(directory, ClusterCertificates.NodeCertificateFile), Path.Combine(directory, ClusterCertificates.NodeKeyFile));
+        return new DotNettySslSetup(node, suppressValidation: false, requireMutualAuthentication: true,
+            (peer, _, _, _, log) =>
+            {
+                if (peer is not null && ClusterCertificates.IssuedBy(ca, peer, time))
+                {
+                    return true;
+                }
+
+                log.Warning("refused a TLS peer: {0}", peer is null ? "it presented no certificate" : $"'{peer.Subject}' (issuer '{peer.Issuer}') is not from this cluster's CA");
+                return false;
+            });
+    }
+
     private static Props CoordinatorProps(ActorSystem system, Akka.DependencyInjection.IDependencyResolver resolver, ClusterNodeOptions options)
     {
         var handler = resolver.GetService<IOperationHandler>();
@@ -71,7 +100,7 @@ public static class ClusterHostingExtensions
     {
         static string D(TimeSpan t) => string.Create(CultureInfo.InvariantCulture, $"{(long)t.TotalMilliseconds}ms");
         static string Q(string s) => "\"" + s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-        var seeds = string.Join(", ", o.SeedNodes.Select(Q));
+        var seeds = string.Join(", ", o.SeedAddresses.Select(Q));
         var strategy = o.SplitBrain == SplitBrainStrategy.KeepMajority ? "keep-majority" : "lease-majority";
         return string.Create(CultureInfo.InvariantCulture, $$"""
             akka {
@@ -79,6 +108,7 @@ public static class ClusterHostingExtensions
               remote.dot-netty.tcp {
                 hostname = {{Q(o.Hostname)}}
                 port = {{o.Port}}
+                enable-ssl = {{(o.CertificateDirectory is null ? "off" : "on")}}
               }
               cluster {
                 roles = [ "{{Role}}" ]

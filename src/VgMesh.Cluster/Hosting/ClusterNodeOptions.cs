@@ -24,8 +24,12 @@ public sealed record ClusterNodeOptions
 
     public int Port { get; init; } = 4053;
 
-    /// <summary>Akka addresses of the seed nodes (<c>akka.tcp://vgmesh@10.0.0.1:4053</c>); this node's own first on the first host.</summary>
+    /// <summary>The seed nodes as <c>host:port</c> on the cluster network (every host lists the same ones, in the same order).</summary>
     public IReadOnlyList<string> SeedNodes { get; init; } = [];
+
+    /// <summary>The Akka addresses of the seeds, with the protocol the remoting speaks (TLS or not).</summary>
+    public IReadOnlyList<string> SeedAddresses =>
+        [.. SeedNodes.Select(s => $"{(CertificateDirectory is null ? "akka.tcp" : "akka.ssl.tcp")}://{ClusterHostingExtensions.SystemName}@{s}")];
 
     /// <summary>How many hosts the cluster is meant to have; two needs <see cref="SplitBrainStrategy.LeaseMajority"/>.</summary>
     public int ExpectedHosts { get; init; } = 3;
@@ -58,6 +62,17 @@ public sealed record ClusterNodeOptions
     /// <summary>How often a node that is oldest but not holding the lease tries again.</summary>
     public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// Where this host's TLS files are: the cluster CA's certificate (<c>ca.crt</c>) and this
+    /// node's certificate and key (<c>node.crt</c>, <c>node.key</c>, mode 0600), made by
+    /// <c>vgmesh cluster certificates</c>. Akka.Remote then speaks mutual TLS only, and accepts a
+    /// peer only with a certificate from this CA.
+    /// </summary>
+    public string? CertificateDirectory { get; init; }
+
+    /// <summary>Remoting without TLS: only for a one-host install bound to loopback.</summary>
+    public bool AllowPlaintextRemoting { get; init; }
+
     /// <summary>Throws with what to change when the settings cannot be run safely.</summary>
     public void Validate()
     {
@@ -75,6 +90,20 @@ public sealed record ClusterNodeOptions
         if (ExpectedHosts == 2 && SplitBrain == SplitBrainStrategy.KeepMajority)
         {
             problems.Add("a two-host cluster cannot keep a majority when one host is cut off (both sides are half, so both would down themselves or, worse, both stay); set SplitBrain to LeaseMajority, which lets the side that takes the lease stay");
+        }
+
+        foreach (var seed in SeedNodes)
+        {
+            var colon = seed.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(seed.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535 || seed.Contains('/', StringComparison.Ordinal))
+            {
+                problems.Add($"seed node '{seed}' is not host:port (for example 10.0.0.1:4053)");
+            }
+        }
+
+        if (SeedNodes.Count == 0)
+        {
+            problems.Add("SeedNodes is empty: list host:port of the seed hosts (this host's own address on a one-host install)");
         }
 
         if (ExpectedHosts < 1)
@@ -95,6 +124,16 @@ public sealed record ClusterNodeOptions
         if (LeaseSafetyMargin >= LeaseTtl - LeaseHeartbeat)
         {
             problems.Add($"LeaseSafetyMargin {LeaseSafetyMargin} must be under LeaseTtl minus LeaseHeartbeat ({LeaseTtl - LeaseHeartbeat})");
+        }
+
+        if (CertificateDirectory is null && !AllowPlaintextRemoting)
+        {
+            problems.Add("CertificateDirectory is not set: the cluster's remoting runs only with mutual TLS; make the certificates with 'vgmesh cluster certificates' and point CertificateDirectory at this host's copy");
+        }
+
+        if (AllowPlaintextRemoting && CertificateDirectory is null && Hostname is not ("127.0.0.1" or "::1" or "localhost"))
+        {
+            problems.Add($"AllowPlaintextRemoting is for a one-host install on loopback, but Hostname is {Hostname}: set CertificateDirectory instead");
         }
 
         if (problems.Count > 0)

@@ -39,12 +39,13 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public Akka.Cluster.Cluster Cluster => Akka.Cluster.Cluster.Get(System);
 
-    public static ClusterNodeOptions Options(string name, int port, int seedPort, string journal) => new()
+    public static ClusterNodeOptions Options(string name, int port, int seedPort, string journal, string certificates) => new()
     {
+        CertificateDirectory = certificates,
         Host = name,
         Hostname = "127.0.0.1",
         Port = port,
-        SeedNodes = [$"akka.tcp://{ClusterHostingExtensions.SystemName}@127.0.0.1:{seedPort}"],
+        SeedNodes = [$"127.0.0.1:{seedPort}"],
         JournalConnectionString = journal,
         // Short on loopback so the tests run in seconds; the defaults are for real networks.
         HeartbeatPause = TimeSpan.FromSeconds(2),

@@ -6,6 +6,7 @@ using Akka.Hosting;
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Cluster.Events;
 using VgMesh.Cluster.Tests.Events;
+using VgMesh.Cluster.Tests.Security;
 using VgMesh.Cluster.Hosting;
 using VgMesh.Cluster.Leases;
 using Npgsql;
@@ -15,10 +16,11 @@ namespace VgMesh.Cluster.Tests.Hosting;
 
 /// <summary>Three real ActorSystems on loopback, one Akka cluster, a real PostgreSQL journal and lease.</summary>
 [Collection(PostgresCollection.Name)]
-public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsyncLifetime
+public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output) : IAsyncLifetime, IDisposable
 {
     private static readonly TimeSpan Long = TimeSpan.FromSeconds(60);
     private readonly List<ClusterNode> _nodes = [];
+    private readonly TestCertificates _certs = new();
     private string _journal = "";
 
     public async Task InitializeAsync() => _journal = await pg.NewDatabaseAsync();
@@ -29,7 +31,10 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         {
             await n.DisposeAsync();
         }
+
     }
+
+    public void Dispose() => _certs.Dispose();
 
     private async Task<ClusterNode[]> StartCluster(int count)
     {
@@ -37,7 +42,7 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         for (var i = 0; i < count; i++)
         {
             // One at a time: the first is the oldest member, so the singleton starts there.
-            var node = await ClusterNode.StartAsync(ClusterNode.Options($"node{i + 1}", ports[i], ports[0], _journal));
+            var node = await ClusterNode.StartAsync(ClusterNode.Options($"node{i + 1}", ports[i], ports[0], _journal, _certs.Node($"node{i + 1}")));
             _nodes.Add(node);
             await Eventually(() => node.Cluster.SelfMember.Status == MemberStatus.Up, "node" + (i + 1) + " up");
         }
@@ -123,7 +128,7 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         }
 
         var port = ClusterNode.FreePort();
-        var restarted = await ClusterNode.StartAsync(ClusterNode.Options("node1", port, port, _journal));
+        var restarted = await ClusterNode.StartAsync(ClusterNode.Options("node1", port, port, _journal, _certs.Node("node1")));
         _nodes.Add(restarted);
 
         var answer = await restarted.Client.SubmitAsync(Req("op-1"), TimeSpan.FromSeconds(3), default);
@@ -201,7 +206,7 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         }
 
         var port = ClusterNode.FreePort();
-        var node3 = await ClusterNode.StartAsync(ClusterNode.Options("node3", port, nodes[0].Port, _journal));
+        var node3 = await ClusterNode.StartAsync(ClusterNode.Options("node3", port, nodes[0].Port, _journal, _certs.Node("node3")));
         _nodes.Add(node3);
         await Eventually(() => node3.Cluster.SelfMember.Status == MemberStatus.Up, "node3 up again");
         Follow(node3, Path.Combine(dir, "node3.json"), applied[2]);
