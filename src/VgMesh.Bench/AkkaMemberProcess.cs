@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace VgMesh.Bench;
+
+/// <summary>A <c>vgmesh-bench akka-member</c> node in its own process: killable with SIGKILL, freezable with SIGSTOP.</summary>
+public sealed class AkkaMemberProcess : IDisposable
+{
+    private readonly Process _process;
+
+    private AkkaMemberProcess(Process process, string host, int port, string commands, string log)
+    {
+        _process = process;
+        Host = host;
+        Port = port;
+        CommandsPath = commands;
+        LogPath = log;
+    }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    public string CommandsPath { get; }
+
+    public string LogPath { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    public IReadOnlyList<CommandRecord> Commands => CommandLogHandler.Read(CommandsPath);
+
+    /// <param name="directory">Where its command file and log go.</param>
+    public static AkkaMemberProcess Start(string directory, string host, int port, string seed, string journal, string certificates, int stepMs = 0, IReadOnlyDictionary<string, string>? timings = null)
+    {
+        var commands = Path.Combine(directory, host + ".commands");
+        var log = Path.Combine(directory, host + ".log");
+        var args = new List<string>
+        {
+            typeof(AkkaMemberProcess).Assembly.Location, "akka-member", "--host", host, "--port", port.ToString(CultureInfo.InvariantCulture),
+            "--seed", seed, "--journal", journal, "--certs", certificates, "--commands", commands, "--step-ms", stepMs.ToString(CultureInfo.InvariantCulture),
+        };
+        foreach (var (k, v) in timings ?? new Dictionary<string, string>())
+        {
+            args.AddRange(["--" + k, v]);
+        }
+
+        // Output to a file through the shell's redirection would need a shell string; a pipe we
+        // drain into the file instead keeps the argument array.
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        args.ForEach(psi.ArgumentList.Add);
+        var p = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
+        var writer = new StreamWriter(new FileStream(log, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
+        p.OutputDataReceived += (_, e) => { lock (writer) { writer.WriteLine(e.Data); } };
+        p.ErrorDataReceived += (_, e) => { lock (writer) { writer.WriteLine(e.Data); } };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return new AkkaMemberProcess(p, host, port, commands, log);
+    }
+
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+    }
+
+    public void Pause() => Signal("STOP");
+
+    public void Resume() => Signal("CONT");
+
+    private void Signal(string sig)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+
+        using var kill = Process.Start("kill", ["-" + sig, _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    public void Dispose()
+    {
+        Resume();
+        Kill();
+        _process.Dispose();
+    }
+}
