@@ -20,8 +20,9 @@ internal static class AkkaMemberMode
     public static async Task<int> RunAsync(string[] args)
     {
         var o = Args.Parse(args);
-        double Seconds(string name, double fallback) => double.Parse(o.GetValueOrDefault(name, fallback.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        var options = new ClusterNodeOptions
+        TimeSpan Seconds(string name, TimeSpan fallback) => o.TryGetValue(name, out var v) ? TimeSpan.FromSeconds(double.Parse(v, CultureInfo.InvariantCulture)) : fallback;
+        var defaults = new ClusterNodeOptions { Host = "-", Hostname = "-", JournalConnectionString = "-" };
+        var options = defaults with
         {
             Host = o["host"],
             Hostname = "127.0.0.1",
@@ -29,13 +30,13 @@ internal static class AkkaMemberMode
             SeedNodes = [o["seed"]],
             JournalConnectionString = o["journal"],
             CertificateDirectory = o["certs"],
-            HeartbeatPause = TimeSpan.FromSeconds(Seconds("heartbeat-pause", 2)),
-            StableAfter = TimeSpan.FromSeconds(Seconds("stable-after", 3)),
-            DownRemovalMargin = TimeSpan.FromSeconds(Seconds("down-removal-margin", 1)),
-            LeaseTtl = TimeSpan.FromSeconds(Seconds("lease-ttl", 4)),
-            LeaseHeartbeat = TimeSpan.FromSeconds(Seconds("lease-heartbeat", 0.5)),
-            LeaseSafetyMargin = TimeSpan.FromSeconds(Seconds("lease-margin", 1.5)),
-            LeaseRetry = TimeSpan.FromSeconds(Seconds("lease-retry", 0.3)),
+            HeartbeatPause = Seconds("heartbeat-pause", defaults.HeartbeatPause),
+            StableAfter = Seconds("stable-after", defaults.StableAfter),
+            DownRemovalMargin = Seconds("down-removal-margin", defaults.DownRemovalMargin),
+            LeaseTtl = Seconds("lease-ttl", defaults.LeaseTtl),
+            LeaseHeartbeat = Seconds("lease-heartbeat", defaults.LeaseHeartbeat),
+            LeaseSafetyMargin = Seconds("lease-margin", defaults.LeaseSafetyMargin),
+            LeaseRetry = Seconds("lease-retry", defaults.LeaseRetry),
         };
         var handler = new CommandLogHandler(options.Host, o["commands"], int.Parse(o.GetValueOrDefault("step-ms", "0"), CultureInfo.InvariantCulture));
         using var host = new HostBuilder()

@@ -21,19 +21,19 @@ internal static class CoordinationBench
         await using var etcd = await LocalEtcd.StartAsync();
 
         var failover = await FailoverAsync(etcd, trials, ttl);
-        Figure($"failover_leader_killed_to_fenced_write_p50_ttl_{ttl}s", Pct(failover, 50), "s", $"<= {ttl + 2}");
-        Figure($"failover_leader_killed_to_fenced_write_p99_ttl_{ttl}s", Pct(failover, 99), "s", $"<= {ttl + 2}");
+        Figures.Print($"failover_leader_killed_to_fenced_write_p50_ttl_{ttl}s", Figures.Pct(failover, 50), "s", $"<= {ttl + 2}");
+        Figures.Print($"failover_leader_killed_to_fenced_write_p99_ttl_{ttl}s", Figures.Pct(failover, 99), "s", $"<= {ttl + 2}");
 
         foreach (var subs in new[] { 3, 50 })
         {
             var lat = await FanOutAsync(etcd, subs, events: 100);
-            Figure($"event_fanout_{subs}_subscribers_p50", Pct(lat, 50), "ms", "<= 50 (p99)");
-            Figure($"event_fanout_{subs}_subscribers_p99", Pct(lat, 99), "ms", "<= 50");
+            Figures.Print($"event_fanout_{subs}_subscribers_p50", Figures.Pct(lat, 50), "ms", "<= 50 (p99)");
+            Figures.Print($"event_fanout_{subs}_subscribers_p99", Figures.Pct(lat, 99), "ms", "<= 50");
         }
 
         var rtt = await QueueRoundTripAsync(etcd, 200);
-        Figure("operation_queue_round_trip_p50", Pct(rtt, 50), "ms", "<= 10");
-        Figure("operation_queue_round_trip_p99", Pct(rtt, 99), "ms", null);
+        Figures.Print("operation_queue_round_trip_p50", Figures.Pct(rtt, 50), "ms", "<= 10");
+        Figures.Print("operation_queue_round_trip_p99", Figures.Pct(rtt, 99), "ms", null);
         return 0;
     }
 
@@ -48,7 +48,7 @@ internal static class CoordinationBench
         {
             for (var t = 0; t < trials; t++)
             {
-                var leader = await WaitAsync(() => members.FirstOrDefault(m => LastWriteToken(m) > token), TimeSpan.FromSeconds(60));
+                var leader = await Figures.WaitAsync(() => members.FirstOrDefault(m => LastWriteToken(m) > token), TimeSpan.FromSeconds(60));
                 token = LastWriteToken(leader);
                 // Let the standbys settle into their campaigns and the leader renew a few times.
                 await Task.Delay(TimeSpan.FromSeconds(1 + Random.Shared.NextDouble()));
@@ -56,7 +56,7 @@ internal static class CoordinationBench
                 leader.Kill();
                 members.Remove(leader);
                 leader.Dispose();
-                var successor = await WaitAsync(() => members.FirstOrDefault(m => LastWriteToken(m) > token), TimeSpan.FromSeconds(60));
+                var successor = await Figures.WaitAsync(() => members.FirstOrDefault(m => LastWriteToken(m) > token), TimeSpan.FromSeconds(60));
                 var wroteMs = successor.Find("fenced-write").Last().GetProperty("ms").GetInt64();
                 times.Add((wroteMs - killedMs) / 1000.0);
                 members.Add(MemberProcess.Start(etcd.Endpoints, cluster, $"m{next++}", ttl));
@@ -180,34 +180,4 @@ internal static class CoordinationBench
         await processing;
         return times;
     }
-
-    private static async Task<T> WaitAsync<T>(Func<T?> probe, TimeSpan within)
-        where T : class
-    {
-        var deadline = Stopwatch.GetTimestamp() + (long)(within.TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            if (probe() is { } v)
-            {
-                return v;
-            }
-
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException("benchmark step timed out");
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
-    private static double Pct(List<double> values, double p)
-    {
-        var s = values.Order().ToList();
-        var rank = Math.Clamp((int)Math.Ceiling(p / 100 * s.Count) - 1, 0, s.Count - 1);
-        return Math.Round(s[rank], 3);
-    }
-
-    private static void Figure(string name, double value, string unit, string? target) =>
-        Console.WriteLine($"{{\"name\":\"{name}\",\"value\":{value.ToString(CultureInfo.InvariantCulture)},\"unit\":\"{unit}\",\"target\":{(target is null ? "null" : $"\"{target}\"")}}}");
 }

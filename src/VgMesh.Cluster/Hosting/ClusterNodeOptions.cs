@@ -42,25 +42,28 @@ public sealed record ClusterNodeOptions
 
     public SplitBrainStrategy SplitBrain { get; init; } = SplitBrainStrategy.KeepMajority;
 
+    /// <summary>How often members send each other heartbeats (Akka's failure-detector heartbeat-interval).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>How long heartbeats may be missing before a member is unreachable (Akka's acceptable-heartbeat-pause).</summary>
     public TimeSpan HeartbeatPause { get; init; } = TimeSpan.FromSeconds(2);
 
     /// <summary>How long membership must stay unchanged before the split brain resolver decides (stable-after).</summary>
-    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(5);
+    public TimeSpan StableAfter { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>Extra wait after a member is downed before the singleton moves (down-removal-margin).</summary>
-    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan DownRemovalMargin { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a coordinator lease lives without a renewal.</summary>
-    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(6);
+    public TimeSpan LeaseTtl { get; init; } = TimeSpan.FromSeconds(4);
 
-    public TimeSpan LeaseHeartbeat { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan LeaseHeartbeat { get; init; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>The lease counts as lost (and the coordinator stops) once less than this is left.</summary>
-    public TimeSpan LeaseSafetyMargin { get; init; } = TimeSpan.FromSeconds(2);
+    public TimeSpan LeaseSafetyMargin { get; init; } = TimeSpan.FromMilliseconds(1500);
 
     /// <summary>How often a node that is oldest but not holding the lease tries again.</summary>
-    public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(500);
+    public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(300);
 
     /// <summary>
     /// Where this host's TLS files are: the cluster CA's certificate (<c>ca.crt</c>) and this
