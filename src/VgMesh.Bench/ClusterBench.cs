@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using Akka.Actor;
 using Npgsql;
 using VgMesh.Cluster.Security;
 
@@ -31,23 +33,13 @@ internal static class ClusterBench
         try
         {
             using var ca = ClusterCertificates.CreateAuthority("bench", TimeProvider.System);
-            string Certs(string host)
-            {
-                var d = Path.Combine(dir, host + "-certs");
-                Directory.CreateDirectory(d);
-                File.WriteAllText(Path.Combine(d, ClusterCertificates.CaCertificateFile), ca.ExportCertificatePem());
-                using var node = ClusterCertificates.IssueNode(ca, host, ["127.0.0.1"], TimeProvider.System);
-                ClusterCertificates.Save(node, Path.Combine(d, ClusterCertificates.NodeCertificateFile), Path.Combine(d, ClusterCertificates.NodeKeyFile));
-                return d;
-            }
-
             await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
             var next = 1;
             AkkaMemberProcess Start(string seed)
             {
                 var host = $"m{next++}";
-                var port = FreePort();
-                var m = AkkaMemberProcess.Start(dir, host, port, seed == "" ? $"127.0.0.1:{port}" : seed, pg.ConnectionString, Certs(host), 0, timings);
+                var port = FreePorts.Next();
+                var m = AkkaMemberProcess.Start(dir, host, port, seed == "" ? $"127.0.0.1:{port}" : seed, pg.ConnectionString, NodeCertificates(dir, ca, host), 0, timings);
                 members.Add(m);
                 return m;
             }
@@ -101,6 +93,18 @@ internal static class ClusterBench
         }
 
         Console.Error.WriteLine($"timings: {t0}; {times.Count} trials");
+
+        await using var durable = await LocalPostgres.StartAsync(durable: true);
+        foreach (var subs in new[] { 3, 50 })
+        {
+            var lat = await FanOutAsync(durable, dir, subs, events: 100);
+            Figures.Print($"event_fanout_{subs}_subscribers_p50", Figures.Pct(lat, 50), "ms", "<= 20 (p99)");
+            Figures.Print($"event_fanout_{subs}_subscribers_p99", Figures.Pct(lat, 99), "ms", "<= 20");
+        }
+
+        var rtt = await RoundTripAsync(durable, dir, 200);
+        Figures.Print("operation_queue_round_trip_p50", Figures.Pct(rtt, 50), "ms", "<= 5");
+        Figures.Print("operation_queue_round_trip_p99", Figures.Pct(rtt, 99), "ms", null);
         try
         {
             Directory.Delete(dir, recursive: true);
@@ -110,6 +114,108 @@ internal static class ClusterBench
         }
 
         return 0;
+    }
+
+    private static string NodeCertificates(string dir, X509Certificate2 ca, string host)
+    {
+        var d = Path.Combine(dir, host + "-certs-" + Guid.NewGuid().ToString("N")[..6]);
+        Directory.CreateDirectory(d);
+        File.WriteAllText(Path.Combine(d, ClusterCertificates.CaCertificateFile), ca.ExportCertificatePem());
+        using var node = ClusterCertificates.IssueNode(ca, host, ["127.0.0.1"], TimeProvider.System);
+        ClusterCertificates.Save(node, Path.Combine(d, ClusterCertificates.NodeCertificateFile), Path.Combine(d, ClusterCertificates.NodeKeyFile));
+        return d;
+    }
+
+    private static async Task<List<LocalClusterNode<NoopHandler>>> StartNodesAsync(string journal, string dir, int count)
+    {
+        using var ca = ClusterCertificates.CreateAuthority("bench", TimeProvider.System);
+        var nodes = new List<LocalClusterNode<NoopHandler>>();
+        var seed = FreePorts.Next();
+        for (var i = 0; i < count; i++)
+        {
+            var port = i == 0 ? seed : FreePorts.Next();
+            nodes.Add(await LocalCluster.StartAsync(LocalCluster.Options($"n{i + 1}", port, seed, journal, NodeCertificates(dir, ca, $"n{i + 1}")), new NoopHandler(), "WARNING"));
+        }
+
+        await Figures.WaitAsync(() => nodes.All(n => n.Cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up) == count) ? nodes : null, TimeSpan.FromSeconds(60));
+        return nodes;
+    }
+
+    /// <summary>One publisher on the first node, subscribers spread over three nodes; latency from just before Publish to the subscriber's receipt.</summary>
+    private static async Task<List<double>> FanOutAsync(LocalPostgres pg, string dir, int subscribers, int events)
+    {
+        var nodes = await StartNodesAsync(pg.ConnectionString, dir, 3);
+        try
+        {
+            var latencies = new System.Collections.Concurrent.ConcurrentBag<double>();
+            const string topic = "bench.fanout";
+            for (var i = 0; i < subscribers; i++)
+            {
+                var system = nodes[i % nodes.Count].System;
+                var mediator = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(system).Mediator;
+                system.ActorOf(Akka.Actor.Props.Create(() => new FanOutSubscriber(mediator, topic, latencies)));
+            }
+
+            // Subscriptions travel by gossip (every second); three rounds reach every node.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            var publisher = Akka.Cluster.Tools.PublishSubscribe.DistributedPubSub.Get(nodes[0].System).Mediator;
+            for (var e = 1; e <= events; e++)
+            {
+                var ev = new VgMesh.Cluster.ClusterEvent("bench.fanout", "bench", null, null, null, "n1", DateTimeOffset.UtcNow);
+                publisher.Tell(new Akka.Cluster.Tools.PublishSubscribe.Publish(topic, new VgMesh.Cluster.Coordinator.EventsCommitted(e, [new VgMesh.Cluster.SequencedEvent(e, 1, ev)])));
+                await Task.Delay(20);
+            }
+
+            await Figures.WaitAsync(() => latencies.Count >= subscribers * events ? latencies : null, TimeSpan.FromSeconds(30));
+            return [.. latencies];
+        }
+        finally
+        {
+            foreach (var n in nodes)
+            {
+                await n.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Submit and wait for the result, one at a time, through the singleton (a one-node cluster) with a handler that does nothing; 20 warm-up operations not counted.</summary>
+    private static async Task<List<double>> RoundTripAsync(LocalPostgres pg, string dir, int count)
+    {
+        await using var db = NpgsqlDataSource.Create(pg.ConnectionString);
+        await using (var cmd = db.CreateCommand("CREATE DATABASE roundtrip"))
+        {
+            await cmd.ExecuteNonQueryAsync();
+        }
+
+        var nodes = await StartNodesAsync(new NpgsqlConnectionStringBuilder(pg.ConnectionString) { Database = "roundtrip" }.ConnectionString, dir, 1);
+        try
+        {
+            var client = nodes[0].Client;
+            var times = new List<double>();
+            for (var i = 0; i < count + 20; i++)
+            {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
+                var answer = await client.SubmitAsync(new VgMesh.Cluster.OperationRequest($"rtt-{i}", "bench.noop", "{}", "bench"), TimeSpan.FromSeconds(30), default);
+                if (answer is not VgMesh.Cluster.Coordinator.SubmitAnswer.Finished)
+                {
+                    throw new InvalidOperationException($"round trip {i}: {answer}");
+                }
+
+                if (i >= 20)
+                {
+                    times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+            }
+
+            return times;
+        }
+        finally
+        {
+            foreach (var n in nodes)
+            {
+                await n.DisposeAsync();
+            }
+        }
     }
 
     private sealed record Started(string Host, long Generation, DateTimeOffset At);
@@ -166,11 +272,22 @@ internal static class ClusterBench
         var j = i < 0 ? -1 : line.IndexOf("Z]", i, StringComparison.Ordinal);
         return i >= 0 && j > i && DateTimeOffset.TryParseExact(line[(i + 2)..j], "MM/dd/yyyy HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t : null;
     }
+}
 
-    private static int FreePort()
+/// <summary>A coordinator handler that does nothing: what is left is the queue's own cost.</summary>
+internal sealed class NoopHandler : VgMesh.Cluster.Coordinator.IOperationHandler
+{
+    public Task<VgMesh.Cluster.Coordinator.OperationOutcome> HandleAsync(VgMesh.Cluster.Coordinator.OperationContext context, CancellationToken leaseLost) =>
+        Task.FromResult(new VgMesh.Cluster.Coordinator.OperationOutcome(VgMesh.Cluster.OperationStatus.Succeeded, "noop", null, [], []));
+}
+
+/// <summary>Subscribes to a topic and records each event's age on arrival, in milliseconds.</summary>
+internal sealed class FanOutSubscriber : Akka.Actor.ReceiveActor
+{
+    public FanOutSubscriber(Akka.Actor.IActorRef mediator, string topic, System.Collections.Concurrent.ConcurrentBag<double> latencies)
     {
-        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        l.Start();
-        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        mediator.Tell(new Akka.Cluster.Tools.PublishSubscribe.Subscribe(topic, Self));
+        Receive<Akka.Cluster.Tools.PublishSubscribe.SubscribeAck>(_ => { });
+        Receive<VgMesh.Cluster.Coordinator.EventsCommitted>(e => latencies.Add((DateTimeOffset.UtcNow - e.Events[0].Event.Time).TotalMilliseconds));
     }
 }

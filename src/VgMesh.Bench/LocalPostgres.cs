@@ -28,7 +28,8 @@ public sealed class LocalPostgres : IAsyncDisposable
     /// <summary>Trust authentication on loopback only: the server listens on nothing else.</summary>
     public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=postgres;Database=postgres;Pooling=true;Timeout=5;Command Timeout=5";
 
-    public static async Task<LocalPostgres> StartAsync(CancellationToken ct = default)
+    /// <param name="durable">Keep PostgreSQL's fsync on (benchmarks of write latency); tests run with it off.</param>
+    public static async Task<LocalPostgres> StartAsync(bool durable = false, CancellationToken ct = default)
     {
         var bin = FindBin();
         var dir = Directory.CreateTempSubdirectory("vgmesh-pg-").FullName;
@@ -43,7 +44,7 @@ public sealed class LocalPostgres : IAsyncDisposable
 
         await RunAsPostgresAsync(Path.Combine(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"], ct).ConfigureAwait(false);
         var options = string.Create(CultureInfo.InvariantCulture,
-            $"-c listen_addresses=127.0.0.1 -p {pg.Port} -c unix_socket_directories={dir} -c fsync=off -c max_connections=200");
+            $"-c listen_addresses=127.0.0.1 -p {pg.Port} -c unix_socket_directories={dir} -c fsync={(durable ? "on" : "off")} -c max_connections=200");
         await RunAsPostgresAsync(Path.Combine(bin, "pg_ctl"), ["-D", data, "-l", Path.Combine(dir, "server.log"), "-w", "-t", "60", "-o", options, "start"], ct).ConfigureAwait(false);
         return pg;
     }

@@ -4,6 +4,7 @@ using Akka.Persistence.Sql.Query;
 using Akka.Streams;
 using VgMesh.Bench;
 using VgMesh.Cluster.Coordinator;
+using VgMesh.Cluster.Tests.Coordinator;
 using VgMesh.Cluster.Tests.Security;
 using Xunit.Abstractions;
 
@@ -61,7 +62,7 @@ public sealed class FrozenCoordinatorTests(PostgresFixture pg, ITestOutputHelper
     public async Task FrozenPastItsLease_WritesNothingAfterTheNewGeneration()
     {
         var journal = await pg.NewDatabaseAsync();
-        var ports = Enumerable.Range(0, 3).Select(_ => ClusterNode.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, 3).Select(_ => FreePorts.Next()).ToArray();
         var seed = $"127.0.0.1:{ports[0]}";
         for (var i = 0; i < 3; i++)
         {
@@ -74,8 +75,8 @@ public sealed class FrozenCoordinatorTests(PostgresFixture pg, ITestOutputHelper
 
         // The observer joins last, so it is the youngest and never next in line for the singleton.
         await Eventually(() => ports.All(p => File.ReadAllText(_members[0].LogPath).Contains($"127.0.0.1:{p}] to [Up]", StringComparison.Ordinal)), "three members up", TimeSpan.FromSeconds(90));
-        var observerPort = ClusterNode.FreePort();
-        await using var observer = await ClusterNode.StartAsync(ClusterNode.Options("observer", observerPort, ports[0], journal, _certs.Node("observer")));
+        var observerPort = FreePorts.Next();
+        await using var observer = await LocalCluster.StartAsync(LocalCluster.Options("observer", observerPort, ports[0], journal, _certs.Node("observer")), new ScriptedHandler());
         await Eventually(() => observer.Cluster.State.Members.Count(m => m.Status == MemberStatus.Up) == 4, "four members up", TimeSpan.FromSeconds(90));
         var node1 = _members[0];
 

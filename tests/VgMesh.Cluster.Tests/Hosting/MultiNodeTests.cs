@@ -1,15 +1,17 @@
-using Akka.Cluster;
 using Akka.Actor;
-using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Cluster.Tools.PublishSubscribe.Internal;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Cluster;
 using Akka.Hosting;
+using Npgsql;
+using VgMesh.Bench;
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Cluster.Events;
-using VgMesh.Cluster.Tests.Events;
-using VgMesh.Cluster.Tests.Security;
 using VgMesh.Cluster.Hosting;
 using VgMesh.Cluster.Leases;
-using Npgsql;
+using VgMesh.Cluster.Tests.Coordinator;
+using VgMesh.Cluster.Tests.Events;
+using VgMesh.Cluster.Tests.Security;
 using Xunit.Abstractions;
 
 namespace VgMesh.Cluster.Tests.Hosting;
@@ -38,11 +40,11 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
 
     private async Task<ClusterNode[]> StartCluster(int count)
     {
-        var ports = Enumerable.Range(0, count).Select(_ => ClusterNode.FreePort()).ToArray();
+        var ports = Enumerable.Range(0, count).Select(_ => FreePorts.Next()).ToArray();
         for (var i = 0; i < count; i++)
         {
             // One at a time: the first is the oldest member, so the singleton starts there.
-            var node = await ClusterNode.StartAsync(ClusterNode.Options($"node{i + 1}", ports[i], ports[0], _journal, _certs.Node($"node{i + 1}")));
+            var node = await LocalCluster.StartAsync(LocalCluster.Options($"node{i + 1}", ports[i], ports[0], _journal, _certs.Node($"node{i + 1}")), new ScriptedHandler());
             _nodes.Add(node);
             await Eventually(() => node.Cluster.SelfMember.Status == MemberStatus.Up, "node" + (i + 1) + " up");
         }
@@ -127,8 +129,8 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
             ghost = await store.TryAcquireAsync(lease.Settings.LeaseName, "ghost", TimeSpan.FromSeconds(8), default);
         }
 
-        var port = ClusterNode.FreePort();
-        var restarted = await ClusterNode.StartAsync(ClusterNode.Options("node1", port, port, _journal, _certs.Node("node1")));
+        var port = FreePorts.Next();
+        var restarted = await LocalCluster.StartAsync(LocalCluster.Options("node1", port, port, _journal, _certs.Node("node1")), new ScriptedHandler());
         _nodes.Add(restarted);
 
         var answer = await restarted.Client.SubmitAsync(Req("op-1"), TimeSpan.FromSeconds(3), default);
@@ -205,8 +207,8 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
             Finished(await nodes[0].Client.SubmitAsync(Req($"op-{k}"), Long, default));
         }
 
-        var port = ClusterNode.FreePort();
-        var node3 = await ClusterNode.StartAsync(ClusterNode.Options("node3", port, nodes[0].Port, _journal, _certs.Node("node3")));
+        var port = FreePorts.Next();
+        var node3 = await LocalCluster.StartAsync(LocalCluster.Options("node3", port, nodes[0].Port, _journal, _certs.Node("node3")), new ScriptedHandler());
         _nodes.Add(node3);
         await Eventually(() => node3.Cluster.SelfMember.Status == MemberStatus.Up, "node3 up again");
         Follow(node3, Path.Combine(dir, "node3.json"), applied[2]);

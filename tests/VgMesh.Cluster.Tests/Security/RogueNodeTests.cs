@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.Cluster;
+using VgMesh.Bench;
 using VgMesh.Cluster.Coordinator;
-using VgMesh.Cluster.Tests.Hosting;
+using VgMesh.Cluster.Tests.Coordinator;
 
 namespace VgMesh.Cluster.Tests.Security;
 
@@ -22,11 +23,11 @@ public sealed class RogueNodeTests(PostgresFixture pg) : IAsyncLifetime, IDispos
     public async Task InitializeAsync()
     {
         var journal = await pg.NewDatabaseAsync();
-        var p1 = ClusterNode.FreePort();
-        var p2 = ClusterNode.FreePort();
-        var n1 = await ClusterNode.StartAsync(ClusterNode.Options("node1", p1, p1, journal, _certs.Node("node1")));
+        var p1 = FreePorts.Next();
+        var p2 = FreePorts.Next();
+        var n1 = await LocalCluster.StartAsync(LocalCluster.Options("node1", p1, p1, journal, _certs.Node("node1")), new ScriptedHandler());
         _nodes.Add(n1);
-        var n2 = await ClusterNode.StartAsync(ClusterNode.Options("node2", p2, p1, journal, _certs.Node("node2")));
+        var n2 = await LocalCluster.StartAsync(LocalCluster.Options("node2", p2, p1, journal, _certs.Node("node2")), new ScriptedHandler());
         _nodes.Add(n2);
         _cluster = [n1, n2];
         await Until(() => _cluster.All(n => n.Cluster.State.Members.Count(m => m.Status == MemberStatus.Up) == 2), TimeSpan.FromSeconds(60));
@@ -75,8 +76,8 @@ public sealed class RogueNodeTests(PostgresFixture pg) : IAsyncLifetime, IDispos
     [MemberData(nameof(Rogues))]
     public async Task Rogue_CannotJoin_AndItsMessageReachesNoActor(string kind)
     {
-        var port = ClusterNode.FreePort();
-        var options = ClusterNode.Options("rogue", port, _cluster[0].Port, await pg.NewDatabaseAsync(), kind switch
+        var port = FreePorts.Next();
+        var options = LocalCluster.Options("rogue", port, _cluster[0].Port, await pg.NewDatabaseAsync(), kind switch
         {
             "another CA" => _certs.FromAnotherAuthority("rogue"),
             "self-signed" => _certs.SelfSigned("rogue"),
@@ -87,7 +88,7 @@ public sealed class RogueNodeTests(PostgresFixture pg) : IAsyncLifetime, IDispos
             options = options with { CertificateDirectory = null, AllowPlaintextRemoting = true };
         }
 
-        var rogue = await ClusterNode.StartAsync(options);
+        var rogue = await LocalCluster.StartAsync(options, new ScriptedHandler());
         _nodes.Add(rogue);
         var protocol = options.CertificateDirectory is null ? "akka.tcp" : "akka.ssl.tcp";
         rogue.System.ActorSelection(RecorderPath(protocol)).Tell(new HostApplied("rogue", 99, DateTimeOffset.UnixEpoch));
