@@ -101,7 +101,7 @@ public sealed class EventLogTests : WithEtcd
         await sub;
         Assert.Equal(Enumerable.Range(0, 30).Select(i => (long)i), got.SelectMany(b => b.Events).Select(e => e.VgSeqno!.Value));
         Assert.Equal(got.Select(b => b.Revision).Distinct().Count(), got.Count);
-        Assert.True(got.Zip(got.Skip(1)).All(p => p.First.Revision < p.Second.Revision));
+        Assert.True(got.Zip(got.Skip(1), (a, b) => a.Revision < b.Revision).All(increasing => increasing));
     }
 
     [Fact]

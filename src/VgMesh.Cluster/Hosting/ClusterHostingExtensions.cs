@@ -50,7 +50,7 @@ public static class ClusterHostingExtensions
                 new ClusterSingletonOptions
                 {
                     Role = Role,
-                    LeaseImplementation = new PostgresLeaseOption(),
+                    LeaseImplementation = new SqlLeaseOption(),
                     LeaseRetryInterval = options.LeaseRetry,
                     BufferSize = 1000,
                 })
@@ -59,12 +59,12 @@ public static class ClusterHostingExtensions
     }
 
     /// <summary>The lease the singleton manager takes, under the name it gives it (system name and manager path).</summary>
-    public static PostgresLease CoordinatorLease(ActorSystem system)
+    public static SqlLease CoordinatorLease(ActorSystem system)
     {
         var managerPath = new RootActorPath(new Address("akka", system.Name)) / "user" / SingletonName;
         var name = $"{system.Name}-singleton-{managerPath}";
         var owner = Akka.Cluster.Cluster.Get(system).SelfAddress.HostPort();
-        return (PostgresLease)LeaseProvider.Get(system).GetLease(name, LeaseConfigPath, owner);
+        return (SqlLease)LeaseProvider.Get(system).GetLease(name, LeaseConfigPath, owner);
     }
 
     /// <summary>
@@ -134,7 +134,8 @@ public static class ClusterHostingExtensions
               }
             }
             {{LeaseConfigPath}} {
-              lease-class = "VgMesh.Cluster.Leases.PostgresLease, VgMesh.Cluster"
+              lease-class = "VgMesh.Cluster.Leases.SqlLease, VgMesh.Cluster"
+              provider = {{(o.IsSingleHost ? "sqlite" : "postgresql")}}
               heartbeat-timeout = {{D(o.LeaseTtl)}}
               heartbeat-interval = {{D(o.LeaseHeartbeat)}}
               lease-operation-timeout = {{D(o.LeaseHeartbeat)}}
@@ -160,12 +161,12 @@ public static class ClusterHostingExtensions
         public override string PersistenceId { get; }
     }
 
-    /// <summary>Akka.Hosting's handle on <see cref="PostgresLease"/>: its configuration lives at <see cref="LeaseConfigPath"/>.</summary>
-    private sealed class PostgresLeaseOption : LeaseOptionBase
+    /// <summary>Akka.Hosting's handle on <see cref="SqlLease"/>: its configuration lives at <see cref="LeaseConfigPath"/>.</summary>
+    private sealed class SqlLeaseOption : LeaseOptionBase
     {
         public override string ConfigPath => LeaseConfigPath;
 
-        public override Type Class => typeof(PostgresLease);
+        public override Type Class => typeof(SqlLease);
 
         public override void Apply(AkkaConfigurationBuilder builder, Akka.Actor.Setup.Setup? setup = null)
         {

@@ -40,6 +40,9 @@ public sealed record ClusterNodeOptions
     /// <summary>linq2db's provider name: <c>PostgreSQL.15</c> or <c>SQLite.MS</c>.</summary>
     public string JournalProvider { get; init; } = "PostgreSQL.15";
 
+    /// <summary>A one-host install: its journal and lease in a local SQLite file, the cluster of this one node.</summary>
+    public bool IsSingleHost => JournalProvider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase);
+
     public SplitBrainStrategy SplitBrain { get; init; } = SplitBrainStrategy.KeepMajority;
 
     /// <summary>How often members send each other heartbeats (Akka's failure-detector heartbeat-interval).</summary>
@@ -107,6 +110,16 @@ public sealed record ClusterNodeOptions
         if (SeedNodes.Count == 0)
         {
             problems.Add("SeedNodes is empty: list host:port of the seed hosts (this host's own address on a one-host install)");
+        }
+
+        if (!IsSingleHost && !JournalProvider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase))
+        {
+            problems.Add($"JournalProvider '{JournalProvider}' is neither PostgreSQL (a cluster) nor SQLite (one host)");
+        }
+
+        if (IsSingleHost && ExpectedHosts != 1)
+        {
+            problems.Add($"a SQLite journal is on one host's disk, so the coordinator cannot move: set ExpectedHosts to 1, or use PostgreSQL for {ExpectedHosts} hosts");
         }
 
         if (ExpectedHosts < 1)

@@ -11,7 +11,7 @@ namespace VgMesh.Cluster.Leases;
 /// </summary>
 public sealed class LeaseEnvironment : IExtension
 {
-    private readonly ConcurrentDictionary<string, Lazy<LeaseStore>> _stores = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Provider, string ConnectionString), Lazy<ILeaseStore>> _stores = new();
     private readonly ConcurrentBag<NpgsqlDataSource> _sources = [];
 
     public LeaseEnvironment(ExtendedActorSystem system)
@@ -30,13 +30,22 @@ public sealed class LeaseEnvironment : IExtension
 
     public static LeaseEnvironment Get(ActorSystem system) => system.WithExtension<LeaseEnvironment, LeaseEnvironmentProvider>();
 
-    /// <summary>The store for a connection string, its table made on first use.</summary>
-    public LeaseStore Store(string connectionString) =>
-        _stores.GetOrAdd(connectionString, cs => new Lazy<LeaseStore>(() =>
+    /// <summary>The store for a database, one per provider and connection string.</summary>
+    /// <param name="provider"><c>postgresql</c> (a cluster) or <c>sqlite</c> (one host).</param>
+    public ILeaseStore Store(string provider, string connectionString) =>
+        _stores.GetOrAdd((provider, connectionString), key => new Lazy<ILeaseStore>(() =>
         {
-            var source = NpgsqlDataSource.Create(cs);
-            _sources.Add(source);
-            return new LeaseStore(source);
+            switch (key.Provider)
+            {
+                case "postgresql":
+                    var source = NpgsqlDataSource.Create(key.ConnectionString);
+                    _sources.Add(source);
+                    return new PostgresLeaseStore(source);
+                case "sqlite":
+                    return new SqliteLeaseStore(key.ConnectionString);
+                default:
+                    throw new ArgumentException($"lease provider '{key.Provider}' is not known: use 'postgresql' or 'sqlite'", nameof(provider));
+            }
         })).Value;
 }
 

@@ -117,7 +117,7 @@ public sealed class MultiNodeTests(PostgresFixture pg, ITestOutputHelper output)
         var nodes = await StartCluster(1);
         var lease = ClusterHostingExtensions.CoordinatorLease(nodes[0].System);
         await using var db = NpgsqlDataSource.Create(_journal);
-        var store = new LeaseStore(db);
+        var store = new PostgresLeaseStore(db);
         await Eventually(() => lease.CheckLease(), "node1 holds the lease");
         await nodes[0].DisposeAsync();
         _nodes.Clear();

@@ -2,17 +2,8 @@ using Npgsql;
 
 namespace VgMesh.Cluster.Leases;
 
-/// <summary>What the database says of a lease now, on its own clock.</summary>
-/// <param name="Remaining">Time until it runs out; zero or less when it has.</param>
-public sealed record LeaseRow(string Name, string Owner, long Generation, TimeSpan Remaining);
-
-/// <summary>
-/// Leases as rows in PostgreSQL, one row per lease name. Every change is one statement that
-/// compares and sets on the database's clock (<c>now()</c>), so the hosts' clocks never decide
-/// who holds a lease. The generation grows by one on every acquisition and is never reset: a
-/// row is never deleted, only expired, so a generation is never handed out twice.
-/// </summary>
-public sealed class LeaseStore(NpgsqlDataSource db)
+/// <summary>Leases in PostgreSQL (a cluster's journal database), on its clock: <c>now()</c>.</summary>
+public sealed class PostgresLeaseStore(NpgsqlDataSource db) : ILeaseStore
 {
     private const string Table = "vgmesh_lease";
 
@@ -57,7 +48,6 @@ public sealed class LeaseStore(NpgsqlDataSource db)
         return r is long g ? g : null;
     }
 
-    /// <summary>Extends the lease by <paramref name="ttl"/> from now if this owner still holds this generation and it has not run out.</summary>
     public async Task<bool> RenewAsync(string name, string owner, long generation, TimeSpan ttl, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand($"""
@@ -71,7 +61,6 @@ public sealed class LeaseStore(NpgsqlDataSource db)
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
     }
 
-    /// <summary>Ends the lease now, if this owner still holds this generation. The row stays: its generation must keep growing.</summary>
     public async Task<bool> ReleaseAsync(string name, string owner, long generation, CancellationToken ct)
     {
         await using var cmd = db.CreateCommand($"""

@@ -1,12 +1,12 @@
 using Akka.Actor;
 using Akka.Coordination;
 using Akka.Event;
-using Npgsql;
 
 namespace VgMesh.Cluster.Leases;
 
 /// <summary>
-/// An Akka lease held as a row in PostgreSQL (<see cref="LeaseStore"/>): what the coordinator
+/// An Akka lease held as a row in the journal's database (<see cref="ILeaseStore"/>: PostgreSQL
+/// for a cluster, SQLite for one host): what the coordinator
 /// singleton must hold to run (<c>akka.cluster.singleton.use-lease</c>). Each acquisition has a
 /// generation, the fencing token. The time left is measured on this host's clock from the moment
 /// the last successful renewal was <em>sent</em>, so it never outlasts the row in the database;
@@ -18,9 +18,9 @@ namespace VgMesh.Cluster.Leases;
 /// incarnation id: a node restarted on the same address is a new owner and gets a new
 /// generation, so a frozen old process cannot pass for the new one.
 /// </remarks>
-public sealed class PostgresLease : Lease
+public sealed class SqlLease : Lease
 {
-    private readonly LeaseStore _store;
+    private readonly ILeaseStore _store;
     private readonly TimeProvider _time;
     private readonly ILoggingAdapter _log;
     private readonly TimeSpan _ttl;
@@ -31,7 +31,7 @@ public sealed class PostgresLease : Lease
     private Acquisition? _current;
     private bool _initialized;
 
-    public PostgresLease(LeaseSettings settings, ExtendedActorSystem system)
+    public SqlLease(LeaseSettings settings, ExtendedActorSystem system)
         : base(settings)
     {
         var config = settings.LeaseConfig;
@@ -42,7 +42,7 @@ public sealed class PostgresLease : Lease
             throw new ArgumentException($"lease '{settings.LeaseName}': connection-string is not set; set the journal database's connection string in the cluster settings.");
         }
 
-        _store = env.Store(connectionString);
+        _store = env.Store(config.GetString("provider", "postgresql"), connectionString);
         _time = env.Time;
         _log = Logging.GetLogger(system, "vgmesh.lease");
         _ttl = settings.TimeoutSettings.HeartbeatTimeout;
@@ -94,7 +94,7 @@ public sealed class PostgresLease : Lease
 
                 generation = await _store.TryAcquireAsync(Settings.LeaseName, Owner, _ttl, cts.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+            catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException or TimeoutException)
             {
                 // Unknown outcome: the row may now be ours. It runs out on its own, and a retry
                 // by this same owner takes it again with a new generation.
@@ -143,7 +143,7 @@ public sealed class PostgresLease : Lease
             _log.Info("lease {0} generation {1} released", Settings.LeaseName, a.Generation);
             return true;
         }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+        catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException or TimeoutException)
         {
             // It runs out on its own after heartbeat-timeout.
             _log.Warning("lease {0} generation {1}: release not confirmed ({2}); it runs out within {3}", Settings.LeaseName, a.Generation, e.Message, _ttl);
@@ -157,7 +157,7 @@ public sealed class PostgresLease : Lease
     // Its token source is never disposed: writers hold the Lost token for as long as they keep
     // the guard, and a cancelled, undisposed source holds no timer or handle.
 #pragma warning disable CA1001
-    private sealed class Acquisition(PostgresLease lease, long generation, long sentAt, Action<Exception>? onLost) : ILeaseGuard
+    private sealed class Acquisition(SqlLease lease, long generation, long sentAt, Action<Exception>? onLost) : ILeaseGuard
     {
         private readonly CancellationTokenSource _lost = new();
         private long _renewedSentAt = sentAt;
@@ -278,7 +278,7 @@ public sealed class PostgresLease : Lease
                     var renewal = lease._store.RenewAsync(lease.Settings.LeaseName, lease.Owner, Generation, lease._ttl, cts.Token);
                     renewed = await renewal.WaitAsync(cts.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (e is NpgsqlException or OperationCanceledException or TimeoutException)
+                catch (Exception e) when (e is System.Data.Common.DbException or OperationCanceledException or TimeoutException)
                 {
                     if (_lost.IsCancellationRequested)
                     {
