@@ -57,34 +57,11 @@ public sealed class AkkaMemberProcess : IDisposable
         return new AkkaMemberProcess(p, host, port, commands, log);
     }
 
-    public void Kill()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-    }
+    public void Kill() => ProcessControl.Kill(_process);
 
-    public void Pause() => Signal("STOP");
+    public void Pause() => ProcessControl.Signal(_process, "STOP");
 
-    public void Resume() => Signal("CONT");
+    public void Resume() => ProcessControl.Signal(_process, "CONT");
 
-    private void Signal(string sig)
-    {
-        if (_process.HasExited)
-        {
-            return;
-        }
-
-        using var kill = Process.Start("kill", ["-" + sig, _process.Id.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        Resume();
-        Kill();
-        _process.Dispose();
-    }
+    public void Dispose() => ProcessControl.End(_process);
 }

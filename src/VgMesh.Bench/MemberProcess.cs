@@ -56,33 +56,11 @@ public sealed class MemberProcess : IDisposable
 
     public bool IsLeader => Find("state").LastOrDefault() is { ValueKind: JsonValueKind.Object } last && last.GetProperty("state").GetString() == "Leader";
 
-    public void Kill()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
-        }
-    }
+    public void Kill() => ProcessControl.Kill(_process);
 
-    public void Pause() => Signal("STOP");
+    public void Pause() => ProcessControl.Signal(_process, "STOP");
 
-    public void Resume() => Signal("CONT");
+    public void Resume() => ProcessControl.Signal(_process, "CONT");
 
-    private void Signal(string sig)
-    {
-        using var k = Process.Start("kill", ["-" + sig, Pid.ToString(CultureInfo.InvariantCulture)]);
-        k.WaitForExit();
-    }
-
-    public void Dispose()
-    {
-        if (!_process.HasExited)
-        {
-            Resume(); // a stopped process would not die of SIGKILL until continued
-            Kill();
-        }
-
-        _process.Dispose();
-    }
+    public void Dispose() => ProcessControl.End(_process);
 }

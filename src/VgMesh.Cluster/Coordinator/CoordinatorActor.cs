@@ -279,22 +279,22 @@ public sealed class CoordinatorActor : ReceivePersistentActor
     /// <summary>True while the lease is held with time to spare; otherwise stops this actor and answers false.</summary>
     private bool Held()
     {
-        if (_guard is { } g && g.TimeLeft > TimeSpan.Zero)
+        if (_guard is not { } g)
         {
-            try
-            {
-                g.EnsureHeld();
-                return true;
-            }
-            catch (LeaseLostException e)
-            {
-                StopForLostLease(e.Message);
-                return false;
-            }
+            StopForLostLease("no lease held");
+            return false;
         }
 
-        StopForLostLease("no lease held");
-        return false;
+        try
+        {
+            g.EnsureHeld();
+            return true;
+        }
+        catch (LeaseLostException e)
+        {
+            StopForLostLease(e.Message);
+            return false;
+        }
     }
 
     private void StopForLostLease(string why)

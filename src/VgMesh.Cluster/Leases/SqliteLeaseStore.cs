@@ -46,26 +46,22 @@ public sealed class SqliteLeaseStore(string connectionString) : ILeaseStore
         return r is long g ? g : null;
     }
 
-    public async Task<bool> RenewAsync(string name, string owner, long generation, TimeSpan ttl, CancellationToken ct)
+    public Task<bool> RenewAsync(string name, string owner, long generation, TimeSpan ttl, CancellationToken ct) =>
+        ChangeOneAsync($"UPDATE {Table} SET expires_at_ms = {Now} + $ttl WHERE name = $name AND owner = $owner AND generation = $generation AND expires_at_ms > {Now}", name, owner, generation, ttl, ct);
+
+    public Task<bool> ReleaseAsync(string name, string owner, long generation, CancellationToken ct) =>
+        ChangeOneAsync($"UPDATE {Table} SET expires_at_ms = {Now} WHERE name = $name AND owner = $owner AND generation = $generation AND expires_at_ms > {Now}", name, owner, generation, TimeSpan.Zero, ct);
+
+    /// <summary>Runs an update of this owner's generation; true when it changed the row.</summary>
+    private async Task<bool> ChangeOneAsync(string sql, string name, string owner, long generation, TimeSpan ttl, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = $"UPDATE {Table} SET expires_at_ms = {Now} + $ttl WHERE name = $name AND owner = $owner AND generation = $generation AND expires_at_ms > {Now}";
+        cmd.CommandText = sql;
         cmd.Parameters.AddWithValue("$name", name);
         cmd.Parameters.AddWithValue("$owner", owner);
         cmd.Parameters.AddWithValue("$generation", generation);
         cmd.Parameters.AddWithValue("$ttl", (long)ttl.TotalMilliseconds);
-        return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
-    }
-
-    public async Task<bool> ReleaseAsync(string name, string owner, long generation, CancellationToken ct)
-    {
-        await using var c = await OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = $"UPDATE {Table} SET expires_at_ms = {Now} WHERE name = $name AND owner = $owner AND generation = $generation AND expires_at_ms > {Now}";
-        cmd.Parameters.AddWithValue("$name", name);
-        cmd.Parameters.AddWithValue("$owner", owner);
-        cmd.Parameters.AddWithValue("$generation", generation);
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
     }
 
