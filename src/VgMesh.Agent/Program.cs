@@ -15,6 +15,11 @@ using VgMesh.Lvm.DeviceMapper;
 using VgMesh.Metrics;
 using OpenTelemetry.Metrics;
 
+if (args is ["certificates", .. var certificateArgs])
+{
+    return CertificatesCommand.Run(certificateArgs, Console.Out, Console.Error, TimeProvider.System);
+}
+
 var configFile = args.SkipWhile(a => a != "--config").Skip(1).FirstOrDefault() ?? "/etc/vgmesh/vgmeshd.json";
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Configuration.AddJsonFile(configFile, optional: true).AddEnvironmentVariables("VGMESH_");
