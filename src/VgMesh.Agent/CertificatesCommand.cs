@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using VgMesh.Cluster.Security;
+using VgMesh.Security;
 
 namespace VgMesh.Agent;
 

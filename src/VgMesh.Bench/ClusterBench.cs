@@ -3,7 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Akka.Actor;
 using Npgsql;
-using VgMesh.Cluster.Security;
+using VgMesh.Security;
 
 namespace VgMesh.Bench;
 

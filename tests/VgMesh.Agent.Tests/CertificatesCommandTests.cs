@@ -1,4 +1,4 @@
-using VgMesh.Cluster.Security;
+using VgMesh.Security;
 
 namespace VgMesh.Agent.Tests;
 

@@ -10,7 +10,7 @@ using Akka.Persistence.Sql.Hosting;
 using VgMesh.Cluster.Coordinator;
 using Akka.Remote.Transport.DotNetty;
 using VgMesh.Cluster.Leases;
-using VgMesh.Cluster.Security;
+using VgMesh.Security;
 using VgMesh.Cluster.Serialization;
 
 namespace VgMesh.Cluster.Hosting;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Security.Cryptography;
-using VgMesh.Cluster.Security;
+using VgMesh.Security;
 
 namespace VgMesh.Cluster.Tests.Security;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace VgMesh.Cluster.Security;
+namespace VgMesh.Security;
 
 /// <summary>
 /// The cluster's own certificate authority and the node certificates it signs: what Akka.Remote's
