@@ -13,11 +13,9 @@ namespace VgMesh.Cluster.Tests.Coordinator;
 /// </summary>
 public sealed class CoordinatorActorTests() : TestKit(Config)
 {
-    private const string Config = """
+    private const string Config = TestConfig.SerializerBinding + """
         akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
         akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        akka.actor.serializers.vgmesh = "VgMesh.Cluster.Serialization.ClusterSerializer, VgMesh.Cluster"
-        akka.actor.serialization-bindings { "VgMesh.Cluster.IClusterMessage, VgMesh.Cluster" = vgmesh }
         akka.loglevel = INFO
         """;
 

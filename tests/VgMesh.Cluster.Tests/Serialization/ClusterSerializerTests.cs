@@ -7,10 +7,7 @@ namespace VgMesh.Cluster.Tests.Serialization;
 
 public sealed class ClusterSerializerTests() : TestKit(Config)
 {
-    private const string Config = """
-        akka.actor.serializers.vgmesh = "VgMesh.Cluster.Serialization.ClusterSerializer, VgMesh.Cluster"
-        akka.actor.serialization-bindings { "VgMesh.Cluster.IClusterMessage, VgMesh.Cluster" = vgmesh }
-        """;
+    private const string Config = TestConfig.SerializerBinding;
 
     private static readonly DateTimeOffset T = new(2026, 12, 1, 12, 0, 0, TimeSpan.Zero);
     private static readonly ClusterEvent Ev = new("lv.extended", "san/vm1", "{\"size\":1}", 42, "op-1", "node1", T);
