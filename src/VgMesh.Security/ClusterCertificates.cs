@@ -73,7 +73,7 @@ public static class ClusterCertificates
         {
             if (!File.Exists(path))
             {
-                throw new FileNotFoundException($"{path} is missing: make the cluster's certificates with 'vgmesh cluster certificates' and copy this host's pair here.", path);
+                throw new FileNotFoundException($"{path} is missing: make the cluster's certificates with 'vgmeshd certificates' and copy this host's pair here.", path);
             }
         }
 

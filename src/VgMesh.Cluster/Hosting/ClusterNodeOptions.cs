@@ -71,7 +71,7 @@ public sealed record ClusterNodeOptions
     /// <summary>
     /// Where this host's TLS files are: the cluster CA's certificate (<c>ca.crt</c>) and this
     /// node's certificate and key (<c>node.crt</c>, <c>node.key</c>, mode 0600), made by
-    /// <c>vgmesh cluster certificates</c>. Akka.Remote then speaks mutual TLS only, and accepts a
+    /// <c>vgmeshd certificates</c>. Akka.Remote then speaks mutual TLS only, and accepts a
     /// peer only with a certificate from this CA.
     /// </summary>
     public string? CertificateDirectory { get; init; }
@@ -144,7 +144,7 @@ public sealed record ClusterNodeOptions
 
         if (CertificateDirectory is null && !AllowPlaintextRemoting)
         {
-            problems.Add("CertificateDirectory is not set: the cluster's remoting runs only with mutual TLS; make the certificates with 'vgmesh cluster certificates' and point CertificateDirectory at this host's copy");
+            problems.Add("CertificateDirectory is not set: the cluster's remoting runs only with mutual TLS; make the certificates with 'vgmeshd certificates' and point CertificateDirectory at this host's copy");
         }
 
         if (AllowPlaintextRemoting && CertificateDirectory is null && Hostname is not ("127.0.0.1" or "::1" or "localhost"))

@@ -32,7 +32,7 @@ public class ClusterNodeOptionsTests
     [Fact]
     public void Validate_NoCertificates_RefusedUnlessOneHostOnLoopback()
     {
-        Assert.Contains("vgmesh cluster certificates", Refusal(Valid with { CertificateDirectory = null }), StringComparison.Ordinal);
+        Assert.Contains("vgmeshd certificates", Refusal(Valid with { CertificateDirectory = null }), StringComparison.Ordinal);
         Assert.Contains("for a one-host install on loopback", Refusal(Valid with { CertificateDirectory = null, AllowPlaintextRemoting = true }), StringComparison.Ordinal);
     }
 
