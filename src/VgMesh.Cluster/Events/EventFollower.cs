@@ -77,7 +77,6 @@ public sealed class EventFollower : ReceiveActor, IWithUnboundedStash, IWithTime
     private void Idle()
     {
         Receive<EventsCommitted>(Live);
-        Receive<GetAppliedPosition>(_ => Sender.Tell(_position));
         Receive<AckTick>(_ => Ack());
         Receive<SubscribeAck>(_ => { });
         Receive<CatchUpNow>(_ => CatchUp());
@@ -108,7 +107,6 @@ public sealed class EventFollower : ReceiveActor, IWithUnboundedStash, IWithTime
             Stash.UnstashAll();
             Timers.StartSingleTimer("retry", CatchUpNow.Instance, _settings.RetryAfter ?? TimeSpan.FromSeconds(1));
         });
-        Receive<GetAppliedPosition>(_ => Sender.Tell(_position));
         Receive<AckTick>(_ => Ack());
         Receive<SubscribeAck>(_ => { });
         Receive<EventsAvailable>(_ => { }); // busy applying; the next acknowledgement asks again

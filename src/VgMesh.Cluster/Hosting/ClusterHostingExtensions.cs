@@ -94,7 +94,7 @@ public static class ClusterHostingExtensions
         var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
         var lease = CoordinatorLease(system);
         var mediator = DistributedPubSub.Get(system).Mediator;
-        return Props.Create(() => new CoordinatorActor(new CoordinatorSettings(options.Host, CoordinatorSettings.DefaultEventsTopic, 500), handler, () => lease.Current, mediator, time));
+        return Props.Create(() => new CoordinatorActor(new CoordinatorSettings(options.Host), handler, () => lease.Current, mediator, time));
     }
 
     private static string Hocon(ClusterNodeOptions o)

@@ -28,6 +28,4 @@ public interface ILeaseStore
     Task<bool> ReleaseAsync(string name, string owner, long generation, CancellationToken ct);
 
     Task<LeaseRow?> ReadAsync(string name, CancellationToken ct);
-
-    Task<IReadOnlyList<LeaseRow>> ListAsync(CancellationToken ct);
 }

@@ -82,17 +82,4 @@ public sealed class PostgresLeaseStore(NpgsqlDataSource db) : ILeaseStore
             ? new LeaseRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetFieldValue<TimeSpan>(3))
             : null;
     }
-
-    public async Task<IReadOnlyList<LeaseRow>> ListAsync(CancellationToken ct)
-    {
-        await using var cmd = db.CreateCommand($"SELECT name, owner, generation, expires_at - now() FROM {Table} ORDER BY name");
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var rows = new List<LeaseRow>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
-        {
-            rows.Add(new LeaseRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetFieldValue<TimeSpan>(3)));
-        }
-
-        return rows;
-    }
 }

@@ -65,30 +65,16 @@ public sealed class SqliteLeaseStore(string connectionString) : ILeaseStore
         return await cmd.ExecuteNonQueryAsync(ct).ConfigureAwait(false) == 1;
     }
 
-    public async Task<LeaseRow?> ReadAsync(string name, CancellationToken ct) =>
-        (await QueryAsync("WHERE name = $name", name, ct).ConfigureAwait(false)).SingleOrDefault();
-
-    public async Task<IReadOnlyList<LeaseRow>> ListAsync(CancellationToken ct) =>
-        await QueryAsync("", null, ct).ConfigureAwait(false);
-
-    private async Task<List<LeaseRow>> QueryAsync(string where, string? name, CancellationToken ct)
+    public async Task<LeaseRow?> ReadAsync(string name, CancellationToken ct)
     {
         await using var c = await OpenAsync(ct).ConfigureAwait(false);
         await using var cmd = c.CreateCommand();
-        cmd.CommandText = $"SELECT name, owner, generation, expires_at_ms - {Now} FROM {Table} {where} ORDER BY name";
-        if (name is not null)
-        {
-            cmd.Parameters.AddWithValue("$name", name);
-        }
-
+        cmd.CommandText = $"SELECT name, owner, generation, expires_at_ms - {Now} FROM {Table} WHERE name = $name";
+        cmd.Parameters.AddWithValue("$name", name);
         await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        var rows = new List<LeaseRow>();
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
-        {
-            rows.Add(new LeaseRow(r.GetString(0), r.GetString(1), r.GetInt64(2), TimeSpan.FromMilliseconds(r.GetInt64(3))));
-        }
-
-        return rows;
+        return await r.ReadAsync(ct).ConfigureAwait(false)
+            ? new LeaseRow(r.GetString(0), r.GetString(1), r.GetInt64(2), TimeSpan.FromMilliseconds(r.GetInt64(3)))
+            : null;
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken ct)
