@@ -17,8 +17,33 @@ public sealed record AgentOptions
     /// <summary>The shared volume group this cluster manages.</summary>
     public string VolumeGroup { get; init; } = "";
 
-    /// <summary>etcd client URLs; none means the single-host backend (SQLite in <see cref="StateDir"/>).</summary>
-    public string[] EtcdEndpoints { get; init; } = [];
+    /// <summary><c>ADDRESS:PORT</c> Akka.Remote binds on the cluster network (mutual TLS).</summary>
+    public string ClusterListen { get; init; } = "127.0.0.1:4053";
+
+    /// <summary>The seed hosts' <c>ADDRESS:PORT</c>, the same list on every host; none: a one-host install that joins itself.</summary>
+    public string[] Seeds { get; init; } = [];
+
+    /// <summary>This host's TLS files (<c>ca.crt</c>, <c>node.crt</c>, <c>node.key</c>) from <c>vgmeshd certificates</c>; required for a cluster.</summary>
+    public string? CertificateDir { get; init; }
+
+    /// <summary>
+    /// A file holding the PostgreSQL connection string of the coordinator's journal and lease
+    /// (a file, so the password is not in the configuration); none: a one-host install, with
+    /// both in SQLite in <see cref="StateDir"/>.
+    /// </summary>
+    public string? JournalConnectionFile { get; init; }
+
+    /// <summary>How many hosts the cluster is meant to have (two needs <c>SplitBrain</c> LeaseMajority).</summary>
+    public int ExpectedHosts { get; init; } = 3;
+
+    /// <summary><c>KeepMajority</c> (three hosts or more) or <c>LeaseMajority</c> (safe with two).</summary>
+    public string SplitBrain { get; init; } = "KeepMajority";
+
+    /// <summary>
+    /// A host with no answer from the coordinator for this long fences the LVs it holds
+    /// exclusively; the coordinator moves them after this plus <see cref="FenceGraceSeconds"/>.
+    /// </summary>
+    public int FenceAfterSeconds { get; init; } = 4;
 
     /// <summary>Prepended to every lvm/dmsetup command (e.g. <c>["nsenter", "-t", "1", "-m"]</c>).</summary>
     public string[] LvmCommandPrefix { get; init; } = [];
@@ -36,12 +61,10 @@ public sealed record AgentOptions
 
     public string StateDir { get; init; } = "/var/lib/vgmesh";
 
-    public int SessionTtlSeconds { get; init; } = 10;
-
     public int ReconcileIntervalSeconds { get; init; } = 10;
 
     /// <summary>
-    /// After a holder's session is gone, how much longer the coordinator waits before giving its
+    /// After a holder's fence deadline, how much longer the coordinator waits before giving its
     /// LV to another host: room for the holder's own fencing to have landed.
     /// </summary>
     public int FenceGraceSeconds { get; init; } = 3;
@@ -66,6 +89,28 @@ public sealed record AgentOptions
     public string? OtlpEndpoint { get; init; }
 
     public int OtlpIntervalSeconds { get; init; } = 15;
+
+    /// <summary>The Akka cluster settings these options make.</summary>
+    public VgMesh.Cluster.Hosting.ClusterNodeOptions ToClusterNodeOptions()
+    {
+        var single = JournalConnectionFile is null;
+        var listen = IPEndPoint.TryParse(ClusterListen, out var ep) ? ep : new IPEndPoint(IPAddress.Loopback, 4053);
+        return new()
+        {
+            Host = Host,
+            Hostname = listen.Address.ToString(),
+            Port = listen.Port,
+            SeedNodes = Seeds.Length == 0 ? [$"{listen.Address}:{listen.Port}"] : Seeds,
+            ExpectedHosts = single ? 1 : ExpectedHosts,
+            JournalConnectionString = single ? $"Data Source={Path.Combine(StateDir, "cluster.db")}" : File.ReadAllText(JournalConnectionFile!).Trim(),
+            JournalProvider = single ? "SQLite.MS" : "PostgreSQL.15",
+            SplitBrain = Enum.TryParse<VgMesh.Cluster.Hosting.SplitBrainStrategy>(SplitBrain, ignoreCase: true, out var sb) ? sb : VgMesh.Cluster.Hosting.SplitBrainStrategy.KeepMajority,
+            CertificateDirectory = CertificateDir,
+            AllowPlaintextRemoting = single && CertificateDir is null,
+            FenceAfter = TimeSpan.FromSeconds(FenceAfterSeconds),
+            FenceGrace = TimeSpan.FromSeconds(FenceGraceSeconds),
+        };
+    }
 
     public IPEndPoint? MetricsEndPoint() => string.IsNullOrEmpty(MetricsListen) ? null : IPEndPoint.Parse(MetricsListen);
 
@@ -121,12 +166,33 @@ public sealed record AgentOptions
             Fail("StateDir and UnixSocket must be absolute paths");
         }
 
-        foreach (var e in EtcdEndpoints)
+        if (!IPEndPoint.TryParse(ClusterListen, out var cl) || cl.Port == 0)
         {
-            if (!Uri.TryCreate(e, UriKind.Absolute, out _))
-            {
-                Fail($"EtcdEndpoints: '{e}' is not a URL such as http://10.0.0.1:2379");
-            }
+            Fail($"ClusterListen '{ClusterListen}' must be ADDRESS:PORT on the cluster network, e.g. 10.0.0.11:4053");
+        }
+
+        if (JournalConnectionFile is { } jf && !File.Exists(jf))
+        {
+            Fail($"JournalConnectionFile '{jf}' does not exist: write the PostgreSQL connection string of the coordinator journal into it (mode 0600)");
+        }
+
+        if (!Enum.TryParse<VgMesh.Cluster.Hosting.SplitBrainStrategy>(SplitBrain, ignoreCase: true, out _))
+        {
+            Fail($"SplitBrain '{SplitBrain}' must be KeepMajority or LeaseMajority");
+        }
+
+        if (FenceAfterSeconds is < 3 or > 300 || FenceGraceSeconds is < 1 or > 300)
+        {
+            Fail($"FenceAfterSeconds {FenceAfterSeconds} must be 3-300 and FenceGraceSeconds {FenceGraceSeconds} 1-300");
+        }
+
+        try
+        {
+            ToClusterNodeOptions().Validate();
+        }
+        catch (ArgumentException e)
+        {
+            Fail(e.Message);
         }
 
         return this;

@@ -4,8 +4,8 @@ using System.Text.Json.Serialization;
 namespace VgMesh.Agent;
 
 /// <summary>
-/// An activation claim, written only by the coordinator (fenced, with the operation's result):
-/// <c>claims/LV</c>. <see cref="Host"/> null with mode <c>inactive</c> means active nowhere; mode
+/// An activation claim as this host last read it from the coordinator (and keeps on disk for
+/// fencing). <see cref="Host"/> null with mode <c>inactive</c> means active nowhere; mode
 /// <c>shared</c> names its hosts in <see cref="SharedBy"/> (a cluster filesystem's LV, say).
 /// </summary>
 public sealed record ActivationClaim(string? Host, string Mode, long FencingToken, DateTimeOffset At, IReadOnlyList<string>? SharedBy = null)
@@ -21,10 +21,35 @@ public sealed record ActivationClaim(string? Host, string Mode, long FencingToke
         Shared => SharedBy ?? [],
         _ => [],
     };
+
+    public static ActivationClaim From(VgMesh.Cluster.Claim c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return c switch
+        {
+            { Hosts.IsEmpty: true } => new(null, Inactive, c.Generation, c.Since),
+            { Mode: VgMesh.Cluster.ClaimMode.Exclusive } => new(c.Hosts[0], Exclusive, c.Generation, c.Since),
+            _ => new(null, Shared, c.Generation, c.Since, [.. c.Hosts]),
+        };
+    }
 }
 
-/// <summary>What a host reports of itself after each reconcile pass: <c>status/HOST</c>, bound to its session.</summary>
-public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At, IReadOnlyList<string>? Fenced = null);
+/// <summary>What a host reports of itself after each reconcile pass (to the coordinator, which keeps it in memory).</summary>
+/// <param name="ApiAddress">This host's TCP API, where a coordinator sends a delegated step.</param>
+public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At, IReadOnlyList<string>? Fenced = null, string? ApiAddress = null)
+{
+    /// <summary>The report as the coordinator holds it: the active LVs it reads, the rest as this record's JSON.</summary>
+    public VgMesh.Cluster.Coordinator.HostReport ToReport(string host) =>
+        new(host, [.. Active.Select(a => new VgMesh.Cluster.Coordinator.ReportedLv(a.Name, a.OpenCount, a.Announced))],
+            JsonSerializer.Serialize(this with { Active = [] }, AgentJsonContext.Default.HostStatus), At);
+
+    public static HostStatus FromReport(VgMesh.Cluster.Coordinator.HostReport r)
+    {
+        ArgumentNullException.ThrowIfNull(r);
+        var rest = string.IsNullOrEmpty(r.Details) ? null : JsonSerializer.Deserialize(r.Details, AgentJsonContext.Default.HostStatus);
+        return (rest ?? new HostStatus([], [], 0, r.At)) with { Active = [.. r.Active.Select(a => new ActiveLv(a.Lv, a.OpenCount, a.Announced))] };
+    }
+}
 
 /// <param name="Announced">Announced by the activation guard, not active yet: other hosts treat it as active; an activation is not answered on it.</param>
 public sealed record ActiveLv(string Name, int OpenCount, bool Announced = false);
@@ -38,10 +63,10 @@ public sealed record LvOperation(
 
 /// <summary>
 /// A metadata write the coordinator hands to the host where the LV is active (that kernel must
-/// do the copy-on-write or reload the table), under the coordinator's fencing token, which the
-/// host checks against the store right before the command. Sizes are absolute here.
+/// do the copy-on-write or reload the table), under the coordinator's lease: its owner and
+/// generation, which the host checks against the lease row right before the command.
 /// </summary>
-public sealed record DelegatedStep(string Kind, LvOperation Args, string Coordinator, long FencingToken, string OperationId);
+public sealed record DelegatedStep(string Kind, LvOperation Args, string Coordinator, long FencingToken, string OperationId, string LeaseOwner);
 
 /// <summary>A delegated step's answer: what was done, and the <c>vg_seqno</c> its command committed (null when LVM did not say).</summary>
 public sealed record StepResult(string Message, long? VgSeqno);
@@ -69,13 +94,3 @@ public static class OperationKinds
 [JsonSerializable(typeof(HashSet<string>))]
 [JsonSerializable(typeof(Dictionary<string, ActivationClaim>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;
-
-internal static class CatalogKeys
-{
-    public const string Claims = "claims/";
-    public const string Status = "status/";
-
-    public static string Claim(string lv) => Claims + lv;
-
-    public static string StatusOf(string host) => Status + host;
-}

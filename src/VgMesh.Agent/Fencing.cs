@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using VgMesh.Coordination;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
 
@@ -41,52 +40,47 @@ public sealed class FencedSet(AgentOptions options)
 }
 
 /// <summary>
-/// Self-fencing. When this host's session has only a third of its TTL left without a successful
-/// renewal, it may already be cut off, and the coordinator will give its LVs to another host
-/// once the session is gone: so before that moment, every LV it holds by claim gets an
-/// <c>error</c> table, and nothing more from this host reaches the disk. etcd expires the lease no
-/// earlier than a TTL after the last renewal it received, so the fence lands first.
+/// Self-fencing. A host that has had no answer from the coordinator for FenceAfter may be cut
+/// off, and the coordinator gives its LVs to another host once it has not heard from it for
+/// FenceAfter plus the grace: so at FenceAfter, every LV this host holds exclusively by claim
+/// gets an <c>error</c> table, and nothing more from this host reaches the disk. The host counts
+/// from the send of its last answered ping, which the coordinator received later, so the fence
+/// lands first (docs/architecture.md has the inequality). A downed agent fences at once, before
+/// its ActorSystem stops.
 /// </summary>
 public sealed partial class FencingService(
-    ClusterRuntime runtime, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
+    AgentCluster cluster, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var margin = TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
+        var fenceAfter = TimeSpan.FromSeconds(options.FenceAfterSeconds);
 
-        // Restarted while cut off: LVs that stayed active across the restart have no session
-        // behind them (the old one is gone or going). Unless this agent joins within the margin,
-        // fence what the last claims it saw give this host.
-        IClusterNode node;
-        try
-        {
-            node = await runtime.Ready.WaitAsync(margin, time, stoppingToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            LogNotJoined(logger, margin.TotalSeconds);
-            await FenceAsync(TimeSpan.Zero, stoppingToken).ConfigureAwait(false);
-            node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
-        }
-
-        var trigger = new FenceTrigger(margin);
+        // Restarted while cut off: the clock counts from the last contact on disk (or from
+        // this start), so LVs that stayed active across the restart are fenced in time.
+        var trigger = new FenceTrigger(TimeSpan.Zero);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var session = node.Session;
-            var left = session.TimeLeft;
-            if (trigger.ShouldFence(session.Id, left))
+            var left = fenceAfter - cluster.Contact.SinceContact;
+            if (trigger.ShouldFence(1, left))
             {
                 await FenceAsync(left, stoppingToken).ConfigureAwait(false);
             }
 
-            // Asleep until the session would reach the margin without a renewal (a renewal only
-            // moves that moment later, and waking re-checks), at least every second for a new
-            // session: a poll every 100 ms costs a host where every wake-up is expensive (UML).
-            var wait = trigger.IsFenced(session.Id) ? TimeSpan.FromMilliseconds(100) : session.TimeLeft - margin;
+            // Asleep until the deadline would come without another answer (an answer only moves
+            // it later, and waking re-checks), at most a second: a poll every 100 ms costs a host
+            // where every wake-up is expensive (UML).
+            var wait = trigger.IsFenced(1) ? TimeSpan.FromMilliseconds(100) : left;
             await Task.Delay(wait < Tick ? Tick : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, time, stoppingToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Fences everything held here now: this host was downed, and its claims will move.</summary>
+    public Task FenceNowAsync(CancellationToken ct)
+    {
+        LogDowned(logger);
+        return FenceAsync(TimeSpan.Zero, ct);
     }
 
     private async Task FenceAsync(TimeSpan left, CancellationToken ct)
@@ -117,14 +111,14 @@ public sealed partial class FencingService(
         }
     }
 
-    [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "session about to expire ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
+    [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "no answer from the coordinator in time ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
     private static partial void LogFenced(ILogger logger, string lv, double leftMs);
 
-    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "session short of renewal ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim that are not fenced yet")]
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim that are not fenced yet")]
     private static partial void LogFenceRound(ILogger logger, double leftMs, int count);
 
-    [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "not in the cluster {Seconds:0.0} s after start: fencing the LVs this host last held by claim")]
-    private static partial void LogNotJoined(ILogger logger, double seconds);
+    [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "this host was downed by the cluster: fencing the LVs it holds by claim before its agent stops")]
+    private static partial void LogDowned(ILogger logger);
 
     [LoggerMessage(EventId = 3402, Level = LogLevel.Critical, Message = "could not fence {Lv}: {Reason}")]
     private static partial void LogFenceFailed(ILogger logger, string lv, string reason);
@@ -168,7 +162,7 @@ public sealed class FenceTrigger(TimeSpan margin)
 
 /// <summary>
 /// The claims as the last reconcile pass read them, kept on local disk too: fencing must not
-/// depend on reaching etcd, not even right after a restart.
+/// depend on reaching the coordinator, not even right after a restart.
 /// </summary>
 public sealed class ClaimCache(AgentOptions options)
 {

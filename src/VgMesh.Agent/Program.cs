@@ -1,7 +1,11 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VgMesh.Agent;
 using VgMesh.Agent.Api;
@@ -9,6 +13,10 @@ using VgMesh.Agent.Operations;
 using VgMesh.Agent.Reconciling;
 using VgMesh.Agent.Telemetry;
 using VgMesh.Client;
+using VgMesh.Cluster.Contact;
+using VgMesh.Cluster.Coordinator;
+using VgMesh.Cluster.Events;
+using VgMesh.Cluster.Hosting;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.DeviceMapper;
@@ -73,8 +81,42 @@ s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
     sp.GetRequiredService<Journal>(), sp.GetRequiredService<AgentMetrics>()));
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
-s.AddSingleton<ClusterRuntime>();
-s.AddHostedService(sp => sp.GetRequiredService<ClusterRuntime>());
+s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), Path.Combine(options.StateDir, "last-contact")));
+s.AddSingleton<CoordinatorClient>();
+s.AddSingleton<AgentCluster>();
+s.AddSingleton<IJournalReader>(sp => new SqlJournalReader(sp.GetRequiredService<ActorSystem>()));
+s.AddSingleton<IOperationHandler>(sp => sp.GetRequiredService<VolumeOperations>());
+s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
+{
+    b.WithVgMeshCluster(options.ToClusterNodeOptions())
+        .WithActors((system, registry, resolver) =>
+        {
+            var mediator = DistributedPubSub.Get(system).Mediator;
+            var time = resolver.GetService<TimeProvider>();
+            system.ActorOf(Props.Create(() => new HostsTopicListener(resolver.GetService<AgentCluster>(), mediator)), "hosts-topic");
+            var follower = new EventFollowerSettings(options.Host, Path.Combine(options.StateDir, "applied.json"), AckEvery: TimeSpan.FromSeconds(2));
+            var applier = resolver.GetService<ReconcileService>();
+            system.ActorOf(Props.Create(() => new EventFollower(follower, applier, new SqlJournalReader(system), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
+
+            // Downed by the cluster: fence what is held before the ActorSystem stops, then end the
+            // process with 75 so its supervisor (systemd, the lab's boot script) starts a new
+            // agent, which rejoins with the fence state on disk.
+            var shutdown = CoordinatedShutdown.Get(system);
+            var fencing = resolver.GetService<FencingService>();
+            shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "vgmesh-fence-when-downed", async () =>
+            {
+                if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
+                {
+                    await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
+                    Environment.ExitCode = 75;
+                }
+
+                return Akka.Done.Instance;
+            });
+            var lifetime = resolver.GetService<IHostApplicationLifetime>();
+            system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+        });
+});
 s.AddSingleton<StateReader>();
 s.AddSingleton<ActivationGuard>();
 s.AddSingleton<Executor>();
@@ -113,4 +155,4 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync();
-return 0;
+return Environment.ExitCode;

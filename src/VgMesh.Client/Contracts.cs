@@ -60,14 +60,30 @@ public sealed record HostView(
     long LagEvents,
     double LagSeconds,
     IReadOnlyList<string> ActiveLvs,
-    IReadOnlyList<string> Alerts);
+    IReadOnlyList<string> Alerts)
+{
+    /// <summary>The host's cluster membership: up, joining, leaving, exiting, down, unreachable, or removed.</summary>
+    public string? MemberStatus { get; init; }
+}
 
 public sealed record ClusterStatusView(
     string Cluster,
     string VolumeGroup,
     string? Leader,
     long VgSeqno,
-    IReadOnlyList<HostView> Hosts);
+    IReadOnlyList<HostView> Hosts)
+{
+    /// <summary>The coordinator's lease generation: the fencing token of every write it makes now.</summary>
+    public long CoordinatorGeneration { get; init; }
+
+    /// <summary>How long the coordinator's lease lives at least without another renewal.</summary>
+    public double CoordinatorLeaseSeconds { get; init; }
+
+    public int PendingOperations { get; init; }
+
+    /// <summary>The sequence number of the last event the coordinator committed.</summary>
+    public long LastEvent { get; init; }
+}
 
 /// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>
 public sealed record Problem(string Type, string Title, int Status, string Detail, string Code);

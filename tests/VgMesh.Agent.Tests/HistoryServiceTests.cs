@@ -1,6 +1,4 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using VgMesh.Coordination;
-using VgMesh.Coordination.SingleHost;
 
 namespace VgMesh.Agent.Tests;
 
@@ -19,32 +17,23 @@ public sealed class HistoryServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task OneRound_DeletesWhatIsOlderThanTheRetention_KeepsUnfinishedIntentsAndRecentHistory()
+    public void OneRound_DeletesWhatIsOlderThanTheRetention_KeepsUnfinishedIntentsAndRecentHistory()
     {
         var clock = new HandClock(new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero));
         using var journal = new Journal(Path.Combine(_dir, "journal.db"), clock);
-        await using var node = new SingleHostNode(Path.Combine(_dir, "cluster.db"), "solo", clock);
-        await node.StartAsync(new MemberInfo("solo", [], "test", clock.Now, []));
-
         journal.Finish(journal.Begin("lvcreate", "san/a", "lvm lvcreate ...", 1), 0, "ok");
         journal.Begin("lvremove", "san/b", "lvm lvremove ...", 1); // the process died mid-command
-        await node.Operations.SubmitAsync(new OperationRequest("op-old", "lv.create", "{}", "solo"));
-        await node.Operations.ClaimAsync("op-old");
-        var rev = await node.Operations.CompleteAsync(new OperationResult("op-old", OperationStatus.Succeeded, "done", null, "solo", 0, clock.Now),
-            [new ClusterEvent("lv.created", "san/a", null, 2, "op-old", "solo", clock.Now)]);
-        await node.Events.AcknowledgeAsync(rev);
 
         clock.Now += TimeSpan.FromDays(6);
         journal.Finish(journal.Begin("lvextend", "san/a", "lvm lvextend ...", 1), 0, "ok");
         var options = new AgentOptions { VolumeGroup = "san", HistoryRetentionHours = 7 * 24 };
-        var history = new HistoryService(options, runtime: null!, journal, clock, NullLogger<HistoryService>.Instance);
-        Assert.Equal((0, 0, 0), await history.PruneOnceAsync(node, CancellationToken.None));
+        var history = new HistoryService(options, journal, clock, NullLogger<HistoryService>.Instance);
+        Assert.Equal(0, history.PruneOnce());
 
         clock.Now += TimeSpan.FromDays(2); // the first entries are 8 days old, the last one 2
-        Assert.Equal((1, 1, 1), await history.PruneOnceAsync(node, CancellationToken.None));
+        Assert.Equal(1, history.PruneOnce());
         Assert.Single(journal.Unfinished());
         Assert.Equal(2, journal.Recent(10).Count);
-        Assert.Null(await node.Operations.GetResultAsync("op-old"));
     }
 
     [Theory]

@@ -3,8 +3,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using VgMesh.Agent.Operations;
 using VgMesh.Client;
-using VgMesh.Coordination;
-using VgMesh.Coordination.Etcd;
 using VgMesh.Lvm;
 using VgMesh.Metrics;
 
@@ -67,9 +65,7 @@ public static class Endpoints
         OperationFailedException f => P(f.Code, f.Message),
         InvalidLvmNameException n => P("invalid-name", n.Message),
         LvmException l => P(l.Code, l.Message),
-        NotLeaderException n => P("not-leader", n.Message),
-        EtcdException x => P("cluster-unavailable", $"the cluster store is unreachable: {x.Message}"),
-        InvalidOperationException { Message: var m } when m.Contains("joining", StringComparison.Ordinal) => P("cluster-unavailable", m),
+        VgMesh.Cluster.Leases.LeaseLostException l => P("not-leader", $"NotCoordinator: {l.Message}"),
         System.Text.Json.JsonException j => P("bad-request", $"the request body is not valid JSON for this call: {j.Message}"),
         BadHttpRequestException b => P("bad-request", $"the request body is not valid: {b.Message}"),
         ArgumentException a => P("bad-request", a.Message),

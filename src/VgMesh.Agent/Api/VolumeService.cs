@@ -3,7 +3,8 @@ using Microsoft.AspNetCore.Http;
 using VgMesh.Agent.Operations;
 using VgMesh.Agent.Reconciling;
 using VgMesh.Client;
-using VgMesh.Coordination;
+using VgMesh.Cluster;
+using VgMesh.Cluster.Coordinator;
 using VgMesh.Lvm;
 
 namespace VgMesh.Agent.Api;
@@ -13,16 +14,16 @@ namespace VgMesh.Agent.Api;
 /// nothing), submits the operation, waits for its result, then waits until every live host has
 /// applied it (a resize is answered only once every holder's table has grown).
 /// </summary>
-public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time)
+public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJournalReader journalEvents, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time)
 {
     private TimeSpan Propagation => TimeSpan.FromSeconds(options.PropagationTimeoutSeconds);
 
     public async Task<List<LvView>> ListAsync(CancellationToken ct)
     {
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        var node = runtime.Node;
-        var claims = await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false);
-        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
+        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
+        var claims = StateReader.Claims(view);
+        var statuses = StateReader.Statuses(view);
         return lvs.Where(l => !l.IsHidden).Select(l => new LvView(
             l.Name, l.VgName, l.SizeBytes, l.Attributes.Raw, l.Origin, l.DataPercent, l.Tags,
             statuses.Where(s => s.Value.Active.Any(a => a.Name == l.Name)).Select(s => s.Key).Order(StringComparer.Ordinal).ToList(),
@@ -70,15 +71,14 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
     {
         LvmNames.ValidateLv(name);
         var host = body.Host ?? options.Host;
-        var members = await runtime.Node.Members.ListAsync(ct).ConfigureAwait(false);
-        if (members.All(m => m.Host != host))
+        if (!cluster.IsLive(host))
         {
             throw new OperationFailedException("unknown-host", $"host '{host}' is not a live member of this cluster; 'vgmesh host list' shows the members.");
         }
 
         // Settled: active on the host, and (exclusive) nowhere else.
         return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: body.Exclusive, Wait: body.Wait), body.OperationId,
-            async (n, c) => (await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false)) is var s &&
+            async c => StateReader.Statuses(await cluster.StatusAsync(c).ConfigureAwait(false)) is var s &&
                 s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name && !a.Announced) &&
                 (!body.Exclusive || !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name))),
             ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
@@ -88,7 +88,7 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
     {
         LvmNames.ValidateLv(name);
         return SubmitAsync(OperationKinds.Deactivate, new LvOperation(name, Host: body.Host), body.OperationId,
-            async (n, c) => !(await StateReader.StatusesAsync(n.Catalog, c).ConfigureAwait(false))
+            async c => !StateReader.Statuses(await cluster.StatusAsync(c).ConfigureAwait(false))
                 .Any(s => (body.Host is null || s.Key == body.Host) && s.Value.Active.Any(a => a.Name == name)), ct);
     }
 
@@ -131,7 +131,7 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
             throw new OperationFailedException("not-found", $"{options.VolumeGroup}/{name} is not fenced on {options.Host}; run unfence on the host that fenced it ('vgmesh host list' shows fenced LVs in its alerts).");
         }
 
-        var claim = (await StateReader.ClaimsAsync(runtime.Node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(name);
+        var claim = StateReader.Claims(await cluster.StatusAsync(ct).ConfigureAwait(false)).GetValueOrDefault(name);
         if (claim?.Host != options.Host)
         {
             throw new OperationFailedException("in-use", $"{options.VolumeGroup}/{name} is claimed by {claim?.Host ?? "nobody"}, not {options.Host}; its fenced device here is released by the reconciler, or claim it here first (vgmesh lv activate {name} --host {options.Host}).");
@@ -144,73 +144,78 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
 
     public async Task<ClusterStatusView> StatusAsync(CancellationToken ct)
     {
-        var node = runtime.Node;
         var vg = await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        return new ClusterStatusView(options.Cluster, options.VolumeGroup, await node.Coordinator.LeaderAsync(ct).ConfigureAwait(false), vg.Seqno,
-            await HostsAsync(ct).ConfigureAwait(false));
+        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
+        return new ClusterStatusView(options.Cluster, options.VolumeGroup, view.Host, vg.Seqno, Hosts(view))
+        {
+            CoordinatorGeneration = view.Generation,
+            CoordinatorLeaseSeconds = view.LeaseTimeLeft.TotalSeconds,
+            PendingOperations = view.Pending,
+            LastEvent = view.LastEventSequence,
+        };
     }
 
-    public async Task<List<HostView>> HostsAsync(CancellationToken ct)
+    public async Task<List<HostView>> HostsAsync(CancellationToken ct) => Hosts(await cluster.StatusAsync(ct).ConfigureAwait(false));
+
+    /// <summary>Every host the membership or the coordinator knows: its member state, what it applied and how far behind it is, what it reports.</summary>
+    private List<HostView> Hosts(CoordinatorStatus view)
     {
-        var node = runtime.Node;
-        var members = await node.Members.ListAsync(ct).ConfigureAwait(false);
-        var progress = (await node.Events.ProgressAsync(ct).ConfigureAwait(false)).ToDictionary(p => p.Host, StringComparer.Ordinal);
-        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
-        var leader = await node.Coordinator.LeaderAsync(ct).ConfigureAwait(false);
-        var names = members.Select(m => m.Host).Union(progress.Keys).Order(StringComparer.Ordinal);
+        var members = cluster.Members().ToDictionary(m => m.Host, StringComparer.Ordinal);
+        var applied = view.Applied.ToDictionary(a => a.Host, StringComparer.Ordinal);
+        var statuses = StateReader.Statuses(view);
+        var now = time.GetUtcNow();
+        var names = members.Keys.Union(applied.Keys).Order(StringComparer.Ordinal);
         return names.Select(h =>
         {
-            var m = members.FirstOrDefault(x => x.Host == h);
-            var p = progress.GetValueOrDefault(h);
+            var m = members.GetValueOrDefault(h);
+            var a = applied.GetValueOrDefault(h);
             var s = statuses.GetValueOrDefault(h);
-            return new HostView(h, m?.Addresses ?? [], m?.Version ?? "", m?.StartedAt ?? default, m is not null, h == leader,
-                p?.AppliedRevision ?? 0, p?.LagEvents ?? 0, p?.LagTime.TotalSeconds ?? 0, s?.Active.Select(a => a.Name).ToList() ?? [],
-                [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")]);
+            var lagEvents = Math.Max(0, view.LastEventSequence - (a?.Sequence ?? 0));
+            var lagSeconds = lagEvents == 0 || a is null ? 0 : Math.Max(0, (now - a.At).TotalSeconds);
+            return new HostView(h, m is null ? [] : [m.Address, .. s?.ApiAddress is { } api ? new[] { api } : []], "", default, m is { Status: "up", Reachable: true }, h == view.Host,
+                a?.Sequence ?? 0, lagEvents, lagSeconds, s?.Active.Select(x => x.Name).ToList() ?? [],
+                [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")])
+            {
+                MemberStatus = m is null ? "removed" : m.Reachable ? m.Status : "unreachable",
+            };
         }).ToList();
     }
 
     public async Task<HostView> ShowHostAsync(string host, CancellationToken ct) =>
         (await HostsAsync(ct).ConfigureAwait(false)).FirstOrDefault(h => h.Host == host)
-            ?? throw new OperationFailedException("unknown-host", $"host '{host}' is not known to this cluster (no session and no progress record); 'vgmesh host list' shows the hosts.");
+            ?? throw new OperationFailedException("unknown-host", $"host '{host}' is not known to this cluster (not a member and no progress record); 'vgmesh host list' shows the hosts.");
 
     /// <summary>
-    /// Streams events as NDJSON. Without follow the stream ends once nothing new came for a second
-    /// (the backlog is read first, so that is when it has caught up).
+    /// Streams events as NDJSON from the coordinator's journal. Without follow the stream ends
+    /// once it has caught up; with follow it reads the journal again every half second.
     /// </summary>
     public async Task EventsAsync(HttpContext http, long? after, bool follow, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
-        var node = runtime.Node;
-        var from = after ?? (follow ? (await node.Events.ProgressAsync(ct).ConfigureAwait(false)).Select(p => p.AppliedRevision).DefaultIfEmpty(0).Max() : 0);
+        var from = after ?? (follow ? (await cluster.StatusAsync(ct).ConfigureAwait(false)).LastEventSequence : 0);
         http.Response.ContentType = "application/x-ndjson";
         await http.Response.StartAsync(ct).ConfigureAwait(false);
-        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (!follow)
+        var journalFrom = 0L;
+        do
         {
-            idle.CancelAfter(TimeSpan.FromSeconds(1));
-        }
-
-        try
-        {
-            await foreach (var batch in node.Events.SubscribeAsync(from, idle.Token).ConfigureAwait(false))
+            foreach (var batch in await journalEvents.ReadAfterAsync(journalFrom, ct).ConfigureAwait(false))
             {
-                foreach (var e in batch.Events)
+                journalFrom = batch.JournalSequenceNr;
+                foreach (var e in batch.Events.Where(e => e.Sequence > from))
                 {
-                    var line = JsonSerializer.Serialize(new EventView(batch.Revision, e.Kind, e.Subject, e.VgSeqno, e.OperationId, e.Host, e.Time, e.Data), ApiJsonContext.Default.EventView);
+                    var line = JsonSerializer.Serialize(new EventView(e.Sequence, e.Event.Kind, e.Event.Subject, e.Event.VgSeqno, e.Event.OperationId, e.Event.Host, e.Event.Time, e.Event.Data), ApiJsonContext.Default.EventView);
                     await http.Response.WriteAsync(line + "\n", ct).ConfigureAwait(false);
-                }
-
-                await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
-                if (!follow)
-                {
-                    idle.CancelAfter(TimeSpan.FromSeconds(1));
+                    from = e.Sequence;
                 }
             }
+
+            await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
+            if (follow)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), time, ct).ConfigureAwait(false);
+            }
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            // Caught up (no follow).
-        }
+        while (follow && !ct.IsCancellationRequested);
     }
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)
@@ -228,75 +233,45 @@ public sealed class VolumeService(ClusterRuntime runtime, LvmDriver lvm, FencedS
         return size;
     }
 
-    private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<IClusterNode, CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null)
+    private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null)
     {
-        var node = runtime.Node;
         var id = operationId is null ? OperationIds.New() : OperationIds.Validate(operationId);
-        await node.Operations.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), ct).ConfigureAwait(false);
-        var result = await node.Operations.WaitAsync(id, Propagation, ct).ConfigureAwait(false);
+        var answer = await cluster.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), Propagation, ct).ConfigureAwait(false);
+        var result = answer switch
+        {
+            SubmitAnswer.Finished f => f.Result,
+            SubmitAnswer.Refused r => throw new OperationFailedException("bad-request", r.Reason),
+            SubmitAnswer.OutcomeUnknown u => throw new OperationFailedException("no-coordinator",
+                $"NotCoordinator: operation {u.OperationId} has no result after {u.Waited.TotalSeconds:0} s: no coordinator answered, and it may still run. Resubmit it with --operation-id {u.OperationId} to get its result; it runs at most once."),
+            _ => throw new InvalidOperationException("unknown answer"),
+        };
         if (result.Status != OperationStatus.Succeeded)
         {
-            throw new OperationFailedException(result.Status == OperationStatus.Cancelled ? "no-coordinator" : result.Data ?? "failed", result.Message);
+            throw new OperationFailedException(result.Data ?? "failed", result.Message);
         }
 
-        // Every live host applies the revision (its reconciler acts, then acknowledges). Their
-        // acknowledgements come through a watch; members (a host that died is no longer waited
-        // for) and the settled condition (a host's status, not an acknowledgement) are read again
-        // on each one, and at least every recheck. Polling here cost every host's agent CPU for
-        // the whole wait, on the coordinator's host too, where LVM runs.
+        // Every live host applies the change (its reconciler acts, and its follower acknowledges):
+        // the coordinator answers the wait when they all have, and the members are read again
+        // each round (a host that died is no longer waited for). The settled condition (a
+        // host's report, not an acknowledgement) is checked after that.
         var deadline = time.GetUtcNow() + (settleTime ?? Propagation);
-        using var watching = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var changes = node.Events.WatchAppliedAsync(watching.Token).GetAsyncEnumerator(watching.Token);
-        Task<bool>? next = null;
-        var ended = false;
-        IReadOnlyDictionary<string, long> applied = new Dictionary<string, long>();
-        try
+        while (true)
         {
-            while (true)
+            var members = cluster.LiveHosts().ToHashSet(StringComparer.Ordinal);
+            var view = await cluster.WaitAppliedAsync(result.LastEventSequence, members, TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            var applied = view?.Applied.ToDictionary(a => a.Host, a => a.Sequence, StringComparer.Ordinal) ?? [];
+            var lagging = view is null ? members.Order(StringComparer.Ordinal).ToList() : members.Where(h => applied.GetValueOrDefault(h) < result.LastEventSequence).Order(StringComparer.Ordinal).ToList();
+            var done = lagging.Count == 0 && (settled is null || await settled(ct).ConfigureAwait(false));
+            if (done || time.GetUtcNow() > deadline)
             {
-                next ??= ended ? null : changes.MoveNextAsync().AsTask();
-                var members = (await node.Members.ListAsync(ct).ConfigureAwait(false)).Select(m => m.Host).ToHashSet(StringComparer.Ordinal);
-                var lagging = members.Where(h => applied.GetValueOrDefault(h) < result.Revision).Order(StringComparer.Ordinal).ToList();
-                var done = lagging.Count == 0 && (settled is null || await settled(node, ct).ConfigureAwait(false));
-                if (done || time.GetUtcNow() > deadline)
-                {
-                    return new OperationView(id, done ? "applied" : "lagging", result.Message, result.Revision, result.FencingToken, result.CompletedBy,
-                        members.Except(lagging).Order(StringComparer.Ordinal).ToList(), lagging);
-                }
-
-                // Everyone has applied it but the settled condition waits on a status: look often.
-                var recheck = lagging.Count == 0 ? TimeSpan.FromMilliseconds(50) : TimeSpan.FromMilliseconds(500);
-                if (next is null)
-                {
-                    // The watch ended (it does only when stopped): read at each recheck instead.
-                    await Task.Delay(recheck, time, ct).ConfigureAwait(false);
-                    applied = await node.Events.AppliedAsync(ct).ConfigureAwait(false);
-                }
-                else if (await Task.WhenAny(next, Task.Delay(recheck, time, ct)).ConfigureAwait(false) == next)
-                {
-                    ended = !await next.ConfigureAwait(false);
-                    applied = ended ? applied : changes.Current;
-                    next = null;
-                }
-            }
-        }
-        finally
-        {
-            // The enumerator cannot be disposed while a move is pending: stop it, let it finish.
-            await watching.CancelAsync().ConfigureAwait(false);
-            if (next is not null)
-            {
-                try
-                {
-                    await next.ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is OperationCanceledException or Coordination.Etcd.EtcdException or HttpRequestException)
-                {
-                    // Stopped, or broken anyway: nothing to wait for.
-                }
+                return new OperationView(id, done ? "applied" : "lagging", result.Message, result.LastEventSequence, result.Generation, result.CompletedBy,
+                    members.Except(lagging).Order(StringComparer.Ordinal).ToList(), lagging);
             }
 
-            await changes.DisposeAsync().ConfigureAwait(false);
+            if (lagging.Count == 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), time, ct).ConfigureAwait(false); // everyone applied it; the settled condition waits on a report
+            }
         }
     }
 }

@@ -2,25 +2,24 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using VgMesh.Client;
-using VgMesh.Coordination;
 using VgMesh.Lvm.Commands;
 
 namespace VgMesh.Agent.Operations;
 
 /// <summary>
-/// The permit on the host a coordinator delegated a step to: the coordinator's fencing token,
-/// checked against the store (leader key and its lease) right before the command. It holds only
-/// while the coordinator's lease is certain to keep at least a third of the TTL, the same margin
-/// the coordinator demands of itself; after that, no other coordinator can have been elected yet.
+/// The permit on the host a coordinator delegated a step to: the coordinator's lease owner and
+/// generation, checked against the lease's row in the database right before the command. It
+/// holds only while the row says the lease has more than the safety margin left, the same
+/// margin the coordinator demands of itself; until then no other coordinator can have started.
 /// </summary>
 public sealed class DelegatedPermit : MetadataWritePermit
 {
     private readonly string _coordinator;
     private readonly long _token;
     private readonly TimeProvider _time;
-    private readonly DateTimeOffset _validUntil;
+    private readonly long _validUntil;
 
-    private DelegatedPermit(string coordinator, long token, TimeProvider time, DateTimeOffset validUntil)
+    private DelegatedPermit(string coordinator, long token, TimeProvider time, long validUntil)
     {
         _coordinator = coordinator;
         _token = token;
@@ -34,32 +33,33 @@ public sealed class DelegatedPermit : MetadataWritePermit
 
     public override void EnsureValid()
     {
-        if (_time.GetUtcNow() >= _validUntil)
+        if (_time.GetTimestamp() >= _validUntil)
         {
-            throw new NotLeaderException(null, $"the delegation from {_coordinator} (token {_token}) is older than its safe margin");
+            throw new OperationFailedException("not-leader", $"NotCoordinator: the delegation from {_coordinator} (lease generation {_token}) is older than its safe margin; the coordinator retries it.");
         }
     }
 
-    /// <summary>Checks the step's coordinator against the store; throws <see cref="NotLeaderException"/> when it no longer leads.</summary>
-    public static async Task<DelegatedPermit> VerifyAsync(ICoordinator coordinator, DelegatedStep step, TimeSpan margin, TimeProvider time, CancellationToken ct)
+    /// <summary>Checks the step's coordinator against the lease row; refuses (not-leader) when it no longer holds that lease.</summary>
+    public static async Task<DelegatedPermit> VerifyAsync(AgentCluster cluster, DelegatedStep step, TimeProvider time, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(coordinator);
+        ArgumentNullException.ThrowIfNull(cluster);
         ArgumentNullException.ThrowIfNull(step);
-        var started = time.GetUtcNow();
-        var lease = await coordinator.LeaderLeaseAsync(ct).ConfigureAwait(false);
-        if (lease is null || lease.Host != step.Coordinator || lease.FencingToken != step.FencingToken)
+        var started = time.GetTimestamp();
+        var row = await cluster.CoordinatorLeaseAsync(ct).ConfigureAwait(false);
+        if (row is null || row.Owner != step.LeaseOwner || row.Generation != step.FencingToken)
         {
-            throw new NotLeaderException(lease?.Host, $"{step.Coordinator} with token {step.FencingToken} asked, but the store says {lease?.Host ?? "nobody"} leads with token {lease?.FencingToken ?? 0}");
+            throw new OperationFailedException("not-leader", $"NotCoordinator: {step.Coordinator} asked under lease generation {step.FencingToken}, but the lease row says generation {row?.Generation ?? 0} held by {row?.Owner ?? "nobody"}; nothing was run.");
         }
 
-        var left = lease.TimeLeft == Timeout.InfiniteTimeSpan ? TimeSpan.FromDays(1) : lease.TimeLeft;
-        if (left < margin)
+        var margin = cluster.LeaseMargin;
+        if (row.Remaining < margin)
         {
-            throw new NotLeaderException(lease.Host, $"the coordinator's lease has only {left.TotalSeconds:0.0} s left");
+            throw new OperationFailedException("not-leader", $"NotCoordinator: the coordinator's lease has only {row.Remaining.TotalSeconds:0.0} s left; nothing was run.");
         }
 
-        // Measured from before the read: the lease cannot have had more left than etcd said then.
-        return new DelegatedPermit(step.Coordinator, step.FencingToken, time, started + left - margin);
+        // Counted from before the read: the lease cannot have had more left than the row said then.
+        var until = started + (long)((row.Remaining - margin).TotalSeconds * time.TimestampFrequency);
+        return new DelegatedPermit(step.Coordinator, step.FencingToken, time, until);
     }
 }
 
@@ -69,14 +69,13 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromMinutes(2) };
     private readonly string? _token = options.TokenFile is { } f && File.Exists(f) ? File.ReadAllText(f).Trim() : null;
 
-    public async Task<StepResult> RunAsync(MemberInfo peer, DelegatedStep step, CancellationToken ct)
+    public async Task<StepResult> RunAsync(string host, string? address, DelegatedStep step, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(peer);
-        var address = peer.Addresses.Count > 0 ? peer.Addresses[0] : null;
+        ArgumentNullException.ThrowIfNull(step);
         if (address is null || _token is null)
         {
             throw new OperationFailedException("cannot-delegate",
-                $"{step.Args.Lv} is active on {peer.Host}, where this change must run, but {(address is null ? $"{peer.Host} has no TCP API address (TcpListen)" : "this agent has no cluster token (TokenFile)")}; configure it, or deactivate the LV first.");
+                $"{step.Args.Lv} is active on {host}, where this change must run, but {(address is null ? $"{host} has no TCP API address (TcpListen)" : "this agent has no cluster token (TokenFile)")}; configure it, or deactivate the LV first.");
         }
 
         using var msg = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://{address}/v1/internal/steps"))
@@ -92,7 +91,7 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
 
         var problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json"
             ? await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.Problem, ct).ConfigureAwait(false) : null;
-        throw new OperationFailedException(problem?.Code ?? "failed", $"on {peer.Host}: {problem?.Detail ?? $"answered {(int)r.StatusCode}"}");
+        throw new OperationFailedException(problem?.Code ?? "failed", $"on {host}: {problem?.Detail ?? $"answered {(int)r.StatusCode}"}");
     }
 
     public static DelegatedStep Parse(string json) => JsonSerializer.Deserialize(json, AgentJsonContext.Default.DelegatedStep)

@@ -1,17 +1,18 @@
-using VgMesh.Coordination;
+using VgMesh.Cluster.Leases;
 using VgMesh.Lvm.Commands;
 
 namespace VgMesh.Agent.Operations;
 
 /// <summary>
-/// The coordinator's right to write LVM metadata: valid only while this host leads with at least
-/// a third of its session TTL left, checked right before each command starts.
+/// The coordinator's right to write LVM metadata: its lease acquisition, checked (held, with
+/// more than the safety margin left) right before each command starts; its generation is the
+/// fencing token the journal records with the command.
 /// </summary>
-public sealed class LeaderPermit(ICoordinator coordinator, string host, TimeSpan minimumLeaseLeft) : MetadataWritePermit
+public sealed class LeaderPermit(ILeaseGuard lease, string host) : MetadataWritePermit
 {
     public override string Holder => host;
 
-    public override long FencingToken => coordinator.FencingToken;
+    public override long FencingToken => lease.Generation;
 
-    public override void EnsureValid() => coordinator.EnsureLeader(minimumLeaseLeft);
+    public override void EnsureValid() => lease.EnsureHeld();
 }

@@ -1,8 +1,9 @@
+using System.Collections.Immutable;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using VgMesh.Agent.Reconciling;
 using VgMesh.Agent.Telemetry;
-using VgMesh.Coordination;
+using VgMesh.Cluster;
+using VgMesh.Cluster.Coordinator;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.Reports;
@@ -11,33 +12,31 @@ namespace VgMesh.Agent.Operations;
 
 /// <summary>
 /// The coordinator's handler: for each queued operation it re-reads the metadata and the hosts'
-/// reports, checks preconditions, runs the LVM command under the leader's permit (checked right
-/// before the command), and returns the result, its event (with the new <c>vg_seqno</c>) and its
-/// claim changes, which the queue records in one fenced transaction.
+/// reports, checks preconditions, runs the LVM command under the coordinator's lease (checked
+/// right before the command), and returns the result, its event (with the new <c>vg_seqno</c>)
+/// and its claim changes, which the coordinator records in one journal entry.
 /// </summary>
 public sealed partial class VolumeOperations(
-    LvmDriver lvm, VgMesh.Lvm.DeviceMapper.DmSetup dm, Reconciling.Deactivator deactivator, ClusterRuntime runtime, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+    LvmDriver lvm, VgMesh.Lvm.DeviceMapper.DmSetup dm, Reconciling.Deactivator deactivator, AgentCluster cluster, PeerClient peers, LocalSteps localSteps, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+    : IOperationHandler
 {
-    private TimeSpan Margin => TimeSpan.FromSeconds(options.SessionTtlSeconds / 3.0);
-
     /// <summary>What an operation did: its answer, its event kind, its claim changes, and the <c>vg_seqno</c> it left (null: read it).</summary>
-    private sealed record Done(string Message, string Kind, IReadOnlyList<CatalogWrite>? Claims = null, long? Seqno = null);
+    private sealed record Done(string Message, string Kind, ImmutableArray<ClaimChange> Claims = default, long? Seqno = null);
 
-    public async Task<OperationOutcome> HandleAsync(QueuedOperation op, CancellationToken ct)
+    public async Task<OperationOutcome> HandleAsync(OperationContext context, CancellationToken leaseLost)
     {
-        ArgumentNullException.ThrowIfNull(op);
+        ArgumentNullException.ThrowIfNull(context);
         var started = time.GetTimestamp();
-        var waited = time.GetUtcNow() - op.SubmittedAt;
-        var outcome = await HandleCoreAsync(op, ct).ConfigureAwait(false);
-        metrics.OperationDone(op.Request.Kind, outcome.Result.Status == OperationStatus.Succeeded ? "succeeded" : outcome.Result.Data ?? "failed",
-            op.Request.SubmittedBy, time.GetElapsedTime(started), waited);
+        var waited = time.GetUtcNow() - context.SubmittedAt;
+        var outcome = await HandleCoreAsync(context, leaseLost).ConfigureAwait(false);
+        metrics.OperationDone(context.Request.Kind, outcome.Status == OperationStatus.Succeeded ? "succeeded" : outcome.Data ?? "failed",
+            context.Request.SubmittedBy, time.GetElapsedTime(started), waited);
         return outcome;
     }
 
-    private async Task<OperationOutcome> HandleCoreAsync(QueuedOperation op, CancellationToken ct)
+    private async Task<OperationOutcome> HandleCoreAsync(OperationContext op, CancellationToken ct)
     {
-        var node = runtime.Node;
-        var permit = new LeaderPermit(node.Coordinator, options.Host, Margin);
+        var permit = new LeaderPermit(op.Lease, options.Host);
         var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(options.VolumeGroup, args.Lv);
         try
@@ -45,31 +44,30 @@ public sealed partial class VolumeOperations(
             var done = op.Request.Kind switch
             {
                 OperationKinds.Create => await CreateAsync(lv, args, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Remove => await RemoveAsync(node, lv, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Extend or OperationKinds.Reduce => await ResizeAsync(node, lv, args, op.Request.Kind == OperationKinds.Extend, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Snapshot => await SnapshotAsync(node, lv, args, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Merge => await MergeAsync(node, lv, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Rename => await RenameAsync(node, lv, args, permit, op, ct).ConfigureAwait(false),
-                OperationKinds.Activate => await ActivateAsync(node, lv, args, permit, ct).ConfigureAwait(false),
-                OperationKinds.Deactivate => await DeactivateAsync(node, lv, args, permit, ct).ConfigureAwait(false),
+                OperationKinds.Remove => await RemoveAsync(lv, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Extend or OperationKinds.Reduce => await ResizeAsync(lv, args, op.Request.Kind == OperationKinds.Extend, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Snapshot => await SnapshotAsync(lv, args, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Merge => await MergeAsync(lv, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Rename => await RenameAsync(lv, args, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Activate => await ActivateAsync(lv, args, permit, op, ct).ConfigureAwait(false),
+                OperationKinds.Deactivate => await DeactivateAsync(lv, args, permit, op, ct).ConfigureAwait(false),
                 _ => throw new OperationFailedException("bad-request", $"unknown operation kind '{op.Request.Kind}'"),
             };
             // The sequence number the command reported committing, or the one read with the LV;
             // a vgs only when neither said.
             var seqno = done.Seqno ?? (await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
             var ev = new ClusterEvent(done.Kind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, options.Host, time.GetUtcNow());
-            var result = new OperationResult(op.Request.Id, OperationStatus.Succeeded, done.Message, null, options.Host, 0, time.GetUtcNow());
-            return new OperationOutcome(result, [ev], done.Claims);
+            return new OperationOutcome(OperationStatus.Succeeded, done.Message, null, [ev], done.Claims.IsDefault ? [] : done.Claims);
         }
         catch (Exception e) when (e is OperationFailedException or LvmException)
         {
             var code = e is OperationFailedException f ? f.Code : ((LvmException)e).Code;
             LogRefused(logger, op.Request.Kind, lv.FullName, code, e.Message);
-            return new OperationOutcome(new OperationResult(op.Request.Id, OperationStatus.Failed, e.Message, code, options.Host, 0, time.GetUtcNow()), []);
+            return new OperationOutcome(OperationStatus.Failed, e.Message, code, [], []);
         }
     }
 
-    private async Task<Done> CreateAsync(LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> CreateAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         // A recovered operation whose LV is already there was done by the previous leader. A new
         // one skips the look-up (one LVM process less): lvcreate itself refuses a taken name.
@@ -85,15 +83,15 @@ public sealed partial class VolumeOperations(
         // which a next coordinator could claim an LV still active on this host.)
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, args.SizeBytes!.Value, args.Tags), permit, ct).ConfigureAwait(false);
         await deactivator.DeactivateAsync(lv, ct).ConfigureAwait(false); // a new LV: one device straight on the PVs
-        return new Done($"created {lv.FullName}", "lv.created", null, seqno);
+        return new Done($"created {lv.FullName}", "lv.created", default, seqno);
     }
 
-    private async Task<Done> RemoveAsync(IClusterNode node, LvRef lv, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> RemoveAsync(LvRef lv, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         // No report first (one LVM process less): the hosts' reports and this host's own
         // device-mapper say where it is active, and lvremove itself says when it is missing.
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
-        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
+        var holders = await ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false);
         if (holders.Count > 0)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");
@@ -102,11 +100,11 @@ public sealed partial class VolumeOperations(
         try
         {
             var seqno = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
-            return new Done($"removed {lv.FullName}", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)], seqno);
+            return new Done($"removed {lv.FullName}", "lv.removed", [ClaimChange.Drop(lv.Lv)], seqno);
         }
         catch (LvmNotFoundException) when (op.Recovered)
         {
-            return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null)]);
+            return new Done($"{lv.FullName} is gone (removed before the coordinator changed)", "lv.removed", [ClaimChange.Drop(lv.Lv)]);
         }
         catch (LvmNotFoundException)
         {
@@ -114,11 +112,11 @@ public sealed partial class VolumeOperations(
         }
     }
 
-    private async Task<Done> ResizeAsync(IClusterNode node, LvRef lv, LvOperation args, bool grow, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> ResizeAsync(LvRef lv, LvOperation args, bool grow, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         if (grow)
         {
-            return await ExtendAsync(node, lv, args, permit, op, ct).ConfigureAwait(false);
+            return await ExtendAsync(lv, args, permit, op, ct).ConfigureAwait(false);
         }
 
         var current = await lvm.GetLvAsync(lv, ct).ConfigureAwait(false);
@@ -128,14 +126,14 @@ public sealed partial class VolumeOperations(
             throw new OperationFailedException("invalid-size", $"reduce of {lv.FullName} must end between 0 and its size {current.SizeBytes} bytes (asked {target}).");
         }
 
-        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
+        var holders = await ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false);
         if (holders.Count > 0 || current.Active)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): shrinking {lv.FullName} while it is active is refused; deactivate it everywhere first.");
         }
 
         var reduced = await lvm.ReduceLvAsync(lv, target, permit, ct).ConfigureAwait(false);
-        return new Done($"reduced {lv.FullName} to {target} bytes", "lv.reduced", null, reduced);
+        return new Done($"reduced {lv.FullName} to {target} bytes", "lv.reduced", default, reduced);
     }
 
     /// <summary>
@@ -143,24 +141,24 @@ public sealed partial class VolumeOperations(
     /// table grows before the answer), LVM adds a relative size under its own VG lock and refuses
     /// an absolute one that would shrink, and a missing LV fails in the command itself.
     /// </summary>
-    private async Task<Done> ExtendAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> ExtendAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         // Active on one other host: its kernel reloads the table in the same command. Active on
         // several (shared): run here; every holder refreshes before the answer (the settle wait).
-        if (await DelegateToAsync(node, lv.Lv, ct).ConfigureAwait(false) is { } holder)
+        if (await DelegateToAsync(op, lv.Lv, ct).ConfigureAwait(false) is { } holder)
         {
-            var step = new DelegatedStep(OperationKinds.Extend, args, options.Host, permit.FencingToken, op.Request.Id);
-            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
-            return new Done(ran.Message, "lv.extended", null, ran.VgSeqno);
+            var step = Step(OperationKinds.Extend, args, op);
+            var ran = await DelegateAsync(op, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.extended", default, ran.VgSeqno);
         }
 
         var (message, seqno) = await ExtendHereAsync(lv, args, permit, ct).ConfigureAwait(false);
-        if ((await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
+        if ((await ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
         {
             localSteps.Ran(op.Request.Id); // active only here: LVM reloaded this host's table in the command
         }
 
-        return new Done(message, "lv.extended", null, seqno);
+        return new Done(message, "lv.extended", default, seqno);
     }
 
     /// <summary>
@@ -190,7 +188,7 @@ public sealed partial class VolumeOperations(
         }
     }
 
-    private async Task<Done> SnapshotAsync(IClusterNode node, LvRef origin, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> SnapshotAsync(LvRef origin, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         var name = args.NewName ?? throw new OperationFailedException("bad-request", "a snapshot needs a name");
         var source = await GetAsync(origin, ct).ConfigureAwait(false);
@@ -205,7 +203,7 @@ public sealed partial class VolumeOperations(
             throw new OperationFailedException("bad-request", $"{origin.FullName} is itself a snapshot; snapshot its origin {origin.Vg}/{source.Origin} instead.");
         }
 
-        var holders = await ActiveOnAsync(node, origin.Lv, ct).ConfigureAwait(false);
+        var holders = await ActiveOnAsync(op, origin.Lv, ct).ConfigureAwait(false);
         if (holders.Count > 1)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {origin.FullName} is active on {string.Join(", ", holders)}; copy-on-write happens in one kernel only, so a snapshot needs the origin active on one host at most. Deactivate it elsewhere first.");
@@ -213,17 +211,17 @@ public sealed partial class VolumeOperations(
 
         if (holders is [var holder] && holder != options.Host)
         {
-            var step = new DelegatedStep(OperationKinds.Snapshot, args, options.Host, permit.FencingToken, op.Request.Id);
-            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
-            return new Done(ran.Message, "lv.snapshot-created", null, ran.VgSeqno);
+            var step = Step(OperationKinds.Snapshot, args, op);
+            var ran = await DelegateAsync(op, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.snapshot-created", default, ran.VgSeqno);
         }
 
         // Origin inactive everywhere: LVM creates the snapshot inactive too (seen on 2.03.16).
         var seqno = await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, permit, ct).ConfigureAwait(false);
-        return new Done($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", null, seqno);
+        return new Done($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", default, seqno);
     }
 
-    private async Task<Done> MergeAsync(IClusterNode node, LvRef snapshot, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> MergeAsync(LvRef snapshot, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         if (await GetOrGoneAsync(snapshot, op, ct).ConfigureAwait(false) is not { } snap)
         {
@@ -235,7 +233,7 @@ public sealed partial class VolumeOperations(
             throw new OperationFailedException("bad-request", $"{snapshot.FullName} is not a snapshot; only a snapshot can be merged into its origin.");
         }
 
-        var holders = await ActiveOnAsync(node, snap.Origin, ct).ConfigureAwait(false);
+        var holders = await ActiveOnAsync(op, snap.Origin, ct).ConfigureAwait(false);
         if (holders.Count > 1)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): the origin {snapshot.Vg}/{snap.Origin} is active on several hosts; deactivate it on all but one first.");
@@ -243,22 +241,21 @@ public sealed partial class VolumeOperations(
 
         if (holders is [var holder] && holder != options.Host)
         {
-            var step = new DelegatedStep(OperationKinds.Merge, new LvOperation(snapshot.Lv), options.Host, permit.FencingToken, op.Request.Id);
-            var ran = await DelegateAsync(node, holder, step, permit, ct).ConfigureAwait(false);
-            return new Done(ran.Message, "lv.merging", null, ran.VgSeqno);
+            var step = Step(OperationKinds.Merge, new LvOperation(snapshot.Lv), op);
+            var ran = await DelegateAsync(op, holder, step, permit, ct).ConfigureAwait(false);
+            return new Done(ran.Message, "lv.merging", default, ran.VgSeqno);
         }
 
         var seqno = await lvm.MergeSnapshotAsync(snapshot, permit, ct).ConfigureAwait(false);
-        return new Done($"merging {snapshot.FullName} into {snapshot.Vg}/{snap.Origin} on {options.Host}{(holders.Count == 0 ? " (completes when the origin is next activated)" : "")}", "lv.merging", null, seqno);
+        return new Done($"merging {snapshot.FullName} into {snapshot.Vg}/{snap.Origin} on {options.Host}{(holders.Count == 0 ? " (completes when the origin is next activated)" : "")}", "lv.merging", default, seqno);
     }
 
-    private async Task<Done> RenameAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, QueuedOperation op, CancellationToken ct)
+    private async Task<Done> RenameAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         var to = new LvRef(lv.Vg, args.NewName ?? throw new OperationFailedException("bad-request", "rename needs a new name"));
-        var claims = await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false);
-        IReadOnlyList<CatalogWrite> moveClaim = claims.TryGetValue(lv.Lv, out var claim)
-            ? [new CatalogWrite(CatalogKeys.Claim(lv.Lv), null), new CatalogWrite(CatalogKeys.Claim(to.Lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim))]
-            : [];
+        // Inactive everywhere (checked below), so no host holds it: the old name's claim ends
+        // and the new name starts unclaimed.
+        ImmutableArray<ClaimChange> moveClaim = op.Claims.ContainsKey(lv.Lv) ? [ClaimChange.Drop(lv.Lv)] : [];
         var fromExists = await ExistsAsync(lv, ct).ConfigureAwait(false);
         if (!fromExists && op.Recovered && await ExistsAsync(to, ct).ConfigureAwait(false))
         {
@@ -273,7 +270,7 @@ public sealed partial class VolumeOperations(
 
         // Every host names its device after the LV: a rename under an active device would leave
         // it under the old name there. Inactive everywhere, nothing is stale.
-        var holders = await ActiveOnAsync(node, lv.Lv, ct).ConfigureAwait(false);
+        var holders = await ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false);
         if (holders.Count > 0)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", holders)}): {lv.FullName} is active; deactivate it everywhere before renaming (vgmesh lv deactivate {lv.Lv}).");
@@ -290,7 +287,7 @@ public sealed partial class VolumeOperations(
     public async Task<StepResult> RunStepAsync(DelegatedStep step, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(step);
-        var permit = await DelegatedPermit.VerifyAsync(runtime.Node.Coordinator, step, Margin, time, ct).ConfigureAwait(false);
+        var permit = await DelegatedPermit.VerifyAsync(cluster, step, time, ct).ConfigureAwait(false);
         var lv = new LvRef(options.VolumeGroup, LvmNames.ValidateLv(step.Args.Lv));
         LogDelegated(logger, step.Kind, lv.FullName, step.Coordinator, step.FencingToken);
         switch (step.Kind)
@@ -312,27 +309,41 @@ public sealed partial class VolumeOperations(
     }
 
     /// <summary>The one other host the LV is active on, when a change must run in that host's kernel.</summary>
-    private async Task<string?> DelegateToAsync(IClusterNode node, string lv, CancellationToken ct) =>
-        await ActiveOnAsync(node, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
+    private async Task<string?> DelegateToAsync(OperationContext op, string lv, CancellationToken ct) =>
+        await ActiveOnAsync(op, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
 
-    private async Task<StepResult> DelegateAsync(IClusterNode node, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
+    private DelegatedStep Step(string kind, LvOperation args, OperationContext op) =>
+        new(kind, args, options.Host, op.Lease.Generation, op.Request.Id, cluster.HeldLease()?.Owner ?? "");
+
+    private async Task<StepResult> DelegateAsync(OperationContext op, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
     {
-        var member = (await node.Members.ListAsync(ct).ConfigureAwait(false)).FirstOrDefault(m => m.Host == host)
-            ?? throw new OperationFailedException("host-down", $"{step.Args.Lv} is active on {host}, which has no session now; it will be fenced there. Retry once 'vgmesh host list' shows it back, or claim the LV elsewhere.");
+        if (!cluster.IsLive(host) || ReportOf(op, host) is not { } report)
+        {
+            throw new OperationFailedException("host-down", $"HostDown({host}): {step.Args.Lv} is active on {host}, which is not a reachable member now; it fences itself there. Retry once 'vgmesh host list' shows it up, or claim the LV elsewhere.");
+        }
+
         permit.EnsureValid();
-        return await peers.RunAsync(member, step, ct).ConfigureAwait(false);
+        return await peers.RunAsync(host, report.ApiAddress, step, ct).ConfigureAwait(false);
     }
 
+    private static HostStatus? ReportOf(OperationContext op, string host) =>
+        op.Hosts.Reports.TryGetValue(host, out var r) ? HostStatus.FromReport(r) : null;
+
     /// <summary>
-    /// Hosts where the LV is active: the others as they report it (their status keys live only
-    /// with their sessions), this host as its device-mapper says now or as its guard announced.
-    /// This host's own report may be older than the release of an LV it has just created.
+    /// Hosts where the LV is active: the others as they reported it to this coordinator, this
+    /// host as its device-mapper says now or as it announced. A live host that has not reported
+    /// yet could have it active: the operation is refused until it has.
     /// </summary>
-    private async Task<List<string>> ActiveOnAsync(IClusterNode node, string lv, CancellationToken ct)
+    private async Task<List<string>> ActiveOnAsync(OperationContext op, string lv, CancellationToken ct)
     {
-        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
-        var hosts = statuses.Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).ToList();
-        if ((statuses.TryGetValue(options.Host, out var mine) && mine.Active.Any(a => a.Name == lv && a.Announced)) ||
+        var reports = op.Hosts.Reports;
+        if (cluster.LiveHosts().FirstOrDefault(h => h != options.Host && !reports.ContainsKey(h)) is { } silent)
+        {
+            throw new OperationFailedException("host-down", $"HostDown({silent}): {silent} is a member but has not reported what it has active; retry in a few seconds.");
+        }
+
+        var hosts = op.Hosts.ActiveOn(lv, except: options.Host).ToList();
+        if ((reports.TryGetValue(options.Host, out var mine) && mine.Active.Any(a => a.Lv == lv && a.Announced)) ||
             await dm.ExistsAsync(LvRef.DmNameOf(options.VolumeGroup, lv), ct).ConfigureAwait(false))
         {
             hosts.Add(options.Host);
@@ -345,7 +356,7 @@ public sealed partial class VolumeOperations(
         await GetOrGoneAsync(lv, null, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("unreachable: only a replay finds the LV gone");
 
     /// <summary>The LV; null when it is gone and the operation is a replay (the previous coordinator did it).</summary>
-    private async Task<LogicalVolume?> GetOrGoneAsync(LvRef lv, QueuedOperation? op, CancellationToken ct)
+    private async Task<LogicalVolume?> GetOrGoneAsync(LvRef lv, OperationContext? op, CancellationToken ct)
     {
         try
         {
@@ -364,68 +375,93 @@ public sealed partial class VolumeOperations(
     private static OperationFailedException NotFound(LvRef lv) =>
         new("not-found", $"{lv.FullName} does not exist; 'vgmesh lv list' shows what does.");
 
-    private async Task<Done> ActivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
+    private async Task<Done> ActivateAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         var seqno = (await GetAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
         var host = args.Host ?? throw new OperationFailedException("bad-request", "activate needs a host");
-        var members = await node.Members.ListAsync(ct).ConfigureAwait(false);
-        if (members.All(m => m.Host != host))
+        if (!cluster.IsLive(host))
         {
-            throw new OperationFailedException("host-down", $"host '{host}' is not a live member of the cluster (no session); 'vgmesh host list' shows who is.");
+            throw new OperationFailedException("host-down", $"HostDown({host}): host '{host}' is not an up, reachable member of the cluster; 'vgmesh host list' shows who is.");
         }
 
-        // The current exclusive holder is gone (crashed or cut off): it fenced itself before its
-        // session ran out; wait the grace period on top, and make sure it did not come back meanwhile.
-        var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
-        var holderGone = current is { Host: { } holder, Mode: ActivationClaim.Exclusive } && holder != host && members.All(m => m.Host != holder);
-        if (holderGone)
+        var current = op.Claims.GetValueOrDefault(lv.Lv);
+        var exclusiveHolder = current is { Mode: ClaimMode.Exclusive, Hosts: [var h] } ? h : null;
+        if (exclusiveHolder is not null && exclusiveHolder != host && !cluster.IsLive(exclusiveHolder))
         {
-            await Task.Delay(TimeSpan.FromSeconds(options.FenceGraceSeconds), time, ct).ConfigureAwait(false);
+            await WaitFencedAsync(op, exclusiveHolder, lv, ct).ConfigureAwait(false);
         }
 
         permit.EnsureValid();
         if (!args.Exclusive)
         {
-            if (current is { Mode: ActivationClaim.Exclusive, Host: { } owner } && owner != host && !holderGone)
+            if (exclusiveHolder is not null && exclusiveHolder != host && cluster.IsLive(exclusiveHolder))
             {
-                throw new OperationFailedException("in-use", $"LvInUse({owner}): {lv.FullName} is claimed exclusively by {owner}; deactivate it there before sharing it (vgmesh lv deactivate {lv.Lv}).");
+                throw new OperationFailedException("in-use", $"LvInUse({exclusiveHolder}): {lv.FullName} is claimed exclusively by {exclusiveHolder}; deactivate it there before sharing it (vgmesh lv deactivate {lv.Lv}).");
             }
 
-            var sharedBy = (current?.Mode == ActivationClaim.Shared ? current.Holders : []).Append(host).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-            var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), sharedBy);
-            return new Done($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", [ClaimWrite(lv.Lv, shared)], seqno);
+            ImmutableArray<ClaimChange> changes = exclusiveHolder is not null && exclusiveHolder != host
+                ? [ClaimChange.Release(lv.Lv, exclusiveHolder), ClaimChange.Grant(lv.Lv, host, ClaimMode.Shared)]
+                : [ClaimChange.Grant(lv.Lv, host, ClaimMode.Shared)];
+            var sharedBy = (current?.Mode == ClaimMode.Shared ? current.Hosts : []).Add(host);
+            return new Done($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", changes, seqno);
         }
 
-        var statuses = await StateReader.StatusesAsync(node.Catalog, ct).ConfigureAwait(false);
-        var openElsewhere = statuses.Where(s => s.Key != host && s.Value.Active.Any(a => a.Name == lv.Lv && a.OpenCount > 0)).Select(s => s.Key).ToList();
+        var openElsewhere = op.Hosts.Reports.Values.Where(r => r.Host != host && r.Active.Any(a => a.Lv == lv.Lv && a.OpenCount > 0)).Select(r => r.Host).Order(StringComparer.Ordinal).ToList();
         if (openElsewhere.Count > 0 && !args.Wait)
         {
             throw new OperationFailedException("in-use", $"LvInUse({string.Join(", ", openElsewhere)}): {lv.FullName} is open on {string.Join(", ", openElsewhere)}; close it there, or pass --wait to hand it over when it is closed.");
         }
 
-        var claim = new ActivationClaim(host, ActivationClaim.Exclusive, permit.FencingToken, time.GetUtcNow());
-        return new Done($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", [ClaimWrite(lv.Lv, claim)], seqno);
+        ImmutableArray<ClaimChange> claim = current switch
+        {
+            { Mode: ClaimMode.Exclusive, Hosts: [var from] } when from != host => [ClaimChange.Handoff(lv.Lv, from, host)],
+            { Mode: ClaimMode.Shared, Hosts.IsEmpty: false } shared => [.. shared.Hosts.Where(o => o != host).Select(o => ClaimChange.Release(lv.Lv, o)), ClaimChange.Grant(lv.Lv, host, ClaimMode.Exclusive)],
+            _ => [ClaimChange.Grant(lv.Lv, host, ClaimMode.Exclusive)],
+        };
+        return new Done($"{lv.FullName} claimed exclusively by {host}", "lv.claimed", claim, seqno);
     }
 
-    private async Task<Done> DeactivateAsync(IClusterNode node, LvRef lv, LvOperation args, LeaderPermit permit, CancellationToken ct)
+    /// <summary>
+    /// The exclusive holder is gone (crashed or cut off): it fences itself once it has had no
+    /// answer from a coordinator for FenceAfter. Its claim moves only after this coordinator has
+    /// not heard from it for FenceAfter plus the grace (a new coordinator counts from its own
+    /// start), and only if it has not come back meanwhile.
+    /// </summary>
+    private async Task WaitFencedAsync(OperationContext op, string holder, LvRef lv, CancellationToken ct)
+    {
+        var needed = TimeSpan.FromSeconds(options.FenceAfterSeconds + options.FenceGraceSeconds);
+        while (op.Hosts.Silence(holder) is var silence && silence < needed)
+        {
+            if (cluster.IsLive(holder))
+            {
+                throw new OperationFailedException("in-use", $"LvInUse({holder}): {holder} came back while {lv.FullName} waited to move; deactivate it there, or hand it off (vgmesh lv activate {lv.Lv} --host ...).");
+            }
+
+            await Task.Delay(needed - silence, time, ct).ConfigureAwait(false);
+        }
+
+        LogTakeover(logger, lv.FullName, holder, op.Hosts.Silence(holder).TotalSeconds);
+    }
+
+    private async Task<Done> DeactivateAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         var seqno = (await GetAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
         permit.EnsureValid();
-        var current = (await StateReader.ClaimsAsync(node.Catalog, ct).ConfigureAwait(false)).GetValueOrDefault(lv.Lv);
-        if (args.Host is { } host && current is { Mode: ActivationClaim.Shared } && current.Holders.Count > 1)
+        var current = op.Claims.GetValueOrDefault(lv.Lv);
+        if (args.Host is { } host && current is { Mode: ClaimMode.Shared } && current.Hosts.Count > 1)
         {
             // One host leaves a shared claim; the others keep the LV.
-            var rest = current.Holders.Where(h => h != host).ToList();
-            var shared = new ActivationClaim(null, ActivationClaim.Shared, permit.FencingToken, time.GetUtcNow(), rest);
-            return new Done($"{lv.FullName} released by {host}, still shared by {string.Join(", ", rest)}", "lv.released", [ClaimWrite(lv.Lv, shared)], seqno);
+            var rest = current.Hosts.Remove(host);
+            return new Done($"{lv.FullName} released by {host}, still shared by {string.Join(", ", rest)}", "lv.released",
+                current.Hosts.Contains(host) ? [ClaimChange.Release(lv.Lv, host)] : [], seqno);
         }
 
-        var claim = new ActivationClaim(null, ActivationClaim.Inactive, permit.FencingToken, time.GetUtcNow());
-        return new Done($"{lv.FullName} released everywhere", "lv.released", [ClaimWrite(lv.Lv, claim)], seqno);
+        // Released everywhere: the claim stays, with no host, so every host keeps it inactive.
+        ImmutableArray<ClaimChange> changes = current is null
+            ? [ClaimChange.Grant(lv.Lv, options.Host, ClaimMode.Shared), ClaimChange.Release(lv.Lv, options.Host)]
+            : [.. current.Hosts.Select(h => ClaimChange.Release(lv.Lv, h))];
+        return new Done($"{lv.FullName} released everywhere", "lv.released", changes, seqno);
     }
-
-    private static CatalogWrite ClaimWrite(string lv, ActivationClaim claim) =>
-        new(CatalogKeys.Claim(lv), JsonSerializer.Serialize(claim, AgentJsonContext.Default.ActivationClaim));
 
     private async Task<bool> ExistsAsync(LvRef lv, CancellationToken ct)
     {
@@ -439,6 +475,9 @@ public sealed partial class VolumeOperations(
             return false;
         }
     }
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "{Lv}: its holder {Holder} has been silent {Seconds:0.0} s, past its fence deadline and the grace: the claim moves")]
+    private static partial void LogTakeover(ILogger logger, string lv, string holder, double seconds);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
     private static partial void LogDelegated(ILogger logger, string kind, string subject, string coordinator, long token);

@@ -1,19 +1,17 @@
-using System.Text.Json;
-
 namespace VgMesh.Agent.Reconciling;
 
 /// <summary>
-/// What this host last published about itself (<c>status/HOST</c>), and the guard every
-/// activation passes: the host first announces the LV as active, then re-reads the claim and
-/// the other hosts' reports, and activates only if the claim is still its own and (exclusive)
-/// no other host reports the LV. A host that is handed the claim next reads the reports after
-/// the claim moved, so either it sees the announcement and waits, or this host's re-read sees the
-/// claim gone and does not activate: never active on two hosts, even when claims move during a pass.
+/// What this host last reported about itself, and the guard every activation passes: the host
+/// first counts the LV as active in its own report (so every later report says so), then asks
+/// the coordinator, which answers yes only if the claim is still this host's and (exclusive) no
+/// other host reports the LV, and from then on counts it as announced here. The coordinator
+/// answers one question at a time, so of two hosts that ask for the same LV around a handoff,
+/// the second sees the first one's announcement and waits: never active on two hosts.
 /// </summary>
-public sealed class ActivationGuard(ClusterRuntime runtime, ClaimCache claims, AgentOptions options, TimeProvider time)
+public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, AgentOptions options, TimeProvider time)
 {
     private readonly Lock _gate = new();
-    private HostStatus _current = new([], [], 0, DateTimeOffset.MinValue);
+    private HostStatus _current = new([], [], 0, DateTimeOffset.MinValue, ApiAddress: options.TcpListen);
 
     public HostStatus Current
     {
@@ -29,13 +27,17 @@ public sealed class ActivationGuard(ClusterRuntime runtime, ClaimCache claims, A
     public async Task PublishAsync(HostStatus status, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(status);
+        status = status with { ApiAddress = options.TcpListen };
         lock (_gate)
         {
             _current = status;
         }
 
-        await runtime.Node.Catalog.PublishOwnAsync(CatalogKeys.StatusOf(options.Host), JsonSerializer.Serialize(status, AgentJsonContext.Default.HostStatus), ct).ConfigureAwait(false);
+        await cluster.ReportAsync(status.ToReport(options.Host), ct).ConfigureAwait(false);
     }
+
+    /// <summary>Sends the current report again (a new coordinator asks for it).</summary>
+    public Task RepublishAsync(CancellationToken ct) => PublishAsync(Current, ct);
 
     /// <summary>Reports an activation done outside a pass (a pass reports what device-mapper shows).</summary>
     public Task ActivatedAsync(string lv, CancellationToken ct)
@@ -47,32 +49,20 @@ public sealed class ActivationGuard(ClusterRuntime runtime, ClaimCache claims, A
     /// <returns>Null when the LV may be activated now; otherwise why not.</returns>
     public async Task<string?> CheckAsync(string lv, bool exclusive, CancellationToken ct)
     {
-        var now = Current;
-        if (now.Active.All(a => a.Name != lv))
+        lock (_gate)
         {
-            await PublishAsync(now with { Active = [.. now.Active, new ActiveLv(lv, 0, Announced: true)], At = time.GetUtcNow() }, ct).ConfigureAwait(false);
-        }
-
-        var catalog = runtime.Node.Catalog;
-        var claimJson = await catalog.GetAsync(CatalogKeys.Claim(lv), ct).ConfigureAwait(false);
-        var claim = claimJson is null ? null : JsonSerializer.Deserialize(claimJson, AgentJsonContext.Default.ActivationClaim);
-        if (claim is null || !claim.Holders.Contains(options.Host))
-        {
-            return $"the claim of {lv} moved to {claim?.Host ?? "nobody"} meanwhile";
-        }
-
-        claims.Record(lv, claim);
-
-        if (exclusive)
-        {
-            var others = (await StateReader.StatusesAsync(catalog, ct).ConfigureAwait(false))
-                .Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == lv)).Select(s => s.Key).ToList();
-            if (others.Count > 0)
+            if (_current.Active.All(a => a.Name != lv))
             {
-                return $"{string.Join(", ", others)} still report {lv} active";
+                _current = _current with { Active = [.. _current.Active, new ActiveLv(lv, 0, Announced: true)], At = time.GetUtcNow() };
             }
         }
 
-        return null;
+        var verdict = await cluster.CheckActivationAsync(lv, exclusive, ct).ConfigureAwait(false);
+        if (verdict.Claim is { } claim)
+        {
+            claims.Record(lv, ActivationClaim.From(claim));
+        }
+
+        return verdict.Refusal;
     }
 }

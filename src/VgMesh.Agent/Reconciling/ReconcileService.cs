@@ -1,33 +1,36 @@
-using System.Globalization;
+using System.Collections.Immutable;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using VgMesh.Agent.Telemetry;
-using VgMesh.Coordination;
+using VgMesh.Cluster;
+using VgMesh.Cluster.Coordinator;
+using VgMesh.Cluster.Events;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Reconciling;
 
 /// <summary>
-/// The per-host loop: a pass on every event batch and every reconcile interval. A pass reads
-/// both states, lets the reconciler decide, lets the executor act, publishes this host's status
-/// and acknowledges the revision it started from (kept on local disk too, so a restart resumes there).
+/// The per-host loop: a pass on every event batch that asks something of this host, and every
+/// reconcile interval. A pass reads both states, lets the reconciler decide, lets the executor
+/// act and reports this host's status to the coordinator. The cluster's events come from the
+/// <see cref="EventFollower"/>, in order, each once: a batch is applied (and the follower
+/// acknowledges it) once a pass that started after it has ended, or at once when it asks
+/// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    ClusterRuntime runtime, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, ActivationGuard guard, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService
+    AgentCluster cluster, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, ActivationGuard guard, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
-    private readonly SemaphoreSlim _ackGate = new(1, 1);
+    private readonly Lock _waitGate = new();
+    private readonly List<(long Sequence, TaskCompletionSource Done)> _passWaiters = [];
 
     // Passes and handoff activations one at a time: a pass's status, read before an activation
     // and published after it, would hide the activation from the other hosts.
     private readonly SemaphoreSlim _actGate = new(1, 1);
     private long _seen;
-    private long _acked;
-    private long _quietThrough; // the last batch that asked nothing of this host
-    private long _needsPass; // the last batch that needs a pass
     private volatile List<string> _waiting = []; // replaced whole, never changed in place
     private volatile List<string> _claimedSincePass = []; // the same
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _peersActive = new(StringComparer.Ordinal);
@@ -44,19 +47,12 @@ public sealed partial class ReconcileService(
     /// <summary>Events that concern only hosts where the LV has a device (and, for a claim, the claimant).</summary>
     private static readonly HashSet<string> QuietWithoutDevice = new(StringComparer.Ordinal) { "lv.extended", "lv.reduced", "lv.removed", "lv.released", "lv.claimed" };
 
-    private string AppliedFile => Path.Combine(options.StateDir, "applied-revision");
-
     /// <summary>Asks for a pass soon (e.g. after this host's own change).</summary>
     public void Poke() => _triggers.Writer.TryWrite(0);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
-        var applied = File.Exists(AppliedFile) ? long.Parse(File.ReadAllText(AppliedFile).Trim(), CultureInfo.InvariantCulture) : 0;
-        _seen = applied;
-        _acked = applied;
-        _ = Task.Run(() => FollowEventsAsync(node, applied, stoppingToken), stoppingToken);
-        _ = Task.Run(() => FollowPeersAsync(node, stoppingToken), stoppingToken);
+        cluster.HostsChanged += (_, m) => _ = Task.Run(() => OnHostsChangedAsync(m, stoppingToken), stoppingToken);
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -64,9 +60,9 @@ public sealed partial class ReconcileService(
             _passing = true;
             try
             {
-                await PassAsync(node, stoppingToken).ConfigureAwait(false);
+                await PassAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is LvmException or Operations.OperationFailedException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
             {
                 metrics.Pass(ok: false, 0);
                 LogPassFailed(logger, e.Message);
@@ -90,90 +86,65 @@ public sealed partial class ReconcileService(
         }
     }
 
-    private async Task FollowEventsAsync(IClusterNode node, long after, CancellationToken ct)
+    /// <summary>Applies one batch of cluster events here (the follower calls it, one batch at a time).</summary>
+    public async Task ApplyAsync(ImmutableArray<SequencedEvent> events, CancellationToken ct)
     {
-        while (!ct.IsCancellationRequested)
+        var last = events.IsEmpty ? 0 : events[^1].Sequence;
+        var batch = events.Select(e => e.Event).ToList();
+        Volatile.Write(ref _seen, last);
+        var quiet = await QuietHereAsync(batch, ct).ConfigureAwait(false);
+        if (!quiet)
         {
-            try
-            {
-                await foreach (var batch in node.Events.SubscribeAsync(after, ct).ConfigureAwait(false))
-                {
-                    var previous = after;
-                    after = batch.Revision;
-                    Volatile.Write(ref _seen, batch.Revision);
-                    var quiet = await QuietHereAsync(batch, ct).ConfigureAwait(false);
-                    if (!quiet)
-                    {
-                        // A handoff's two ends act at once; when that is all the batch asks of this
-                        // host, it is acknowledged without a pass (a pass acknowledges a handoff it
-                        // waits on in the same way).
-                        var handled = new HashSet<string>(await ReleaseMovedAsync(batch, ct).ConfigureAwait(false), StringComparer.Ordinal);
-                        handled.UnionWith(await TakeClaimedAsync(batch, ct).ConfigureAwait(false));
-                        quiet = handled.Count > 0 && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false);
-                    }
+            // A handoff's two ends act at once; when that is all the batch asks of this host,
+            // it is applied without a pass.
+            var handled = new HashSet<string>(await ReleaseMovedAsync(batch, ct).ConfigureAwait(false), StringComparer.Ordinal);
+            handled.UnionWith(await TakeClaimedAsync(batch, ct).ConfigureAwait(false));
+            quiet = handled.Count > 0 && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false);
+        }
 
-                    if (quiet)
-                    {
-                        // Nothing more to do here: acknowledged now if everything before it is, or
-                        // else by the pass in progress when it ends. Never a pass for it: on a busy
-                        // host (the coordinator's) every batch behind a pass set off another pass.
-                        Volatile.Write(ref _quietThrough, batch.Revision);
-                        if (Volatile.Read(ref _acked) >= previous)
-                        {
-                            await AcknowledgeAsync(node, batch.Revision, ct).ConfigureAwait(false);
-                        }
-                    }
-                    else
-                    {
-                        Volatile.Write(ref _needsPass, batch.Revision);
-                        _triggers.Writer.TryWrite(batch.Revision);
-                    }
-                }
-            }
-            catch (Exception e) when (e is Coordination.Etcd.EtcdException or HttpRequestException && !ct.IsCancellationRequested)
+        if (!quiet)
+        {
+            // Applied once a pass that read the state after these events has ended.
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_waitGate)
             {
-                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
+                _passWaiters.Add((last, done));
             }
+
+            _triggers.Writer.TryWrite(last);
+            await done.Task.WaitAsync(ct).ConfigureAwait(false);
         }
     }
 
     /// <summary>
-    /// A pass whenever another host's set of active LVs changes: a handoff's new holder activates
-    /// as soon as the old one reports the LV released, not at its next periodic pass. Only the
-    /// active set counts, so the status every pass publishes does not set off passes everywhere.
+    /// A pass whenever another host's set of active LVs changes, for a host waiting on a handoff
+    /// (or in a pass, which may be about to wait on what it read before the change): its new
+    /// holder activates as soon as the old one reports the LV released. A new coordinator gets
+    /// this host's report at once.
     /// </summary>
-    private async Task FollowPeersAsync(IClusterNode node, CancellationToken ct)
+    private async Task OnHostsChangedAsync(IClusterMessage m, CancellationToken ct)
     {
-        var seen = _peersActive;
-        while (!ct.IsCancellationRequested)
+        try
         {
-            try
+            switch (m)
             {
-                await foreach (var (host, value) in node.Catalog.WatchAsync(CatalogKeys.Status, ct).ConfigureAwait(false))
-                {
-                    if (host == options.Host)
-                    {
-                        continue;
-                    }
-
-                    var active = value is null ? "" : string.Join(',', JsonSerializer.Deserialize(value, AgentJsonContext.Default.HostStatus)!.Active.Select(a => a.Name).Order(StringComparer.Ordinal));
-                    var changed = !seen.TryGetValue(host, out var before) || before != active;
-                    seen[host] = active;
-
-                    // Only a host waiting for a handoff cares (or one in a pass, which may be about to
-                    // wait on what it read before this change); the others would run a pass for
-                    // nothing on every activation anywhere, and slow the hosts that have work.
-                    if (changed && (_waiting.Count > 0 || _passing))
+                case CoordinatorReady:
+                    await guard.RepublishAsync(ct).ConfigureAwait(false);
+                    break;
+                case HostReported { Report: var r }:
+                    _peersActive[r.Host] = string.Join(',', r.Active.Select(a => a.Lv).Order(StringComparer.Ordinal));
+                    if (_waiting.Count > 0 || _passing)
                     {
                         await HandOverAsync(ct).ConfigureAwait(false);
                         _triggers.Writer.TryWrite(0);
                     }
-                }
+
+                    break;
             }
-            catch (Exception e) when (e is Coordination.Etcd.EtcdException or HttpRequestException or JsonException && !ct.IsCancellationRequested)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1), time, ct).ConfigureAwait(false);
-            }
+        }
+        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or OperationCanceledException)
+        {
+            LogPassFailed(logger, $"after a report from the cluster: {e.Message}");
         }
     }
 
@@ -205,7 +176,7 @@ public sealed partial class ReconcileService(
                 }
             }
         }
-        catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogPassFailed(logger, $"handoff activation: {e.Message}");
         }
@@ -222,7 +193,7 @@ public sealed partial class ReconcileService(
     /// alert, re-checks everything and acknowledges).
     /// </summary>
     /// <returns>The LVs released.</returns>
-    private async Task<IReadOnlyList<string>> ReleaseMovedAsync(EventBatch batch, CancellationToken ct)
+    private async Task<IReadOnlyList<string>> ReleaseMovedAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
     {
         var moved = LastClaims(batch).Where(c => c.Value is { Exclusive: true, Host: { } h } && h != options.Host && _activeHere.Contains(c.Key)).Select(c => c.Key).ToList();
         if (moved.Count == 0)
@@ -244,7 +215,7 @@ public sealed partial class ReconcileService(
                 return moved;
             }
         }
-        catch (Exception e) when (e is LvmException or Coordination.Etcd.EtcdException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogPassFailed(logger, $"handoff release: {e.Message}");
         }
@@ -257,12 +228,12 @@ public sealed partial class ReconcileService(
     }
 
     /// <summary>True when every event of the batch is one of the handled claims or asks nothing of this host.</summary>
-    private async Task<bool> AllHandledAsync(EventBatch batch, HashSet<string> handled, CancellationToken ct)
+    private async Task<bool> AllHandledAsync(IReadOnlyList<ClusterEvent> batch, HashSet<string> handled, CancellationToken ct)
     {
-        foreach (var e in batch.Events)
+        foreach (var e in batch)
         {
             var slash = e.Subject.IndexOf('/', StringComparison.Ordinal);
-            if (!(e.Kind == "lv.claimed" && slash > 0 && handled.Contains(e.Subject[(slash + 1)..])) && !await QuietHereAsync(batch with { Events = [e] }, ct).ConfigureAwait(false))
+            if (!(e.Kind == "lv.claimed" && slash > 0 && handled.Contains(e.Subject[(slash + 1)..])) && !await QuietHereAsync([e], ct).ConfigureAwait(false))
             {
                 return false;
             }
@@ -277,7 +248,7 @@ public sealed partial class ReconcileService(
     /// no other host reports it, which may be now).
     /// </summary>
     /// <returns>The LVs taken over (activated, or awaited until their old holder reports them released).</returns>
-    private async Task<IReadOnlyList<string>> TakeClaimedAsync(EventBatch batch, CancellationToken ct)
+    private async Task<IReadOnlyList<string>> TakeClaimedAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
     {
         var claimed = LastClaims(batch).Where(c => c.Value is { Exclusive: true, Host: { } h } && h == options.Host && !_activeHere.Contains(c.Key)).Select(c => c.Key).ToList();
         if (claimed.Count == 0)
@@ -292,10 +263,10 @@ public sealed partial class ReconcileService(
         return claimed;
     }
 
-    private static Dictionary<string, LvOperation?> LastClaims(EventBatch batch)
+    private static Dictionary<string, LvOperation?> LastClaims(IReadOnlyList<ClusterEvent> batch)
     {
         var last = new Dictionary<string, LvOperation?>(StringComparer.Ordinal);
-        foreach (var e in batch.Events.Where(e => e.Kind == "lv.claimed" && e.Subject.Contains('/', StringComparison.Ordinal)))
+        foreach (var e in batch.Where(e => e.Kind == "lv.claimed" && e.Subject.Contains('/', StringComparison.Ordinal)))
         {
             last[e.Subject[(e.Subject.IndexOf('/', StringComparison.Ordinal) + 1)..]] = e.Data is null ? null : JsonSerializer.Deserialize(e.Data, AgentJsonContext.Default.LvOperation);
         }
@@ -303,7 +274,7 @@ public sealed partial class ReconcileService(
         return last;
     }
 
-    private async Task PassAsync(IClusterNode node, CancellationToken ct)
+    private async Task PassAsync(CancellationToken ct)
     {
         var revision = Volatile.Read(ref _seen);
         _claimedSincePass = [];
@@ -318,13 +289,19 @@ public sealed partial class ReconcileService(
         _activeHere = active.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
         await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current]), ct).ConfigureAwait(false);
 
-        await AcknowledgeAsync(node, revision, ct).ConfigureAwait(false);
-
-        // Batches that arrived during the pass and asked nothing of this host are applied with it.
-        var quietThrough = Volatile.Read(ref _quietThrough);
-        if (Volatile.Read(ref _needsPass) <= revision && quietThrough > revision)
+        // The batches this pass read the state after are applied.
+        lock (_waitGate)
         {
-            await AcknowledgeAsync(node, quietThrough, ct).ConfigureAwait(false);
+            _passWaiters.RemoveAll(w =>
+            {
+                if (w.Sequence > revision)
+                {
+                    return false;
+                }
+
+                w.Done.TrySetResult();
+                return true;
+            });
         }
 
         metrics.Pass(ok: true, alerts.Count);
@@ -338,7 +315,7 @@ public sealed partial class ReconcileService(
     /// True when the batch asks nothing of this host's device-mapper state, so acknowledging it
     /// needs no pass: a look in sysfs per event at most, instead of a pass's four reads.
     /// </summary>
-    private async Task<bool> QuietHereAsync(EventBatch batch, CancellationToken ct)
+    private async Task<bool> QuietHereAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
     {
         try
         {
@@ -350,9 +327,9 @@ public sealed partial class ReconcileService(
         }
     }
 
-    private async Task<bool> QuietCoreAsync(EventBatch batch, CancellationToken ct)
+    private async Task<bool> QuietCoreAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
     {
-        foreach (var e in batch.Events)
+        foreach (var e in batch)
         {
             if (Quiet.Contains(e.Kind) || (e.Kind == "lv.extended" && localSteps.TakeRanHere(e.OperationId)))
             {
@@ -381,29 +358,7 @@ public sealed partial class ReconcileService(
         return true;
     }
 
-    /// <summary>Records (on disk, then in the cluster) that this host has applied the revision; never goes back.</summary>
-    private async Task AcknowledgeAsync(IClusterNode node, long revision, CancellationToken ct)
-    {
-        await _ackGate.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (revision <= 0 || revision < Volatile.Read(ref _acked))
-            {
-                return;
-            }
-
-            await File.WriteAllTextAsync(AppliedFile + ".tmp", revision.ToString(CultureInfo.InvariantCulture), ct).ConfigureAwait(false);
-            File.Move(AppliedFile + ".tmp", AppliedFile, overwrite: true);
-            await node.Events.AcknowledgeAsync(revision, ct).ConfigureAwait(false);
-            Volatile.Write(ref _acked, revision);
-        }
-        finally
-        {
-            _ackGate.Release();
-        }
-    }
-
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "reconcile pass: {Actions} actions, {Alerts} alerts, at revision {Revision}")]
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "reconcile pass: {Actions} actions, {Alerts} alerts, after event {Revision}")]
     private static partial void LogPass(ILogger logger, int actions, int alerts, long revision);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "reconcile pass failed, retrying at the next trigger: {Reason}")]

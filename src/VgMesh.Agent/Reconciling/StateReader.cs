@@ -1,6 +1,5 @@
-using System.Text.Json;
 using VgMesh.Agent.Telemetry;
-using VgMesh.Coordination;
+using VgMesh.Cluster.Coordinator;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
 using VgMesh.Lvm.Reports;
@@ -8,7 +7,7 @@ using VgMesh.Lvm.Reports;
 namespace VgMesh.Agent.Reconciling;
 
 /// <summary>Reads desired state (metadata, claims, other hosts' reports) and actual state (this host's device-mapper).</summary>
-public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtime, ClaimCache claimCache, FencedSet fenced, AgentMetrics metrics, AgentOptions options)
+public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster, ClaimCache claimCache, FencedSet fenced, AgentMetrics metrics, AgentOptions options)
 {
     private volatile VolumeGroup? _vg;
 
@@ -23,10 +22,10 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
         var vg = vgOfLvs ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         _vg = vg;
 
-        var catalog = runtime.Node.Catalog;
-        var claims = await ClaimsAsync(catalog, ct).ConfigureAwait(false);
+        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
+        var claims = Claims(view);
         claimCache.Set(claims);
-        var statuses = await StatusesAsync(catalog, ct).ConfigureAwait(false);
+        var statuses = Statuses(view);
         var fencedHere = fenced.Current;
 
         var desired = lvs.Where(l => !l.IsHidden).ToDictionary(l => l.Name, l =>
@@ -71,11 +70,15 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, ClusterRuntime runtim
             .ToList();
     }
 
-    public static async Task<Dictionary<string, ActivationClaim>> ClaimsAsync(ICatalog catalog, CancellationToken ct) =>
-        (await catalog.ListAsync(CatalogKeys.Claims, ct).ConfigureAwait(false))
-            .ToDictionary(kv => kv.Key, kv => JsonSerializer.Deserialize(kv.Value, AgentJsonContext.Default.ActivationClaim)!, StringComparer.Ordinal);
+    public static Dictionary<string, ActivationClaim> Claims(CoordinatorStatus view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        return view.Claims.ToDictionary(c => c.Lv, ActivationClaim.From, StringComparer.Ordinal);
+    }
 
-    public static async Task<Dictionary<string, HostStatus>> StatusesAsync(ICatalog catalog, CancellationToken ct) =>
-        (await catalog.ListAsync(CatalogKeys.Status, ct).ConfigureAwait(false))
-            .ToDictionary(kv => kv.Key, kv => JsonSerializer.Deserialize(kv.Value, AgentJsonContext.Default.HostStatus)!, StringComparer.Ordinal);
+    public static Dictionary<string, HostStatus> Statuses(CoordinatorStatus view)
+    {
+        ArgumentNullException.ThrowIfNull(view);
+        return view.Reports.ToDictionary(r => r.Host, HostStatus.FromReport, StringComparer.Ordinal);
+    }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using VgMesh.Coordination;
 using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Telemetry;
@@ -29,6 +28,7 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _driftRepaired;
     private readonly Counter<long> _passes;
     private volatile Observed _observed = new();
+    private bool _seenState;
 
     public AgentMetrics(FencedSet fenced)
     {
@@ -87,6 +87,12 @@ public sealed class AgentMetrics : IDisposable
 
     public void LeadershipChanged(LeadershipState state)
     {
+        if (_observed.State == state && _seenState)
+        {
+            return;
+        }
+
+        _seenState = true;
         _leadershipChanges.Add(1, new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant()));
         Update(o => o with { State = state });
     }
@@ -173,3 +179,14 @@ public sealed class AgentMetrics : IDisposable
         public int Alerts { get; init; }
     }
 }
+
+/// <summary>
+/// This agent's part in coordination, as the leadership metrics show it: leader while it holds
+/// the coordinator lease, fenced when it has had no answer from a coordinator past its fence
+/// deadline, follower otherwise. The names stay those of the first engine, so dashboards and
+/// rules keep working.
+/// </summary>
+public enum LeadershipState { Follower, Campaigning, Leader, Fenced }
+
+/// <summary>How far a host has applied the event sequence, and how far behind the coordinator's last event it is.</summary>
+public sealed record HostProgress(string Host, long AppliedRevision, DateTimeOffset AppliedAt, long LagEvents, TimeSpan LagTime);

@@ -3,33 +3,34 @@ using Microsoft.Extensions.Hosting;
 namespace VgMesh.Agent.Telemetry;
 
 /// <summary>
-/// Reads what the gauges need from the cluster store every few seconds (queue depth, leader,
-/// this host's progress, its session), so a scrape is answered from memory and never waits on etcd.
+/// Reads what the gauges need from the coordinator every few seconds (queue depth, whether one
+/// runs and where, this host's progress, its contact), so a scrape is answered from memory and
+/// never waits on the cluster.
 /// </summary>
-public sealed class MetricsSampler(ClusterRuntime runtime, AgentMetrics metrics, AgentOptions options, TimeProvider time) : BackgroundService
+public sealed class MetricsSampler(AgentCluster cluster, AgentMetrics metrics, AgentOptions options, TimeProvider time) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var node = await runtime.Ready.WaitAsync(stoppingToken).ConfigureAwait(false);
-        metrics.LeadershipChanged(node.Coordinator.State);
-        node.Coordinator.Changed += (_, change) => metrics.LeadershipChanged(change.State);
+        var fenceAfter = TimeSpan.FromSeconds(options.FenceAfterSeconds);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var session = node.Session;
-            var sinceRenewal = session.Ttl - session.TimeLeft;
+            var sinceContact = cluster.Contact.SinceContact;
+            var state = cluster.HeldLease() is not null ? LeadershipState.Leader : sinceContact > fenceAfter ? LeadershipState.Fenced : LeadershipState.Follower;
+            metrics.LeadershipChanged(state);
             try
             {
-                var depth = await node.Operations.DepthAsync(stoppingToken).ConfigureAwait(false);
-                var leader = await node.Coordinator.LeaderAsync(stoppingToken).ConfigureAwait(false);
-                var own = (await node.Events.ProgressAsync(stoppingToken).ConfigureAwait(false)).FirstOrDefault(p => p.Host == options.Host);
-                metrics.ObserveCluster(depth, leader is null ? 0 : 1, own, sinceRenewal, session.Ttl);
+                var view = await cluster.StatusAsync(stoppingToken).ConfigureAwait(false);
+                var own = view.Applied.FirstOrDefault(a => a.Host == options.Host);
+                var progress = own is null ? null : new HostProgress(own.Host, own.Sequence, own.At, view.LastEventSequence - own.Sequence,
+                    own.Sequence >= view.LastEventSequence ? TimeSpan.Zero : time.GetUtcNow() - own.At);
+                metrics.ObserveCluster(view.Pending, 1, progress, sinceContact, fenceAfter);
             }
-            catch (Exception e) when (e is Coordination.Etcd.EtcdException or HttpRequestException or TimeoutException && !stoppingToken.IsCancellationRequested)
+            catch (Operations.OperationFailedException) when (!stoppingToken.IsCancellationRequested)
             {
-                // Cut off: what this host knows of the cluster is stale; the renewal delay still tells.
-                metrics.ObserveCluster(0, 0, null, sinceRenewal, session.Ttl);
+                // No coordinator answered: what this host knows of the cluster is stale; its contact still tells.
+                metrics.ObserveCluster(0, 0, null, sinceContact, fenceAfter);
             }
 
             await Task.Delay(Period, time, stoppingToken).ConfigureAwait(false);

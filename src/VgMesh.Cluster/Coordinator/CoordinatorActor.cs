@@ -10,9 +10,19 @@ namespace VgMesh.Cluster.Coordinator;
 /// <param name="Host">This agent's host name, recorded as the writer of every result.</param>
 /// <param name="EventsTopic">The DistributedPubSub topic events are published on.</param>
 /// <param name="SnapshotEvery">A snapshot of the state after this many journal entries, so recovery does not replay the whole history.</param>
-public sealed record CoordinatorSettings(string Host, string EventsTopic = CoordinatorSettings.DefaultEventsTopic, int SnapshotEvery = 500)
+/// <param name="ReportExpiry">A host silent this long no longer counts by its last report: longer than the time after which a cut-off host fences itself.</param>
+/// <param name="ReportWait">At start, how long the coordinator waits for every live host's report before it runs operations anyway (a host that has not reported by then counts by no report).</param>
+public sealed record CoordinatorSettings(
+    string Host,
+    string EventsTopic = CoordinatorSettings.DefaultEventsTopic,
+    int SnapshotEvery = 500,
+    string HostsTopic = CoordinatorSettings.DefaultHostsTopic,
+    TimeSpan? ReportExpiry = null,
+    TimeSpan? ReportWait = null)
 {
     public const string DefaultEventsTopic = "vgmesh.events";
+
+    public const string DefaultHostsTopic = "vgmesh.hosts";
 
     public const string PersistenceId = "vgmesh-coordinator";
 }
@@ -25,7 +35,7 @@ public sealed record CoordinatorSettings(string Host, string EventsTopic = Coord
 /// generation; the lease is checked before each entry is written and before each operation
 /// starts, and its loss cancels the running operation and stops this actor before anything else.
 /// </summary>
-public sealed class CoordinatorActor : ReceivePersistentActor
+public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 {
     private readonly CoordinatorSettings _settings;
     private readonly IOperationHandler _handler;
@@ -35,6 +45,10 @@ public sealed class CoordinatorActor : ReceivePersistentActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, List<IActorRef>> _waiters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HostAck> _applied = new(StringComparer.Ordinal);
+    private readonly List<(WaitApplied Wait, IActorRef Asker)> _applyWaiters = [];
+    private readonly Func<IReadOnlyCollection<string>> _liveHosts;
+    private readonly HostDirectory _hosts;
+    private bool _reportsIn;
     private CoordinatorState _state = CoordinatorState.Empty;
     private ILeaseGuard? _guard;
     private string? _running;
@@ -42,13 +56,16 @@ public sealed class CoordinatorActor : ReceivePersistentActor
 
     /// <param name="lease">The lease acquisition this node holds now (null when none).</param>
     /// <param name="publisher">Where events go: the DistributedPubSub mediator (a probe in tests).</param>
-    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time)
+    /// <param name="liveHosts">The hosts that are cluster members now (Up): whose reports a new coordinator waits for.</param>
+    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time, Func<IReadOnlyCollection<string>>? liveHosts = null)
     {
         _settings = settings;
         _handler = handler;
         _lease = lease;
         _publisher = publisher;
         _time = time;
+        _liveHosts = liveHosts ?? (() => []);
+        _hosts = new HostDirectory(time, settings.ReportExpiry ?? TimeSpan.FromSeconds(8));
 
         Recover<SnapshotOffer>(offer => _state = (CoordinatorState)offer.Snapshot);
         Recover<ICoordinatorEvent>(e => _state = _state.Apply(e));
@@ -60,9 +77,24 @@ public sealed class CoordinatorActor : ReceivePersistentActor
         Command<HandlerFailed>(Failed);
         Command<HostApplied>(a =>
         {
+            _hosts.Heard(a.Host);
             _applied[a.Host] = new HostAck(a.Host, a.Sequence, a.At);
             Sender.Tell(new EventsAvailable(_state.LastEventSequence));
+            AnswerApplyWaiters();
         });
+        Command<HostPing>(p =>
+        {
+            _hosts.Heard(p.Host);
+            Sender.Tell(new HostPong(_settings.Host, _guard?.Generation ?? 0));
+        });
+        Command<HostReport>(OnReport);
+        Command<CheckActivation>(OnCheckActivation);
+        Command<WaitApplied>(w =>
+        {
+            _applyWaiters.Add((w, Sender));
+            AnswerApplyWaiters();
+        });
+        Command<ReportsWaitOver>(_ => ReportsIn("the wait for reports ran out"));
         Command<GetCoordinatorStatus>(_ => Sender.Tell(Status()));
         Command<GetState>(_ => Sender.Tell(_state));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
@@ -72,6 +104,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor
     }
 
     public override string PersistenceId => CoordinatorSettings.PersistenceId;
+
+    public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>After recovery: take the lease's acquisition and mark the new generation in the journal before anything else is written.</summary>
     private void Begin()
@@ -105,7 +139,88 @@ public sealed class CoordinatorActor : ReceivePersistentActor
         {
             _state = _state.Apply(e);
             _log.Info("coordinator started on {0}: lease generation {1}, {2} operations pending, last event {3}", _settings.Host, e.Generation, _state.Pending.Count, _state.LastEventSequence);
-            RunNext();
+
+            // Reports lived in the last coordinator's memory: ask every host again, and run
+            // nothing that reads them (operations, activations) until they are in.
+            _publisher.Tell(new Publish(_settings.HostsTopic, new CoordinatorReady(_settings.Host, e.Generation)));
+            Timers.StartSingleTimer("reports", ReportsWaitOver.Instance, _settings.ReportWait ?? TimeSpan.FromSeconds(3));
+            CheckReportsIn();
+        });
+    }
+
+    private void OnReport(HostReport r)
+    {
+        if (_hosts.Report(r))
+        {
+            _publisher.Tell(new Publish(_settings.HostsTopic, new HostReported(r)));
+        }
+
+        CheckReportsIn();
+    }
+
+    private void CheckReportsIn()
+    {
+        var reports = _hosts.Reports;
+        if (!_reportsIn && _liveHosts().All(reports.ContainsKey))
+        {
+            ReportsIn("every live host has reported");
+        }
+    }
+
+    private void ReportsIn(string why)
+    {
+        if (_reportsIn || _guard is null)
+        {
+            return;
+        }
+
+        _reportsIn = true;
+        _log.Info("coordinator on {0} runs operations: {1} ({2} reports)", _settings.Host, why, _hosts.Reports.Count);
+        RunNext();
+    }
+
+    private void OnCheckActivation(CheckActivation c)
+    {
+        var claim = _state.Claims.GetValueOrDefault(c.Lv);
+        string? refusal = null;
+        if (!_reportsIn)
+        {
+            refusal = "the coordinator has just started and is waiting for the hosts' reports";
+        }
+        else if (claim is null || !claim.Hosts.Contains(c.Host))
+        {
+            refusal = $"the claim of {c.Lv} moved to {(claim is null || claim.Hosts.IsEmpty ? "nobody" : string.Join(", ", claim.Hosts))} meanwhile";
+        }
+        else if (c.Exclusive && _hosts.ActiveOn(c.Lv, except: c.Host) is { IsEmpty: false } others)
+        {
+            refusal = $"{string.Join(", ", others)} still report {c.Lv} active";
+        }
+
+        if (refusal is null)
+        {
+            _hosts.Announce(c.Host, c.Lv, _time.GetUtcNow());
+        }
+
+        Sender.Tell(new ActivationVerdict(claim, refusal));
+    }
+
+    private void AnswerApplyWaiters()
+    {
+        if (_applyWaiters.Count == 0)
+        {
+            return;
+        }
+
+        var status = Status();
+        _applyWaiters.RemoveAll(w =>
+        {
+            if (w.Wait.Hosts.Any(h => !_applied.TryGetValue(h, out var a) || a.Sequence < w.Wait.Sequence))
+            {
+                return false;
+            }
+
+            w.Asker.Tell(status);
+            return true;
         });
     }
 
@@ -159,7 +274,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor
 
     private void RunNext()
     {
-        if (_running is not null || _state.NextPending is not { } next || !Held())
+        if (_running is not null || !_reportsIn || _state.NextPending is not { } next || !Held())
         {
             return;
         }
@@ -177,7 +292,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor
             }
 
             _runningCts = CancellationTokenSource.CreateLinkedTokenSource(guard.Lost);
-            var context = new OperationContext(next.Request, next.Sequence, recovered, _state.Claims, guard);
+            var context = new OperationContext(next.Request, next.Sequence, next.SubmittedAt, recovered, _state.Claims, guard, _hosts);
             var self = Self;
             RunHandler(context, _runningCts.Token).PipeTo(self, success: o => new HandlerDone(id, o), failure: ex => new HandlerFailed(id, ex));
         });
@@ -274,7 +389,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor
         _state.Pending.Count,
         _state.LastEventSequence,
         [.. _state.Claims.Values.OrderBy(c => c.Lv, StringComparer.Ordinal)],
-        [.. _applied.Values.OrderBy(a => a.Host, StringComparer.Ordinal)]);
+        [.. _applied.Values.OrderBy(a => a.Host, StringComparer.Ordinal)],
+        [.. _hosts.Reports.Values.OrderBy(r => r.Host, StringComparer.Ordinal)]);
 
     /// <summary>True while the lease is held with time to spare; otherwise stops this actor and answers false.</summary>
     private bool Held()
@@ -324,6 +440,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor
     private sealed record HandlerDone(string Id, OperationOutcome Outcome);
 
     private sealed record HandlerFailed(string Id, Exception Cause);
+
+    private sealed record ReportsWaitOver
+    {
+        public static ReportsWaitOver Instance { get; } = new();
+    }
 
     private sealed record LeaseLost
     {

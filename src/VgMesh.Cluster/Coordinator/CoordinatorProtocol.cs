@@ -28,7 +28,8 @@ public sealed record CoordinatorStatus(
     int Pending,
     long LastEventSequence,
     ImmutableArray<Claim> Claims,
-    ImmutableArray<HostAck> Applied) : IClusterMessage;
+    ImmutableArray<HostAck> Applied,
+    ImmutableArray<HostReport> Reports) : IClusterMessage;
 
 /// <summary>A host has applied every event up to <paramref name="Sequence"/>. Answered with <see cref="EventsAvailable"/>.</summary>
 public sealed record HostApplied(string Host, long Sequence, DateTimeOffset At) : IClusterMessage;
@@ -46,3 +47,42 @@ public sealed record EventsAvailable(long LastSequence) : IClusterMessage;
 /// finds a gap reads the journal from its last applied entry.
 /// </summary>
 public sealed record EventsCommitted(long JournalSequenceNr, ImmutableArray<SequencedEvent> Events) : IClusterMessage;
+
+/// <summary>One LV a host has active (or has announced it is about to activate).</summary>
+/// <param name="Announced">Not active yet: the host asked to activate it and was let; other hosts count it as active.</param>
+public sealed record ReportedLv(string Lv, int OpenCount, bool Announced = false);
+
+/// <summary>
+/// What a host tells the coordinator of itself after every reconcile pass: the LVs active on it,
+/// and the rest of its report (alerts, fenced LVs) as the agent's own JSON. Held in memory only,
+/// like a session-bound key: a new coordinator asks every host again (<see cref="CoordinatorReady"/>).
+/// </summary>
+public sealed record HostReport(string Host, ImmutableArray<ReportedLv> Active, string Details, DateTimeOffset At) : IClusterMessage;
+
+/// <summary>Published on the hosts topic when a host's report changed what it has active: a host waiting on a handoff looks again.</summary>
+public sealed record HostReported(HostReport Report) : IClusterMessage;
+
+/// <summary>Published on the hosts topic by a coordinator that just started: every host sends its report again.</summary>
+public sealed record CoordinatorReady(string Host, long Generation) : IClusterMessage;
+
+/// <summary>A host's sign of life, every second. Answered with <see cref="HostPong"/>; a host fences what it holds when answers stop (see <c>ContactKeeper</c>).</summary>
+public sealed record HostPing(string Host, DateTimeOffset At) : IClusterMessage;
+
+public sealed record HostPong(string Coordinator, long Generation) : IClusterMessage;
+
+/// <summary>
+/// The activation guard: may <paramref name="Host"/> activate <paramref name="Lv"/> now? Yes when
+/// its claim names the host and (exclusive) no other host reports the LV active; the answer
+/// counts the LV as announced on the host from then on. Answered with <see cref="ActivationVerdict"/>.
+/// </summary>
+public sealed record CheckActivation(string Host, string Lv, bool Exclusive) : IClusterMessage;
+
+/// <param name="Refusal">Null when the host may activate; otherwise why not (it looks again at its next pass).</param>
+public sealed record ActivationVerdict(Claim? Claim, string? Refusal) : IClusterMessage;
+
+/// <summary>
+/// Answered with <see cref="CoordinatorStatus"/> once every host of <paramref name="Hosts"/> has
+/// acknowledged <paramref name="Sequence"/> (at once when they have): an answer waits on this
+/// for a change to be applied everywhere. The asker's timeout bounds the wait.
+/// </summary>
+public sealed record WaitApplied(long Sequence, ImmutableArray<string> Hosts) : IClusterMessage;

@@ -120,8 +120,9 @@ public sealed record CoordinatorState(
             case ClaimChangeKind.Handoff:
                 return claims.SetItem(change.Lv, new Claim(change.Lv, change.Kind == ClaimChangeKind.Handoff ? ClaimMode.Exclusive : change.Mode, [change.Host], generation, at));
             case ClaimChangeKind.Release when current is not null:
-                var rest = current.Hosts.Remove(change.Host);
-                return rest.IsEmpty ? claims.Remove(change.Lv) : claims.SetItem(change.Lv, current with { Hosts = rest });
+                // A claim with no host stays: the LV is managed and wanted inactive everywhere
+                // (no claim at all leaves it to whoever activates it by hand).
+                return claims.SetItem(change.Lv, current with { Hosts = current.Hosts.Remove(change.Host) });
             case ClaimChangeKind.Drop:
                 return claims.Remove(change.Lv);
             default:
@@ -143,7 +144,7 @@ public sealed record CoordinatorState(
             var holders = current?.Hosts ?? [];
             var conflict = change.Kind switch
             {
-                ClaimChangeKind.Grant when current is null => null,
+                ClaimChangeKind.Grant when current is null || holders.IsEmpty => null,
                 ClaimChangeKind.Grant when change.Mode == ClaimMode.Exclusive && current.Mode == ClaimMode.Exclusive && holders.SetEquals([change.Host]) => null,
                 ClaimChangeKind.Grant when change.Mode == ClaimMode.Exclusive =>
                     $"it is active {Describe(current)}; deactivate it there first, or hand it off",

@@ -18,6 +18,9 @@ namespace VgMesh.Cluster.Hosting;
 /// <summary>The <see cref="ActorRegistry"/> key of the proxy to the coordinator singleton.</summary>
 public sealed class CoordinatorKey;
 
+/// <summary>The <see cref="ActorRegistry"/> key of this host's <see cref="Contact.ContactKeeper"/>.</summary>
+public sealed class ContactKey;
+
 /// <summary>
 /// Wires an agent into the vgmesh Akka cluster, beside the rest of the host in
 /// <c>AddAkka(...)</c>: remoting and clustering with the split brain resolver, the coordinator
@@ -31,6 +34,17 @@ public static class ClusterHostingExtensions
     public const string Role = "storage";
     public const string SingletonName = "coordinator";
     public const string LeaseConfigPath = "vgmesh.coordinator-lease";
+
+    /// <summary>Every member carries its host name as a role, so membership names hosts without asking anyone.</summary>
+    public const string HostRolePrefix = "host:";
+
+    /// <summary>The host name of a member, or null for a member that is not a vgmesh agent.</summary>
+    public static string? HostOf(Akka.Cluster.Member member) =>
+        member.Roles.FirstOrDefault(r => r.StartsWith(HostRolePrefix, StringComparison.Ordinal))?[HostRolePrefix.Length..];
+
+    /// <summary>The agents that are members now and Up (what a change's answer waits for, and a new coordinator's reports).</summary>
+    public static IReadOnlyCollection<string> LiveHosts(ActorSystem system) =>
+        [.. Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(Role)).Select(HostOf).OfType<string>()];
 
     public static AkkaConfigurationBuilder WithVgMeshCluster(this AkkaConfigurationBuilder builder, ClusterNodeOptions options)
     {
@@ -54,7 +68,14 @@ public static class ClusterHostingExtensions
                     LeaseRetryInterval = options.LeaseRetry,
                     BufferSize = 1000,
                 })
-            .WithActors((system, _) => system.ActorOf(Props.Create(() => new JournalWarmup(options.Host)), "journal-warmup"));
+            .WithActors((system, _) => system.ActorOf(Props.Create(() => new JournalWarmup(options.Host)), "journal-warmup"))
+            .WithActors((system, registry, resolver) =>
+            {
+                var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
+                var clock = resolver.GetService<Contact.ContactClock>() ?? new Contact.ContactClock(time, null);
+                var coordinator = registry.Get<CoordinatorKey>();
+                registry.Register<ContactKey>(system.ActorOf(Props.Create(() => new Contact.ContactKeeper(options.Host, coordinator, clock, time, options.PingInterval)), "contact"));
+            });
         return builder;
     }
 
@@ -94,7 +115,8 @@ public static class ClusterHostingExtensions
         var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
         var lease = CoordinatorLease(system);
         var mediator = DistributedPubSub.Get(system).Mediator;
-        return Props.Create(() => new CoordinatorActor(new CoordinatorSettings(options.Host), handler, () => lease.Current, mediator, time));
+        var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace);
+        return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system)));
     }
 
     private static string Hocon(ClusterNodeOptions o)
@@ -112,7 +134,7 @@ public static class ClusterHostingExtensions
                 enable-ssl = {{(o.CertificateDirectory is null ? "off" : "on")}}
               }
               cluster {
-                roles = [ "{{Role}}" ]
+                roles = [ "{{Role}}", {{Q(HostRolePrefix + o.Host)}} ]
                 seed-nodes = [ {{seeds}} ]
                 downing-provider-class = "Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster"
                 split-brain-resolver {

@@ -65,6 +65,21 @@ public sealed record ClusterNodeOptions
     /// <summary>The lease counts as lost (and the coordinator stops) once less than this is left.</summary>
     public TimeSpan LeaseSafetyMargin { get; init; } = TimeSpan.FromMilliseconds(1500);
 
+    /// <summary>How often each host pings the coordinator: its sign of life, and how it learns it is cut off.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A host that has had no answer from the coordinator for this long fences the LVs it holds
+    /// exclusively (error tables). Counted from the send of its last answered ping.
+    /// </summary>
+    public TimeSpan FenceAfter { get; init; } = TimeSpan.FromSeconds(4);
+
+    /// <summary>
+    /// On top of <see cref="FenceAfter"/>, how long the coordinator waits after it last heard from
+    /// a host before it gives that host's exclusive LVs to another: room for the fence to land.
+    /// </summary>
+    public TimeSpan FenceGrace { get; init; } = TimeSpan.FromSeconds(3);
+
     /// <summary>How often a node that is oldest but not holding the lease tries again.</summary>
     public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(300);
 
@@ -140,6 +155,11 @@ public sealed record ClusterNodeOptions
         if (LeaseSafetyMargin >= LeaseTtl - LeaseHeartbeat)
         {
             problems.Add($"LeaseSafetyMargin {LeaseSafetyMargin} must be under LeaseTtl minus LeaseHeartbeat ({LeaseTtl - LeaseHeartbeat})");
+        }
+
+        if (FenceAfter < PingInterval * 3)
+        {
+            problems.Add($"FenceAfter {FenceAfter} must be at least three PingIntervals ({PingInterval * 3}): one late answer must not fence a host");
         }
 
         if (CertificateDirectory is null && !AllowPlaintextRemoting)

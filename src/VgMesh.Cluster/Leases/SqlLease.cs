@@ -66,6 +66,9 @@ public sealed class SqlLease : Lease
 
     public TimeSpan SafetyMargin => _margin;
 
+    /// <summary>The lease's row as the database has it now: who holds it, its generation and its time left (any host may read it).</summary>
+    public Task<LeaseRow?> ReadRowAsync(CancellationToken ct) => _store.ReadAsync(Settings.LeaseName, ct);
+
     /// <summary>The acquisition held now, or null.</summary>
     public ILeaseGuard? Current
     {

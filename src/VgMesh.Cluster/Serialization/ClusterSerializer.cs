@@ -36,6 +36,14 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         (typeof(HostApplied), "HostApplied.v1", ClusterJsonContext.Default.HostApplied),
         (typeof(EventsCommitted), "EventsCommitted.v1", ClusterJsonContext.Default.EventsCommitted),
         (typeof(EventsAvailable), "EventsAvailable.v1", ClusterJsonContext.Default.EventsAvailable),
+        (typeof(HostReport), "HostReport.v1", ClusterJsonContext.Default.HostReport),
+        (typeof(HostReported), "HostReported.v1", ClusterJsonContext.Default.HostReported),
+        (typeof(CoordinatorReady), "CoordinatorReady.v1", ClusterJsonContext.Default.CoordinatorReady),
+        (typeof(HostPing), "HostPing.v1", ClusterJsonContext.Default.HostPing),
+        (typeof(HostPong), "HostPong.v1", ClusterJsonContext.Default.HostPong),
+        (typeof(CheckActivation), "CheckActivation.v1", ClusterJsonContext.Default.CheckActivation),
+        (typeof(ActivationVerdict), "ActivationVerdict.v1", ClusterJsonContext.Default.ActivationVerdict),
+        (typeof(WaitApplied), "WaitApplied.v1", ClusterJsonContext.Default.WaitApplied),
     ];
 
     private static readonly FrozenDictionary<Type, (string Manifest, JsonTypeInfo Info)> ByType =
@@ -76,5 +84,13 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 [JsonSerializable(typeof(HostApplied))]
 [JsonSerializable(typeof(EventsCommitted))]
 [JsonSerializable(typeof(EventsAvailable))]
+[JsonSerializable(typeof(HostReport))]
+[JsonSerializable(typeof(HostReported))]
+[JsonSerializable(typeof(CoordinatorReady))]
+[JsonSerializable(typeof(HostPing))]
+[JsonSerializable(typeof(HostPong))]
+[JsonSerializable(typeof(CheckActivation))]
+[JsonSerializable(typeof(ActivationVerdict))]
+[JsonSerializable(typeof(WaitApplied))]
 [JsonSerializable(typeof(VgMesh.Cluster.Events.AppliedPosition))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

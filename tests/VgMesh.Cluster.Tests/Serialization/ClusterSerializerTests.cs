@@ -20,6 +20,8 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         .Apply(new OperationAccepted(new OperationRequest("op-2", "lv.remove", "{}", "node2"), 3, T))
         .Apply(new OperationStarted("op-2", 3, T));
 
+    private static readonly HostReport Report = new("node2", [new ReportedLv("vm1", 1), new ReportedLv("vm2", 0, Announced: true)], "{\"alerts\":[]}", T);
+
     public static TheoryData<string> Messages => [.. Samples().Keys];
 
     private static Dictionary<string, object> Samples() => new()
@@ -33,10 +35,18 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["OperationFinished"] = new OperationFinished(Result),
         ["OperationRefused"] = new OperationRefused("op-1", "used before"),
         ["GetCoordinatorStatus"] = GetCoordinatorStatus.Instance,
-        ["CoordinatorStatus"] = new CoordinatorStatus("node1", 3, TimeSpan.FromSeconds(2), 1, 7, [State().Claims["san/vm1"]], [new HostAck("node2", 7, T)]),
+        ["CoordinatorStatus"] = new CoordinatorStatus("node1", 3, TimeSpan.FromSeconds(2), 1, 7, [State().Claims["san/vm1"]], [new HostAck("node2", 7, T)], [Report]),
         ["HostApplied"] = new HostApplied("node2", 7, T),
         ["EventsAvailable"] = new EventsAvailable(7),
         ["EventsCommitted"] = new EventsCommitted(12, [new SequencedEvent(7, 3, Ev)]),
+        ["HostReport"] = Report,
+        ["HostReported"] = new HostReported(Report),
+        ["CoordinatorReady"] = new CoordinatorReady("node1", 3),
+        ["HostPing"] = new HostPing("node2", T),
+        ["HostPong"] = new HostPong("node1", 3),
+        ["CheckActivation"] = new CheckActivation("node2", "vm1", true),
+        ["ActivationVerdict"] = new ActivationVerdict(State().Claims["san/vm1"], null),
+        ["WaitApplied"] = new WaitApplied(7, ["node1", "node2"]),
     };
 
     [Theory]
