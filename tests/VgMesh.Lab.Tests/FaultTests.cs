@@ -3,7 +3,12 @@ namespace VgMesh.Lab.Tests;
 [Collection("three-host-lab")]
 public class FaultTests(ThreeHostLabFixture f)
 {
-    private string Etcd => f.Env["VGMESH_LAB_ETCD"];
+    /// <summary>The address of the lab's PostgreSQL (the coordinator journal), on the cluster network's bridge.</summary>
+    private string Postgres => f.Env["VGMESH_LAB_POSTGRES"].Split(':')[0];
+
+    /// <summary>curl's exit code for a TCP connection to the journal's port: 52 or 56 when PostgreSQL answered and closed on the HTTP it got, 7 or 28 when nothing answered.</summary>
+    private async Task<int> ReachPostgresAsync(string host) =>
+        (await f.Lab.ExecAsync(host, ["curl", "-sS", "-m", "2", $"http://{f.Env["VGMESH_LAB_POSTGRES"]}/"])).ExitCode;
 
     [Fact]
     public async Task Pause_HostAnswersNothing_UntilResumed()
@@ -24,15 +29,16 @@ public class FaultTests(ThreeHostLabFixture f)
     }
 
     [Fact]
-    public async Task Partition_HostReachesNeitherEtcdNorPeers_UntilHealed()
+    public async Task Partition_HostReachesNeitherTheJournalNorPeers_UntilHealed()
     {
         var peer = f.Env["VGMESH_LAB_NODE1_SAN"];
-        Assert.Contains("\"health\":\"true\"", await f.OnAsync("node3", "curl", "-sS", "-m", "3", $"{Etcd}/health"), StringComparison.Ordinal);
+        Assert.Contains(await ReachPostgresAsync("node3"), new[] { 52, 56 });
         await f.Lab.FaultAsync(LabFault.Partition, "node3");
         try
         {
             Assert.Contains("[partitioned]", await f.Lab.StatusAsync(), StringComparison.Ordinal);
-            Assert.NotEqual(0, (await f.Lab.ExecAsync("node3", ["curl", "-sS", "-m", "2", $"{Etcd}/health"])).ExitCode);
+            Assert.Contains(await ReachPostgresAsync("node3"), new[] { 7, 28 });
+            Assert.NotEqual(0, (await f.Lab.ExecAsync("node3", ["busybox", "ping", "-c", "1", "-W", "1", Postgres])).ExitCode);
             Assert.NotEqual(0, (await f.Lab.ExecAsync("node3", ["busybox", "ping", "-c", "1", "-W", "1", peer])).ExitCode);
             // The rest of the cluster is unaffected.
             Assert.Equal(0, (await f.Lab.ExecAsync("node2", ["busybox", "ping", "-c", "1", "-W", "1", peer])).ExitCode);
@@ -43,7 +49,7 @@ public class FaultTests(ThreeHostLabFixture f)
         }
 
         Assert.Equal(0, (await f.Lab.ExecAsync("node3", ["busybox", "ping", "-c", "1", "-W", "2", peer])).ExitCode);
-        Assert.Contains("\"health\":\"true\"", await f.OnAsync("node3", "curl", "-sS", "-m", "3", $"{Etcd}/health"), StringComparison.Ordinal);
+        Assert.Contains(await ReachPostgresAsync("node3"), new[] { 52, 56 });
     }
 
     [Fact]
@@ -61,8 +67,8 @@ public class FaultTests(ThreeHostLabFixture f)
         var unknownHost = await f.Lab.ExecAsync("node9", ["true"]);
         Assert.Equal(1, unknownHost.ExitCode);
         Assert.Contains("host 'node9' is not in lab 'labtest'", unknownHost.Stderr, StringComparison.Ordinal);
-        var notAHost = await Lab.RunAsync([Lab.Script, "--name", "labtest", "crash", "etcd"]);
-        Assert.Contains("'etcd' is not a lab host name", notAHost.Stderr, StringComparison.Ordinal);
+        var notAHost = await Lab.RunAsync([Lab.Script, "--name", "labtest", "crash", "postgres"]);
+        Assert.Contains("'postgres' is not a lab host name", notAHost.Stderr, StringComparison.Ordinal);
         var badName = await Lab.RunAsync([Lab.Script, "--name", "Bad_Name", "status"]);
         Assert.Contains("lab name 'Bad_Name' is not valid", badName.Stderr, StringComparison.Ordinal);
         var notUp = await Lab.RunAsync([Lab.Script, "--name", "nosuchlab", "status"]);
