@@ -90,7 +90,15 @@ public sealed record AgentOptions
 
     public int OtlpIntervalSeconds { get; init; } = 15;
 
-    /// <summary>The Akka cluster settings these options make.</summary>
+    /// <summary>The file where this host keeps the moment of its last contact with a coordinator.</summary>
+    public string LastContactFile => Path.Combine(StateDir, "last-contact");
+
+    /// <summary>
+    /// The Akka cluster settings these options make. The first seed in the list forms a new
+    /// cluster when no other seed answers; a host that has been a member before (it kept a last
+    /// contact) lists itself last instead, so a restart while cut off cannot start a second
+    /// cluster beside the first.
+    /// </summary>
     public VgMesh.Cluster.Hosting.ClusterNodeOptions ToClusterNodeOptions()
     {
         var single = JournalConnectionFile is null;
@@ -100,7 +108,8 @@ public sealed record AgentOptions
             Host = Host,
             Hostname = listen.Address.ToString(),
             Port = listen.Port,
-            SeedNodes = Seeds.Length == 0 ? [$"{listen.Address}:{listen.Port}"] : Seeds,
+            SeedNodes = Seeds.Length == 0 ? [$"{listen.Address}:{listen.Port}"]
+                : Seeds.Length > 1 && Seeds[0] == ClusterListen && File.Exists(LastContactFile) ? [.. Seeds[1..], Seeds[0]] : Seeds,
             ExpectedHosts = single ? 1 : ExpectedHosts,
             JournalConnectionString = single ? $"Data Source={Path.Combine(StateDir, "cluster.db")}" : File.ReadAllText(JournalConnectionFile!).Trim(),
             JournalProvider = single ? "SQLite.MS" : "PostgreSQL.15",

@@ -81,7 +81,7 @@ s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
     sp.GetRequiredService<Journal>(), sp.GetRequiredService<AgentMetrics>()));
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
-s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), Path.Combine(options.StateDir, "last-contact")));
+s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), options.LastContactFile));
 s.AddSingleton<CoordinatorClient>();
 s.AddSingleton<AgentCluster>();
 s.AddSingleton<IJournalReader>(sp => new SqlJournalReader(sp.GetRequiredService<ActorSystem>()));
@@ -108,7 +108,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
                 if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
                 {
                     await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
-                    Environment.ExitCode = 75;
+                    AgentExit.Downed = true;
                 }
 
                 return Akka.Done.Instance;
@@ -155,4 +155,4 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync();
-return Environment.ExitCode;
+return AgentExit.Downed ? AgentExit.DownedCode : 0;

@@ -46,6 +46,9 @@ public enum ClaimChangeKind
 
     /// <summary>The LV is gone: every claim on it ends.</summary>
     Drop,
+
+    /// <summary>The LV was renamed from <see cref="ClaimChange.From"/> to <see cref="ClaimChange.Lv"/>: its claim goes with it.</summary>
+    Move,
 }
 
 /// <summary>A change to the claims, recorded with an operation's result.</summary>
@@ -58,4 +61,6 @@ public sealed record ClaimChange(ClaimChangeKind Kind, string Lv, string Host, C
     public static ClaimChange Handoff(string lv, string from, string to) => new(ClaimChangeKind.Handoff, lv, to, ClaimMode.Exclusive, from);
 
     public static ClaimChange Drop(string lv) => new(ClaimChangeKind.Drop, lv, "");
+
+    public static ClaimChange Move(string from, string to) => new(ClaimChangeKind.Move, to, "", ClaimMode.Exclusive, from);
 }

@@ -253,9 +253,7 @@ public sealed partial class VolumeOperations(
     private async Task<Done> RenameAsync(LvRef lv, LvOperation args, LeaderPermit permit, OperationContext op, CancellationToken ct)
     {
         var to = new LvRef(lv.Vg, args.NewName ?? throw new OperationFailedException("bad-request", "rename needs a new name"));
-        // Inactive everywhere (checked below), so no host holds it: the old name's claim ends
-        // and the new name starts unclaimed.
-        ImmutableArray<ClaimChange> moveClaim = op.Claims.ContainsKey(lv.Lv) ? [ClaimChange.Drop(lv.Lv)] : [];
+        ImmutableArray<ClaimChange> moveClaim = op.Claims.ContainsKey(lv.Lv) ? [ClaimChange.Move(lv.Lv, to.Lv)] : [];
         var fromExists = await ExistsAsync(lv, ct).ConfigureAwait(false);
         if (!fromExists && op.Recovered && await ExistsAsync(to, ct).ConfigureAwait(false))
         {

@@ -125,6 +125,8 @@ public sealed record CoordinatorState(
                 return claims.SetItem(change.Lv, current with { Hosts = current.Hosts.Remove(change.Host) });
             case ClaimChangeKind.Drop:
                 return claims.Remove(change.Lv);
+            case ClaimChangeKind.Move when change.From is { } from && claims.TryGetValue(from, out var moved):
+                return claims.Remove(from).SetItem(change.Lv, moved with { Lv = change.Lv });
             default:
                 return claims;
         }

@@ -128,6 +128,9 @@ public static class ClusterHostingExtensions
         return string.Create(CultureInfo.InvariantCulture, $$"""
             akka {
               actor.provider = cluster
+              # The host's process decides how it ends (vgmeshd exits 75 when downed, for its
+              # supervisor to start a new agent); Akka must not end it first.
+              coordinated-shutdown.exit-clr = off
               remote.dot-netty.tcp {
                 hostname = {{Q(o.Hostname)}}
                 port = {{o.Port}}
