@@ -49,7 +49,7 @@ public sealed class FencedSet(AgentOptions options)
 /// its ActorSystem stops.
 /// </summary>
 public sealed partial class FencingService(
-    AgentCluster cluster, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
+    VgMesh.Cluster.Contact.ContactClock contact, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
@@ -58,11 +58,12 @@ public sealed partial class FencingService(
         var fenceAfter = TimeSpan.FromSeconds(options.FenceAfterSeconds);
 
         // Restarted while cut off: the clock counts from the last contact on disk (or from
-        // this start), so LVs that stayed active across the restart are fenced in time.
+        // this start), so LVs that stayed active across the restart are fenced in time. It
+        // needs nothing of the cluster engine: it runs even while the ActorSystem cannot start.
         var trigger = new FenceTrigger(TimeSpan.Zero);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var left = fenceAfter - cluster.Contact.SinceContact;
+            var left = fenceAfter - contact.SinceContact;
             if (trigger.ShouldFence(1, left))
             {
                 await FenceAsync(left, stoppingToken).ConfigureAwait(false);

@@ -82,6 +82,10 @@ s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
 s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), options.LastContactFile));
+// Fencing first, before the cluster engine: it must run even when Akka cannot start.
+s.AddSingleton<ClaimCache>();
+s.AddSingleton<FencingService>();
+s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<CoordinatorClient>();
 s.AddSingleton<AgentCluster>();
 s.AddSingleton<IJournalReader>(sp => new SqlJournalReader(sp.GetRequiredService<ActorSystem>()));
@@ -124,9 +128,6 @@ s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetR
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
 s.AddHostedService<HistoryService>();
-s.AddSingleton<ClaimCache>();
-s.AddSingleton<FencingService>();
-s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<PeerClient>();
 s.AddSingleton<LocalSteps>();
 s.AddSingleton<VolumeOperations>();
