@@ -1,15 +1,19 @@
 namespace VgMesh.Agent;
 
-/// <summary>How vgmeshd ends: 75 (EX_TEMPFAIL) when the cluster downed it, so its supervisor starts a new agent that rejoins.</summary>
+/// <summary>
+/// How vgmeshd ends: 75 (EX_TEMPFAIL) when its ActorSystem ended without the agent being
+/// stopped (the cluster downed it, or Akka.Remote shut it down), so its supervisor starts a new
+/// agent that rejoins.
+/// </summary>
 public static class AgentExit
 {
-    public const int DownedCode = 75;
+    public const int RestartCode = 75;
 
-    private static volatile bool _downed;
+    private static volatile bool _restart;
 
-    public static bool Downed
+    public static bool Restart
     {
-        get => _downed;
-        set => _downed = value;
+        get => _restart;
+        set => _restart = value;
     }
 }

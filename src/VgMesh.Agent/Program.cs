@@ -102,9 +102,11 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             var applier = resolver.GetService<ReconcileService>();
             system.ActorOf(Props.Create(() => new EventFollower(follower, applier, new SqlJournalReader(system), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
 
-            // Downed by the cluster: fence what is held before the ActorSystem stops, then end the
-            // process with 75 so its supervisor (systemd, the lab's boot script) starts a new
-            // agent, which rejoins with the fence state on disk.
+            // Downed by the cluster: fence what is held before the ActorSystem stops. Whatever
+            // ends the ActorSystem while the agent is not being stopped (a downing, or Akka.Remote
+            // 1.5.74 shutting it down after any failed outbound TLS handshake, even one whose
+            // peer was only stopping), the process then ends with 75, so its supervisor (systemd,
+            // the lab's boot script) starts a new agent that rejoins with the fence state on disk.
             var shutdown = CoordinatedShutdown.Get(system);
             var fencing = resolver.GetService<FencingService>();
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "vgmesh-fence-when-downed", async () =>
@@ -112,13 +114,16 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
                 if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
                 {
                     await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
-                    AgentExit.Downed = true;
                 }
 
                 return Akka.Done.Instance;
             });
             var lifetime = resolver.GetService<IHostApplicationLifetime>();
-            system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
+            system.WhenTerminated.ContinueWith(_ =>
+            {
+                AgentExit.Restart = !lifetime.ApplicationStopping.IsCancellationRequested;
+                lifetime.StopApplication();
+            }, TaskScheduler.Default);
         });
 });
 s.AddSingleton<StateReader>();
@@ -156,4 +161,4 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync();
-return AgentExit.Downed ? AgentExit.DownedCode : 0;
+return AgentExit.Restart ? AgentExit.RestartCode : 0;
