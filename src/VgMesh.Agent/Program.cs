@@ -109,8 +109,11 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             // the lab's boot script) starts a new agent that rejoins with the fence state on disk.
             var shutdown = CoordinatedShutdown.Get(system);
             var fencing = resolver.GetService<FencingService>();
+            var lifetime = resolver.GetService<IHostApplicationLifetime>();
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "vgmesh-fence-when-downed", async () =>
             {
+                // Decided here, before the system ends: Akka.Hosting stops the host once it has.
+                AgentExit.Restart = !lifetime.ApplicationStopping.IsCancellationRequested;
                 if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
                 {
                     await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
@@ -118,12 +121,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
 
                 return Akka.Done.Instance;
             });
-            var lifetime = resolver.GetService<IHostApplicationLifetime>();
-            system.WhenTerminated.ContinueWith(_ =>
-            {
-                AgentExit.Restart = !lifetime.ApplicationStopping.IsCancellationRequested;
-                lifetime.StopApplication();
-            }, TaskScheduler.Default);
+            system.WhenTerminated.ContinueWith(_ => lifetime.StopApplication(), TaskScheduler.Default);
         });
 });
 s.AddSingleton<StateReader>();
