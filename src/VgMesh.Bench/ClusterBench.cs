@@ -8,7 +8,7 @@ using VgMesh.Security;
 namespace VgMesh.Bench;
 
 /// <summary>
-/// <c>ops/bench cluster</c>: the Akka engine's coordinator failover. Three node processes
+/// <c>ops/bench coordination</c>: the Akka engine's coordinator failover. Three node processes
 /// (<c>vgmesh-bench akka-member</c>, mutual TLS, the journal and lease in a real PostgreSQL on
 /// loopback); each trial kills the coordinator's process with SIGKILL and measures until the next
 /// coordinator's first fenced journal write (its <c>CoordinatorStarted</c>, written under the new

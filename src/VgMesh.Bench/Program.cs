@@ -2,15 +2,13 @@ using VgMesh.Bench;
 
 return args.FirstOrDefault() switch
 {
-    "member" => await MemberMode.RunAsync(args[1..]),
     "akka-member" => await AkkaMemberMode.RunAsync(args[1..]),
-    "coordination" => await CoordinationBench.RunAsync(args[1..]),
-    "cluster" => await ClusterBench.RunAsync(args[1..]),
+    "coordination" => await ClusterBench.RunAsync(args[1..]),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: vgmesh-bench member --endpoints URL[,URL] --cluster C --host H [--ttl S]\n       vgmesh-bench akka-member --host H --port P --seed HOST:PORT --journal CONNSTR --certs DIR --commands FILE [--step-ms N]\n       vgmesh-bench coordination [--trials N]\n       vgmesh-bench cluster [--trials N] [--heartbeat-pause S] [--stable-after S] [--down-removal-margin S] [--lease-ttl S]");
+    Console.Error.WriteLine("usage: vgmesh-bench akka-member --host H --port P --seed HOST:PORT --journal CONNSTR --certs DIR --commands FILE [--step-ms N]\n       vgmesh-bench coordination [--trials N] [--heartbeat-pause S] [--stable-after S] [--down-removal-margin S] [--lease-ttl S]");
     return 2;
 }

@@ -181,11 +181,13 @@ internal static class CliApp
     private static string LvTable(List<LvView> lvs) => Table(["NAME", "SIZE", "ATTR", "ACTIVE ON", "CLAIM", "ORIGIN", "DATA%"],
         lvs.Select(l => new[] { l.Name, SizeSpec.Format(l.SizeBytes), l.Attr, string.Join(",", l.ActiveOn), l.ClaimMode is null ? "-" : $"{l.ClaimMode}{(l.ClaimedBy is null ? "" : ":" + l.ClaimedBy)}", l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "" }));
 
-    private static string HostTable(List<HostView> hosts) => Table(["HOST", "ALIVE", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", "ALERTS"],
-        hosts.Select(h => new[] { h.Host, h.Alive ? "yes" : "NO", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts) }));
+    private static string HostTable(List<HostView> hosts) => Table(["HOST", "ALIVE", "MEMBER", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", "ALERTS"],
+        hosts.Select(h => new[] { h.Host, h.Alive ? "yes" : "NO", h.MemberStatus ?? "-", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts) }));
 
     private static string StatusText(ClusterStatusView s) =>
-        $"cluster {s.Cluster}, volume group {s.VolumeGroup} (vg_seqno {s.VgSeqno}), coordinator: {s.Leader ?? "NONE"}\n" + HostTable([.. s.Hosts]);
+        $"cluster {s.Cluster}, volume group {s.VolumeGroup} (vg_seqno {s.VgSeqno}), coordinator: {s.Leader ?? "NONE"}" +
+        (s.Leader is null ? "" : $" (lease generation {s.CoordinatorGeneration}, {s.CoordinatorLeaseSeconds:0.0} s left; {s.PendingOperations} pending; last event {s.LastEvent})") +
+        "\n" + HostTable([.. s.Hosts]);
 
     private static string Table(string[] head, IEnumerable<string[]> rows)
     {

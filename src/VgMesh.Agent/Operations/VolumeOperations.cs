@@ -397,7 +397,9 @@ public sealed partial class VolumeOperations(
                 throw new OperationFailedException("in-use", $"LvInUse({exclusiveHolder}): {lv.FullName} is claimed exclusively by {exclusiveHolder}; deactivate it there before sharing it (vgmesh lv deactivate {lv.Lv}).");
             }
 
-            ImmutableArray<ClaimChange> changes = exclusiveHolder is not null && exclusiveHolder != host
+            // From exclusive (this host's, or a gone holder's after its deadline) to shared: the
+            // exclusive claim ends first, as the claim rules want.
+            ImmutableArray<ClaimChange> changes = exclusiveHolder is not null
                 ? [ClaimChange.Release(lv.Lv, exclusiveHolder), ClaimChange.Grant(lv.Lv, host, ClaimMode.Shared)]
                 : [ClaimChange.Grant(lv.Lv, host, ClaimMode.Shared)];
             var sharedBy = (current?.Mode == ClaimMode.Shared ? current.Hosts : []).Add(host);

@@ -154,7 +154,7 @@ public static class ClusterHostingExtensions
                 }
                 down-removal-margin = {{D(o.DownRemovalMargin)}}
                 # The leader moves a downed member to removed on its next tick: every 250 ms
-                # instead of every second takes half a second off the mean failover (ops/bench cluster).
+                # instead of every second takes half a second off the mean failover (ops/bench coordination).
                 leader-actions-interval = 250ms
               }
             }
@@ -173,7 +173,7 @@ public static class ClusterHostingExtensions
     /// <summary>
     /// Recovers an empty persistent actor once at start and stops: the journal's connections and
     /// compiled queries are then ready when this node has to take over as coordinator, instead of
-    /// costing about a second of the failover (measured with ops/bench cluster).
+    /// costing about a second of the failover (measured with ops/bench coordination).
     /// </summary>
     private sealed class JournalWarmup : Akka.Persistence.ReceivePersistentActor
     {

@@ -1,0 +1,139 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.TestKit.Xunit2;
+using VgMesh.Cluster.Coordinator;
+
+namespace VgMesh.Cluster.Tests.Coordinator;
+
+/// <summary>The hosts' reports in the coordinator: the activation guard, and a new coordinator waiting for every live host's report.</summary>
+public sealed class HostReportsTests() : TestKit(Config)
+{
+    private const string Config = TestConfig.SerializerBinding + """
+        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
+        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
+        akka.loglevel = INFO
+        """;
+
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
+
+    private readonly ScriptedHandler _handler = new();
+
+    private IActorRef Start(TestLeaseGuard lease, IActorRef publisher, IReadOnlyCollection<string> live, TimeSpan? reportWait = null) =>
+        Sys.ActorOf(Props.Create(() => new CoordinatorActor(
+            new CoordinatorSettings("node1", CoordinatorSettings.DefaultEventsTopic, 500, CoordinatorSettings.DefaultHostsTopic, null, reportWait ?? TimeSpan.FromSeconds(30)),
+            _handler, () => lease, publisher, TimeProvider.System, () => live)));
+
+    private static HostReport Report(string host, params string[] active) =>
+        new(host, [.. active.Select(a => new ReportedLv(a, 0))], "", DateTimeOffset.UnixEpoch);
+
+    private static async Task ClaimAsync(IActorRef c, string lv, string host) =>
+        Assert.Equal(OperationStatus.Succeeded, (await c.Ask<OperationFinished>(new SubmitOperation(new OperationRequest("claim-" + lv + "-" + host, "lv.activate", "{}", host)), Wait)).Result.Status);
+
+    [Fact]
+    public async Task NewCoordinator_AsksForReports_AndRunsNothingUntilEveryLiveHostReported()
+    {
+        using var lease = new TestLeaseGuard(1);
+        var topic = CreateTestProbe();
+        var c = Start(lease, topic.Ref, ["node1", "node2"]);
+        var ready = topic.FishForMessage<Publish>(p => p.Topic == CoordinatorSettings.DefaultHostsTopic, Wait);
+        Assert.IsType<CoordinatorReady>(ready.Message);
+
+        var answer = c.Ask<OperationFinished>(new SubmitOperation(new OperationRequest("op-1", "lv.create", "{}", "node2")), Wait);
+        c.Tell(Report("node1"));
+        await Task.Delay(500);
+        Assert.Empty(_handler.Calls); // node2 has not reported
+
+        c.Tell(Report("node2"));
+        Assert.Equal(OperationStatus.Succeeded, (await answer).Result.Status);
+        Assert.Single(_handler.Calls);
+    }
+
+    [Fact]
+    public async Task CheckActivation_OnlyForTheClaimant_AndNotWhileAnotherHostReportsTheLv()
+    {
+        using var lease = new TestLeaseGuard(1);
+        _handler.Behaviour = (ctx, _) => Task.FromResult(new OperationOutcome(OperationStatus.Succeeded, "ok", null, [],
+            [ctx.Request.SubmittedBy == "node3" ? ClaimChange.Handoff("vm1", "node2", "node3") : ClaimChange.Grant("vm1", ctx.Request.SubmittedBy, ClaimMode.Exclusive)]));
+        var c = Start(lease, CreateTestProbe().Ref, ["node2", "node3"]);
+        c.Tell(Report("node2"));
+        c.Tell(Report("node3"));
+        await ClaimAsync(c, "vm1", "node2");
+
+        Assert.Contains("moved to node2", (await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal, StringComparison.Ordinal);
+        var yes = await c.Ask<ActivationVerdict>(new CheckActivation("node2", "vm1", true), Wait);
+        Assert.Null(yes.Refusal);
+        Assert.Equal(["node2"], yes.Claim!.Hosts);
+
+        // Handed to node3 while node2 still counts it as announced: node3 waits until node2 reports it gone.
+        await ClaimAsync(c, "vm1", "node3");
+        Assert.Contains("node2 still report vm1 active", (await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal, StringComparison.Ordinal);
+        c.Tell(Report("node2"));
+        Assert.Null((await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal);
+    }
+
+    [Fact]
+    public async Task WaitApplied_AnsweredWhenEveryNamedHostAcknowledged()
+    {
+        using var lease = new TestLeaseGuard(1);
+        var c = Start(lease, CreateTestProbe().Ref, []);
+        var waiting = c.Ask<CoordinatorStatus>(new WaitApplied(3, ["node2", "node3"]), Wait);
+        c.Tell(new HostApplied("node2", 3, DateTimeOffset.UnixEpoch));
+        await Task.Delay(300);
+        Assert.False(waiting.IsCompleted);
+
+        c.Tell(new HostApplied("node3", 4, DateTimeOffset.UnixEpoch));
+        var status = await waiting;
+        Assert.Equal(["node2", "node3"], status.Applied.Select(a => a.Host));
+    }
+}
+
+public sealed class HostDirectoryTests
+{
+    private sealed class HandClock : TimeProvider
+    {
+        public long Ticks { get; set; } = 1_000_000;
+
+        public override long GetTimestamp() => Ticks;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+    }
+
+    [Fact]
+    public void Silence_CountsFromTheLastMessage_OrFromTheCoordinatorsStart()
+    {
+        var clock = new HandClock();
+        var hosts = new HostDirectory(clock, TimeSpan.FromSeconds(7));
+        clock.Ticks += TimeSpan.FromSeconds(2).Ticks;
+        Assert.Equal(TimeSpan.FromSeconds(2), hosts.Silence("node2")); // never heard: since this coordinator started
+
+        hosts.Heard("node2");
+        clock.Ticks += TimeSpan.FromSeconds(1).Ticks;
+        Assert.Equal(TimeSpan.FromSeconds(1), hosts.Silence("node2"));
+    }
+
+    [Fact]
+    public void Report_OfAHostSilentPastTheExpiry_NoLongerCounts()
+    {
+        var clock = new HandClock();
+        var hosts = new HostDirectory(clock, TimeSpan.FromSeconds(7));
+        Assert.True(hosts.Report(new HostReport("node2", [new ReportedLv("vm1", 1)], "", DateTimeOffset.UnixEpoch)));
+        Assert.False(hosts.Report(new HostReport("node2", [new ReportedLv("vm1", 0)], "", DateTimeOffset.UnixEpoch))); // the same LVs
+        Assert.Equal(["node2"], hosts.ActiveOn("vm1").ToArray());
+
+        clock.Ticks += TimeSpan.FromSeconds(8).Ticks;
+        Assert.Empty(hosts.ActiveOn("vm1"));
+        Assert.Empty(hosts.Reports);
+    }
+
+    [Fact]
+    public void Announce_CountsTheLvActiveUntilTheHostsNextReport()
+    {
+        var hosts = new HostDirectory(new HandClock(), TimeSpan.FromSeconds(7));
+        hosts.Announce("node3", "vm1", DateTimeOffset.UnixEpoch);
+        Assert.Equal(["node3"], hosts.ActiveOn("vm1").ToArray());
+        Assert.Empty(hosts.ActiveOn("vm1", except: "node3"));
+
+        hosts.Report(new HostReport("node3", [], "", DateTimeOffset.UnixEpoch));
+        Assert.Empty(hosts.ActiveOn("vm1"));
+    }
+}
