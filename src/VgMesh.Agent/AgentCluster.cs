@@ -86,6 +86,12 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
     /// <summary>The hosts that are Up members now.</summary>
     public IReadOnlyCollection<string> LiveHosts() => ClusterHostingExtensions.LiveHosts(system);
 
+    /// <summary>
+    /// The cluster has decided the host is gone: no member of that name is joining, up or
+    /// leaving (it was downed, is exiting, or was removed). Only then may its claims move.
+    /// </summary>
+    public bool IsGone(string host) => !Members().Any(m => m.Host == host && m.Status is "joining" or "up" or "weaklyup" or "leaving");
+
     /// <summary>Up and reachable from here: a host a coordinator can delegate to, and whose answer it can wait for.</summary>
     public bool IsLive(string host) => Members().Any(m => m.Host == host && m.Status == "up" && m.Reachable);
 

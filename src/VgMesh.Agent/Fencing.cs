@@ -40,16 +40,18 @@ public sealed class FencedSet(AgentOptions options)
 }
 
 /// <summary>
-/// Self-fencing. A host that has had no answer from the coordinator for FenceAfter may be cut
-/// off, and the coordinator gives its LVs to another host once it has not heard from it for
-/// FenceAfter plus the grace: so at FenceAfter, every LV this host holds exclusively by claim
-/// gets an <c>error</c> table, and nothing more from this host reaches the disk. The host counts
-/// from the send of its last answered ping, which the coordinator received later, so the fence
-/// lands first (docs/architecture.md has the inequality). A downed agent fences at once, before
-/// its ActorSystem stops.
+/// Self-fencing. A host that has had no answer from a coordinator for FenceAfter *and* does not
+/// see a majority of the cluster's agents as reachable may be cut off, and the coordinator gives
+/// its LVs to another host once the cluster has downed it and it has been silent for FenceAfter
+/// plus the grace: so at that point, every LV it holds exclusively by claim gets an
+/// <c>error</c> table, and nothing more from this host reaches the disk. The host counts from the
+/// send of its last answered ping, which the coordinator received later, so the fence lands first
+/// (docs/architecture.md has the inequality). A host on the majority side that merely lost the
+/// coordinator (it failed over) keeps its LVs: nobody can give them away while it is an Up
+/// member. A downed agent fences at once, before its ActorSystem stops.
 /// </summary>
 public sealed partial class FencingService(
-    VgMesh.Cluster.Contact.ContactClock contact, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
+    VgMesh.Cluster.Contact.ContactClock contact, MajorityWatch majority, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
@@ -63,7 +65,9 @@ public sealed partial class FencingService(
         var trigger = new FenceTrigger(TimeSpan.Zero);
         while (!stoppingToken.IsCancellationRequested)
         {
-            var left = fenceAfter - contact.SinceContact;
+            // In a majority, a host is not cut off: the coordinator is failing over, and no
+            // coordinator moves an LV of an Up member.
+            var left = majority.InMajority ? fenceAfter : fenceAfter - contact.SinceContact;
             if (trigger.ShouldFence(1, left))
             {
                 await FenceAsync(left, stoppingToken).ConfigureAwait(false);

@@ -83,6 +83,7 @@ s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
 s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), options.LastContactFile));
 // Fencing first, before the cluster engine: it must run even when Akka cannot start.
+s.AddSingleton<MajorityWatch>();
 s.AddSingleton<ClaimCache>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
@@ -98,6 +99,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             var mediator = DistributedPubSub.Get(system).Mediator;
             var time = resolver.GetService<TimeProvider>();
             system.ActorOf(Props.Create(() => new HostsTopicListener(resolver.GetService<AgentCluster>(), mediator)), "hosts-topic");
+            system.ActorOf(Props.Create(() => new MajorityWatcher(resolver.GetService<MajorityWatch>())), "majority");
             var follower = new EventFollowerSettings(options.Host, Path.Combine(options.StateDir, "applied.json"), AckEvery: TimeSpan.FromSeconds(2));
             var applier = resolver.GetService<ReconcileService>();
             system.ActorOf(Props.Create(() => new EventFollower(follower, applier, new SqlJournalReader(system), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");

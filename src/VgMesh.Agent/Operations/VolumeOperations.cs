@@ -422,22 +422,38 @@ public sealed partial class VolumeOperations(
     }
 
     /// <summary>
-    /// The exclusive holder is gone (crashed or cut off): it fences itself once it has had no
-    /// answer from a coordinator for FenceAfter. Its claim moves only after this coordinator has
-    /// not heard from it for FenceAfter plus the grace (a new coordinator counts from its own
-    /// start), and only if it has not come back meanwhile.
+    /// The exclusive holder is not a live member (crashed or cut off). Its claim moves only once
+    /// the cluster has downed it and that has held for the grace (a downed agent fences at once;
+    /// the grace is for the news to reach it), and this coordinator has not heard from it for
+    /// FenceAfter plus the grace (it fences itself by FenceAfter without an answer; a new
+    /// coordinator counts from its own start); never while it comes back.
     /// </summary>
     private async Task WaitFencedAsync(OperationContext op, string holder, LvRef lv, CancellationToken ct)
     {
-        var needed = TimeSpan.FromSeconds(options.FenceAfterSeconds + options.FenceGraceSeconds);
-        while (op.Hosts.Silence(holder) is var silence && silence < needed)
+        var grace = TimeSpan.FromSeconds(options.FenceGraceSeconds);
+        var silenceNeeded = TimeSpan.FromSeconds(options.FenceAfterSeconds) + grace;
+        long? goneSince = null;
+        var started = time.GetTimestamp();
+        while (true)
         {
+            if (time.GetElapsedTime(started) > TimeSpan.FromMinutes(2))
+            {
+                // The queue waits behind this operation: after two minutes, refuse instead.
+                throw new OperationFailedException("host-down", $"HostDown({holder}): {holder} holds {lv.FullName} and is unreachable, but the cluster has not downed it; the claim stays. Check 'vgmesh host list'; retry once {holder} is down or back.");
+            }
+
             if (cluster.IsLive(holder))
             {
                 throw new OperationFailedException("in-use", $"LvInUse({holder}): {holder} came back while {lv.FullName} waited to move; deactivate it there, or hand it off (vgmesh lv activate {lv.Lv} --host ...).");
             }
 
-            await Task.Delay(needed - silence, time, ct).ConfigureAwait(false);
+            goneSince = cluster.IsGone(holder) ? goneSince ?? time.GetTimestamp() : null;
+            if (goneSince is { } since && time.GetElapsedTime(since) >= grace && op.Hosts.Silence(holder) >= silenceNeeded)
+            {
+                break;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), time, ct).ConfigureAwait(false);
         }
 
         LogTakeover(logger, lv.FullName, holder, op.Hosts.Silence(holder).TotalSeconds);
@@ -476,7 +492,7 @@ public sealed partial class VolumeOperations(
         }
     }
 
-    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "{Lv}: its holder {Holder} has been silent {Seconds:0.0} s, past its fence deadline and the grace: the claim moves")]
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "{Lv}: its holder {Holder} was downed and has been silent {Seconds:0.0} s, past its fence deadline and the grace: the claim moves")]
     private static partial void LogTakeover(ILogger logger, string lv, string holder, double seconds);
 
     [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
