@@ -35,19 +35,39 @@ public sealed class MajorityWatch
     }
 }
 
-/// <summary>Keeps <see cref="MajorityWatch"/> up to date from the cluster's membership and reachability events.</summary>
-public sealed class MajorityWatcher : ReceiveActor
+/// <summary>
+/// Keeps <see cref="MajorityWatch"/> up to date from the cluster's state: on every membership
+/// or reachability event, and every 250 ms besides (an event can arrive before the cluster's own
+/// view of the state has taken it in; seen in the lab as a fence 9.8 s after a cut instead of 4).
+/// </summary>
+public sealed class MajorityWatcher : ReceiveActor, IWithTimers
 {
+    private readonly MajorityWatch _watch;
+
     public MajorityWatcher(MajorityWatch watch)
     {
+        _watch = watch;
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
-        ReceiveAny(_ => watch.InMajority = MajorityWatch.Compute(cluster.State, cluster.SelfMember));
-        cluster.Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        ReceiveAny(_ => _watch.InMajority = MajorityWatch.Compute(cluster.State, cluster.SelfMember));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, ClusterEvent.SubscriptionInitialStateMode.InitialStateAsSnapshot, typeof(ClusterEvent.IMemberEvent), typeof(ClusterEvent.IReachabilityEvent));
+        Timers.StartPeriodicTimer("recompute", Recompute.Instance, TimeSpan.FromMilliseconds(250));
     }
 
     protected override void PostStop()
     {
         Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+        _watch.InMajority = false;
         base.PostStop();
+    }
+
+    private sealed record Recompute
+    {
+        public static Recompute Instance { get; } = new();
     }
 }

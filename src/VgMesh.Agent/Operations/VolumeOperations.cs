@@ -334,11 +334,20 @@ public sealed partial class VolumeOperations(
     /// </summary>
     private async Task<List<string>> ActiveOnAsync(OperationContext op, string lv, CancellationToken ct)
     {
-        var reports = op.Hosts.Reports;
-        if (cluster.LiveHosts().FirstOrDefault(h => h != options.Host && !reports.ContainsKey(h)) is { } silent)
+        // A host that has just joined, or whose first pass failed, reports within seconds.
+        var waited = time.GetTimestamp();
+        string? silent;
+        while ((silent = cluster.LiveHosts().FirstOrDefault(h => h != options.Host && !op.Hosts.Reports.ContainsKey(h))) is not null)
         {
-            throw new OperationFailedException("host-down", $"HostDown({silent}): {silent} is a member but has not reported what it has active; retry in a few seconds.");
+            if (time.GetElapsedTime(waited) > TimeSpan.FromSeconds(10))
+            {
+                throw new OperationFailedException("host-down", $"HostDown({silent}): {silent} is a member but has not reported what it has active; retry in a few seconds, or see its vgmeshd log.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(200), time, ct).ConfigureAwait(false);
         }
+
+        var reports = op.Hosts.Reports;
 
         var hosts = op.Hosts.ActiveOn(lv, except: options.Host).ToList();
         if ((reports.TryGetValue(options.Host, out var mine) && mine.Active.Any(a => a.Lv == lv && a.Announced)) ||

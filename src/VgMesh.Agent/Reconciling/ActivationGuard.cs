@@ -36,8 +36,11 @@ public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, Age
         await cluster.ReportAsync(status.ToReport(options.Host), ct).ConfigureAwait(false);
     }
 
-    /// <summary>Sends the current report again (a new coordinator asks for it).</summary>
-    public Task RepublishAsync(CancellationToken ct) => PublishAsync(Current, ct);
+    /// <summary>
+    /// Sends the current report again (a new coordinator asks for it), once a pass has made one:
+    /// before that, this host does not know what it has active, and says nothing.
+    /// </summary>
+    public Task RepublishAsync(CancellationToken ct) => Current.At == DateTimeOffset.MinValue ? Task.CompletedTask : PublishAsync(Current, ct);
 
     /// <summary>Reports an activation done outside a pass (a pass reports what device-mapper shows).</summary>
     public Task ActivatedAsync(string lv, CancellationToken ct)

@@ -54,6 +54,7 @@ public sealed partial class ReconcileService(
     {
         cluster.HostsChanged += (_, m) => _ = Task.Run(() => OnHostsChangedAsync(m, stoppingToken), stoppingToken);
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
+        var failed = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             await _actGate.WaitAsync(stoppingToken).ConfigureAwait(false);
@@ -66,6 +67,7 @@ public sealed partial class ReconcileService(
             {
                 metrics.Pass(ok: false, 0);
                 LogPassFailed(logger, e.Message);
+                failed = true;
             }
             finally
             {
@@ -73,8 +75,11 @@ public sealed partial class ReconcileService(
                 _actGate.Release();
             }
 
+            // After a failed pass, the next one soon: until a pass reports this host, the
+            // coordinator refuses what needs to know where LVs are active.
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            wait.CancelAfter(interval);
+            wait.CancelAfter(failed ? TimeSpan.FromSeconds(1) : interval);
+            failed = false;
             try
             {
                 await _triggers.Reader.ReadAsync(wait.Token).ConfigureAwait(false);

@@ -7,7 +7,7 @@ namespace VgMesh.Agent.Telemetry;
 /// runs and where, this host's progress, its contact), so a scrape is answered from memory and
 /// never waits on the cluster.
 /// </summary>
-public sealed class MetricsSampler(AgentCluster cluster, AgentMetrics metrics, AgentOptions options, TimeProvider time) : BackgroundService
+public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority, AgentMetrics metrics, AgentOptions options, TimeProvider time) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
@@ -17,7 +17,8 @@ public sealed class MetricsSampler(AgentCluster cluster, AgentMetrics metrics, A
         while (!stoppingToken.IsCancellationRequested)
         {
             var sinceContact = cluster.Contact.SinceContact;
-            var state = cluster.HeldLease() is not null ? LeadershipState.Leader : sinceContact > fenceAfter ? LeadershipState.Fenced : LeadershipState.Follower;
+            var state = cluster.HeldLease() is not null ? LeadershipState.Leader
+                : sinceContact > fenceAfter && !majority.InMajority ? LeadershipState.Fenced : LeadershipState.Follower;
             metrics.LeadershipChanged(state);
             try
             {

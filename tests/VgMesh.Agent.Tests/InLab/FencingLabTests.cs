@@ -5,7 +5,7 @@ namespace VgMesh.Agent.Tests.InLab;
 [Collection("agent-lab")]
 public class FencingLabTests(AgentLabFixture f)
 {
-    private const int TtlSeconds = 5, GraceSeconds = 3; // the lab's vgmeshd.json and the default grace
+    private const int FenceAfterSeconds = 4, GraceSeconds = 3; // the agent's defaults (the lab's vgmeshd.json sets neither)
 
     private async Task<bool> WritableOnAsync(string host, string dm)
     {
@@ -19,7 +19,7 @@ public class FencingLabTests(AgentLabFixture f)
         global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", cut ? "partition" : "heal", host]);
 
     [Fact]
-    public async Task Scenario5_PartitionedHolderFencesItself_GrantedElsewhereOnlyAfterTtlAndGrace_NeverOnTwoHosts()
+    public async Task Scenario5_PartitionedHolderFencesItself_GrantedElsewhereOnlyAfterItsDeadlineAndGrace_NeverOnTwoHosts()
     {
         await f.OkAsync("node1", "lv", "create", "p5", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "p5", "--exclusive", "--host", "node2");
@@ -54,7 +54,7 @@ public class FencingLabTests(AgentLabFixture f)
         // watch of their own tables, on the clock the lab hosts share with this machine), not
         // when a poll from here first sees them: on a loaded machine each poll costs a second
         // and more.
-        using var watchCancel = new CancellationTokenSource(TimeSpan.FromSeconds(12 * TtlSeconds));
+        using var watchCancel = new CancellationTokenSource(TimeSpan.FromSeconds(12 * FenceAfterSeconds));
         var fenceWatch = f.Lab.ExecAsync("node2", ["sh", "-c", "until dmsetup table san-p5 | grep -q ' error'; do sleep 0.05; done; date +%s%N"], watchCancel.Token);
         var grantWatch = f.Lab.ExecAsync("node3", ["sh", "-c", "until t=$(dmsetup table san-p5 2>/dev/null) && [ -n \"$t\" ] && ! echo \"$t\" | grep -q ' error'; do sleep 0.05; done; date +%s%N"], watchCancel.Token);
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -96,13 +96,15 @@ public class FencingLabTests(AgentLabFixture f)
             Assert.All(samples.Where(s => s.At >= grantedAt), s => Assert.Equal(["node3"], s.Writable));
         }
 
-        // Fenced within the TTL; granted elsewhere only after the lease ran out plus the grace,
-        // which leaves at least the grace between node2's fence and node3's activation.
+        // Fenced by its deadline (FenceAfter after its last answered ping, at most a ping period
+        // before the cut, once it sees no majority); granted elsewhere only after the coordinator
+        // has not heard node2 for FenceAfter plus the grace (and the cluster downed it), which
+        // leaves at least the grace, less a ping period, between node2's fence and the grant.
         var fenceLag = (fencedUnixNs - cutUnixNs) / 1e9;
         var grantLag = (grantedUnixNs - cutUnixNs) / 1e9;
-        Assert.True(fenceLag is > 0 and <= TtlSeconds + 1, $"node2 fenced p5 {fenceLag:0.00} s after the cut");
-        Assert.True(grantLag >= TtlSeconds * 2.0 / 3 + GraceSeconds, $"node3 had p5 {grantLag:0.00} s after the cut");
-        Assert.True(grantLag - fenceLag >= GraceSeconds, $"node3 had p5 {grantLag - fenceLag:0.00} s after node2 fenced it");
+        Assert.True(fenceLag is > 0 and <= FenceAfterSeconds + 2, $"node2 fenced p5 {fenceLag:0.00} s after the cut");
+        Assert.True(grantLag >= FenceAfterSeconds + GraceSeconds - 1, $"node3 had p5 {grantLag:0.00} s after the cut");
+        Assert.True(grantLag - fenceLag >= GraceSeconds - 1, $"node3 had p5 {grantLag - fenceLag:0.00} s after node2 fenced it");
     }
 
     [Fact]
@@ -113,7 +115,7 @@ public class FencingLabTests(AgentLabFixture f)
         await PartitionAsync("node3", cut: true);
         try
         {
-            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node3", ["dmsetup", "table", "san-p6"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal), TimeSpan.FromSeconds(2 * TtlSeconds), "node3 fences p6");
+            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node3", ["dmsetup", "table", "san-p6"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal), TimeSpan.FromSeconds(3 * FenceAfterSeconds), "node3 fences p6");
         }
         finally
         {
