@@ -102,7 +102,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             system.ActorOf(Props.Create(() => new MajorityWatcher(resolver.GetService<MajorityWatch>())), "majority");
             var follower = new EventFollowerSettings(options.Host, Path.Combine(options.StateDir, "applied.json"), AckEvery: TimeSpan.FromSeconds(2));
             var applier = resolver.GetService<ReconcileService>();
-            system.ActorOf(Props.Create(() => new EventFollower(follower, applier, new SqlJournalReader(system), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
+            system.ActorOf(Props.Create(() => new EventFollower(follower, applier, resolver.GetService<IJournalReader>(), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
 
             // Downed by the cluster: fence what is held before the ActorSystem stops. Whatever
             // ends the ActorSystem while the agent is not being stopped (a downing, or Akka.Remote

@@ -11,14 +11,8 @@ namespace VgMesh.Cluster.Tests.Coordinator;
 /// system, so a second incarnation recovers what the first wrote); the multi-node tests run it
 /// on PostgreSQL.
 /// </summary>
-public sealed class CoordinatorActorTests() : TestKit(Config)
+public sealed class CoordinatorActorTests() : TestKit(TestConfig.InMemoryCoordinator)
 {
-    private const string Config = TestConfig.SerializerBinding + """
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        akka.loglevel = INFO
-        """;
-
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     private readonly ScriptedHandler _handler = new();

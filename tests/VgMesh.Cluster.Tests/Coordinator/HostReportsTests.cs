@@ -6,14 +6,8 @@ using VgMesh.Cluster.Coordinator;
 namespace VgMesh.Cluster.Tests.Coordinator;
 
 /// <summary>The hosts' reports in the coordinator: the activation guard, and a new coordinator waiting for every live host's report.</summary>
-public sealed class HostReportsTests() : TestKit(Config)
+public sealed class HostReportsTests() : TestKit(TestConfig.InMemoryCoordinator)
 {
-    private const string Config = TestConfig.SerializerBinding + """
-        akka.persistence.journal.plugin = "akka.persistence.journal.inmem"
-        akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.inmem"
-        akka.loglevel = INFO
-        """;
-
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
 
     private readonly ScriptedHandler _handler = new();
