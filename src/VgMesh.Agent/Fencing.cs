@@ -76,7 +76,9 @@ public sealed partial class FencingService(
             // Asleep until the deadline would come without another answer (an answer only moves
             // it later, and waking re-checks), at most a second: a poll every 100 ms costs a host
             // where every wake-up is expensive (UML).
-            var wait = trigger.IsFenced(1) ? TimeSpan.FromMilliseconds(100) : left;
+            // Out of contact but in a majority (a coordinator failing over): look every 100 ms,
+            // so losing the majority as well fences at once, not up to a second later.
+            var wait = trigger.IsFenced(1) || (majority.InMajority && contact.SinceContact > fenceAfter) ? TimeSpan.FromMilliseconds(100) : left;
             await Task.Delay(wait < Tick ? Tick : wait > TimeSpan.FromSeconds(1) ? TimeSpan.FromSeconds(1) : wait, time, stoppingToken).ConfigureAwait(false);
         }
     }

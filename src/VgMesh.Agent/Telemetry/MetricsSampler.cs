@@ -17,12 +17,12 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
         while (!stoppingToken.IsCancellationRequested)
         {
             var sinceContact = cluster.Contact.SinceContact;
-            var state = cluster.HeldLease() is not null ? LeadershipState.Leader
-                : sinceContact > fenceAfter && !majority.InMajority ? LeadershipState.Fenced : LeadershipState.Follower;
-            metrics.LeadershipChanged(state);
+            var cutOff = sinceContact > fenceAfter && !majority.InMajority;
             try
             {
                 var view = await cluster.StatusAsync(stoppingToken).ConfigureAwait(false);
+                // Leader: the coordinator that answered runs here (its lease is this host's).
+                metrics.LeadershipChanged(view.Host == options.Host || cluster.HeldLease() is not null ? LeadershipState.Leader : cutOff ? LeadershipState.Fenced : LeadershipState.Follower);
                 var own = view.Applied.FirstOrDefault(a => a.Host == options.Host);
                 var progress = own is null ? null : new HostProgress(own.Host, own.Sequence, own.At, view.LastEventSequence - own.Sequence,
                     own.Sequence >= view.LastEventSequence ? TimeSpan.Zero : time.GetUtcNow() - own.At);
@@ -31,6 +31,7 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
             catch (Operations.OperationFailedException) when (!stoppingToken.IsCancellationRequested)
             {
                 // No coordinator answered: what this host knows of the cluster is stale; its contact still tells.
+                metrics.LeadershipChanged(cutOff ? LeadershipState.Fenced : LeadershipState.Follower);
                 metrics.ObserveCluster(0, 0, null, sinceContact, fenceAfter);
             }
 
