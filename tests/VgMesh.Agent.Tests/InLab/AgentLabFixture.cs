@@ -62,6 +62,21 @@ public sealed class AgentLabFixture : IAsyncLifetime
     public async Task<long> SeqnoAsync() =>
         long.Parse((await Lab.ExecOkAsync("node1", ["lvm", "vgs", "--noheadings", "-o", "vg_seqno", "san"])).Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// Every host an up member with its agent answering: a host the cluster downed during an
+    /// earlier cut restarts its agent (exit 75), which takes a lab host some seconds.
+    /// </summary>
+    public Task AllLiveAsync() => AgentLabFixture.EventuallyAsync(async () =>
+    {
+        var agents = 0;
+        foreach (var h in new[] { "node1", "node2", "node3" })
+        {
+            agents += (await CliAsync(h, "host", "list")).ExitCode == 0 ? 1 : 0;
+        }
+
+        return agents == 3 ? (await StatusAsync()).Hosts.Count(h => h.Alive) : 0;
+    }, n => n == 3, TimeSpan.FromSeconds(90), "every host up, its agent answering");
+
     public static Task<T> EventuallyAsync<T>(Func<Task<T>> probe, Func<T, bool> ok, TimeSpan within, string what) =>
         global::VgMesh.Lab.Eventually.UntilAsync(probe, ok, within, what, TimeSpan.FromMilliseconds(250));
 }

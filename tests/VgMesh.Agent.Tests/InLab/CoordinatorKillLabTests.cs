@@ -7,6 +7,7 @@ public class CoordinatorKillLabTests(AgentLabFixture f)
     [Fact]
     public async Task Scenario4_KillCoordinator_OperationsBeforeDuringAfterCompleteExactlyOnce()
     {
+        await f.AllLiveAsync();
         var leader = (await f.StatusAsync()).Leader!;
         var others = new[] { "node1", "node2", "node3" }.Where(h => h != leader).ToArray();
         async Task<(string Name, int Code)> CreateAsync(string host, string name) => (name, (await f.CliAsync(host, "lv", "create", name, "--size", "8M")).ExitCode);

@@ -15,12 +15,17 @@ public class FencingLabTests(AgentLabFixture f)
 
     private static long UnixNs(global::VgMesh.Lvm.Commands.ProcessResult r) => long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>Unfences on the host once its agent answers again (it may be restarting after a downing).</summary>
+    private Task UnfenceAsync(string host, string lv) =>
+        AgentLabFixture.EventuallyAsync(() => f.CliAsync(host, "lv", "unfence", lv), r => r.ExitCode == 0, TimeSpan.FromSeconds(90), $"{lv} unfenced on {host}");
+
     private static Task PartitionAsync(string host, bool cut) =>
         global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", cut ? "partition" : "heal", host]);
 
     [Fact]
     public async Task Scenario5_PartitionedHolderFencesItself_GrantedElsewhereOnlyAfterItsDeadlineAndGrace_NeverOnTwoHosts()
     {
+        await f.AllLiveAsync();
         await f.OkAsync("node1", "lv", "create", "p5", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "p5", "--exclusive", "--host", "node2");
         var clock = Stopwatch.StartNew();
@@ -112,6 +117,7 @@ public class FencingLabTests(AgentLabFixture f)
     [Fact]
     public async Task Unfence_AfterReconnectStillHoldingTheClaim_OnlyOnThatHost_RealTableBack()
     {
+        await f.AllLiveAsync();
         await f.OkAsync("node1", "lv", "create", "p6", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "p6", "--exclusive", "--host", "node3");
         await PartitionAsync("node3", cut: true);
@@ -132,7 +138,7 @@ public class FencingLabTests(AgentLabFixture f)
         Assert.Equal(1, elsewhere.ExitCode);
         Assert.Contains("not fenced on node1", elsewhere.Stderr, StringComparison.Ordinal);
 
-        await f.OkAsync("node3", "lv", "unfence", "p6");
+        await UnfenceAsync("node3", "p6");
         Assert.True(await WritableOnAsync("node3", "san-p6"));
         await f.Lab.ExecOkAsync("node3", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p6", "bs=4096", "count=1", "oflag=direct", "status=none"]);
     }
@@ -140,6 +146,7 @@ public class FencingLabTests(AgentLabFixture f)
     [Fact]
     public async Task AgentRestartedWhileCutOff_FencesWhatItHeldBeforeJoining()
     {
+        await f.AllLiveAsync();
         await f.OkAsync("node1", "lv", "create", "p7", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "p7", "--exclusive", "--host", "node3");
         // The agent dies while connected (nothing fenced), the host is cut off, the agent comes back.
@@ -159,7 +166,7 @@ public class FencingLabTests(AgentLabFixture f)
         }
 
         await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node3", "host", "list"), r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "node3's agent joins after the heal");
-        await f.OkAsync("node3", "lv", "unfence", "p7");
+        await UnfenceAsync("node3", "p7");
         Assert.True(await WritableOnAsync("node3", "san-p7"));
     }
 }

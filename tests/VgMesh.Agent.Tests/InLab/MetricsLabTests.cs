@@ -84,6 +84,7 @@ public partial class MetricsLabTests(AgentLabFixture f)
     [Fact]
     public async Task RealPrometheus_EveryDashboardAndRuleExpressionHasData_FencedAlertFiresOnPartition()
     {
+        await f.AllLiveAsync();
         await LabAsync("prometheus", "start");
         try
         {
