@@ -121,7 +121,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
 
     /// <summary>
     /// Restores the real table of an LV this host fenced, once this host holds its claim again
-    /// (and so a live session): an operator's decision, never automatic.
+    /// (and so is back in the cluster): an operator's decision, never automatic.
     /// </summary>
     public async Task<OperationView> UnfenceAsync(string name, CancellationToken ct)
     {

@@ -30,7 +30,7 @@ public static class Reconciler
             {
                 // A fenced LV keeps its error table: a refresh or an activation would reload the real one.
                 actions.Add(new Alert(lv.Name, "fenced",
-                    $"{desired.Vg}/{lv.Name} was fenced when this host lost its session; I/O to it fails. Once this host holds its claim, run 'vgmesh lv unfence {lv.Name}' here"));
+                    $"{desired.Vg}/{lv.Name} was fenced when this host lost contact with the cluster; I/O to it fails. Once this host holds its claim, run 'vgmesh lv unfence {lv.Name}' here"));
             }
         }
 

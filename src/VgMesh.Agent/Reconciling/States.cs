@@ -16,7 +16,7 @@ public enum HostIntent
 /// <param name="Uuid">The LV uuid without dashes, as device-mapper uuids carry it.</param>
 /// <param name="ActiveElsewhere">Hosts (other than this one) that report it active.</param>
 /// <param name="CompareTableSize">False for snapshots: their table spans the origin, not the COW size LVM reports.</param>
-/// <param name="Fenced">This host loaded an error table into it when its session ran out; only a deactivation or an operator's unfence ends that.</param>
+/// <param name="Fenced">This host loaded an error table into it when it lost contact with the cluster; only a deactivation or an operator's unfence ends that.</param>
 public sealed record DesiredLv(string Name, string Uuid, long SizeBytes, HostIntent Intent, bool Exclusive, IReadOnlyList<string> ActiveElsewhere, bool CompareTableSize = true, bool Fenced = false);
 
 /// <summary>Desired state: the VG's on-disk metadata and the activation claims.</summary>
