@@ -101,12 +101,8 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
     /// <summary>The time a lease must still have left for a write under it to start.</summary>
     public TimeSpan LeaseMargin => ClusterHostingExtensions.CoordinatorLease(system).SafetyMargin;
 
-    /// <summary>The lease this host holds as coordinator now, or null.</summary>
-    public (string Owner, ILeaseGuard Guard)? HeldLease()
-    {
-        var lease = ClusterHostingExtensions.CoordinatorLease(system);
-        return lease.Current is { } g ? (lease.Owner, g) : null;
-    }
+    /// <summary>The lease acquisition this host holds as coordinator now, or null.</summary>
+    public ILeaseGuard? HeldLease() => ClusterHostingExtensions.CoordinatorLease(system).Current;
 }
 
 /// <summary>Listens on the hosts topic for the agent (reports that changed, a new coordinator).</summary>

@@ -311,7 +311,7 @@ public sealed partial class VolumeOperations(
         await ActiveOnAsync(op, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
 
     private DelegatedStep Step(string kind, LvOperation args, OperationContext op) =>
-        new(kind, args, options.Host, op.Lease.Generation, op.Request.Id, cluster.HeldLease()?.Owner ?? "");
+        new(kind, args, options.Host, op.Lease.Generation, op.Request.Id, op.Lease.Owner);
 
     private async Task<StepResult> DelegateAsync(OperationContext op, string host, DelegatedStep step, LeaderPermit permit, CancellationToken ct)
     {

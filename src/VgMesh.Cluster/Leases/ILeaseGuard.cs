@@ -9,6 +9,9 @@ public interface ILeaseGuard
     /// <summary>The generation of this acquisition: the fencing token recorded with every write.</summary>
     long Generation { get; }
 
+    /// <summary>The owner written in the lease row for this acquisition: with the generation, what another host checks a delegated write against.</summary>
+    string Owner { get; }
+
     /// <summary>How long the lease is certain to be held without another renewal, on this host's clock; zero once lost.</summary>
     TimeSpan TimeLeft { get; }
 

@@ -170,6 +170,8 @@ public sealed class SqlLease : Lease
 
         public long Generation { get; } = generation;
 
+        public string Owner => lease.Owner;
+
         public CancellationToken Lost => _lost.Token;
 
         public TimeSpan TimeLeft

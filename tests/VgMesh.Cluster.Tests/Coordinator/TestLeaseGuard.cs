@@ -9,6 +9,8 @@ internal sealed class TestLeaseGuard(long generation) : ILeaseGuard, IDisposable
 
     public long Generation => generation;
 
+    public string Owner => "node1:4053#test";
+
     public bool Held { get; set; } = true;
 
     public TimeSpan TimeLeft => Held && !_lost.IsCancellationRequested ? TimeSpan.FromSeconds(30) : TimeSpan.Zero;
