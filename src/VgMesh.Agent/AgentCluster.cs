@@ -9,11 +9,15 @@ using VgMesh.Cluster.Leases;
 
 namespace VgMesh.Agent;
 
-/// <summary>A cluster member as <c>vgmesh host list</c> shows it.</summary>
-public sealed record MemberView(string Host, string Address, string Status, bool Reachable);
+/// <summary>A cluster member as this host's membership sees it.</summary>
+public sealed record MemberView(string Host, string Address, Akka.Cluster.MemberStatus Status, bool Reachable)
+{
+    /// <summary>Up and reachable from here: a host a coordinator can delegate to, and whose answer it can wait for.</summary>
+    public bool Live => Status == Akka.Cluster.MemberStatus.Up && Reachable;
 
-/// <summary>The <see cref="ActorRegistry"/> key of this host's listener on the hosts topic.</summary>
-public sealed class HostsTopicKey;
+    /// <summary>Still in the cluster: not downed, exiting or removed.</summary>
+    public bool Member => Status is Akka.Cluster.MemberStatus.Joining or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving;
+}
 
 /// <summary>
 /// The agent's door to the cluster: typed asks to the coordinator singleton (each with a
@@ -79,7 +83,7 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
         return [.. state.Members.Where(m => m.HasRole(ClusterHostingExtensions.Role))
             .Select(m => (Host: ClusterHostingExtensions.HostOf(m), Member: m))
             .Where(x => x.Host is not null)
-            .Select(x => new MemberView(x.Host!, x.Member.Address.ToString(), x.Member.Status.ToString().ToLowerInvariant(), !state.Unreachable.Contains(x.Member)))
+            .Select(x => new MemberView(x.Host!, x.Member.Address.ToString(), x.Member.Status, !state.Unreachable.Contains(x.Member)))
             .OrderBy(m => m.Host, StringComparer.Ordinal)];
     }
 
@@ -90,10 +94,10 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
     /// The cluster has decided the host is gone: no member of that name is joining, up or
     /// leaving (it was downed, is exiting, or was removed). Only then may its claims move.
     /// </summary>
-    public bool IsGone(string host) => !Members().Any(m => m.Host == host && m.Status is "joining" or "up" or "weaklyup" or "leaving");
+    public bool IsGone(string host) => !Members().Any(m => m.Host == host && m.Member);
 
-    /// <summary>Up and reachable from here: a host a coordinator can delegate to, and whose answer it can wait for.</summary>
-    public bool IsLive(string host) => Members().Any(m => m.Host == host && m.Status == "up" && m.Reachable);
+    /// <summary>See <see cref="MemberView.Live"/>.</summary>
+    public bool IsLive(string host) => Members().Any(m => m.Host == host && m.Live);
 
     /// <summary>The coordinator lease's row in the database, as any host reads it: who coordinates, under which generation, for how long at least.</summary>
     public Task<LeaseRow?> CoordinatorLeaseAsync(CancellationToken ct) => ClusterHostingExtensions.CoordinatorLease(system).ReadRowAsync(ct);

@@ -172,11 +172,11 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             var s = statuses.GetValueOrDefault(h);
             var lagEvents = Math.Max(0, view.LastEventSequence - (a?.Sequence ?? 0));
             var lagSeconds = lagEvents == 0 || a is null ? 0 : Math.Max(0, (now - a.At).TotalSeconds);
-            return new HostView(h, m is null ? [] : [m.Address, .. s?.ApiAddress is { } api ? new[] { api } : []], "", default, m is { Status: "up", Reachable: true }, h == view.Host,
+            return new HostView(h, m is null ? [] : [m.Address, .. s?.ApiAddress is { } api ? new[] { api } : []], "", default, m is { Live: true }, h == view.Host,
                 a?.Sequence ?? 0, lagEvents, lagSeconds, s?.Active.Select(x => x.Name).ToList() ?? [],
                 [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")])
             {
-                MemberStatus = m is null ? "removed" : m.Reachable ? m.Status : "unreachable",
+                MemberStatus = m is null ? "removed" : m.Reachable ? m.Status.ToString().ToLowerInvariant() : "unreachable",
             };
         }).ToList();
     }

@@ -40,15 +40,12 @@ public sealed partial class ReconcileService(
     /// <summary>
     /// Events that change nothing in any host's device-mapper state: the new LV is inactive, a
     /// snapshot was made by the host where its origin is active, a rename needed the LV inactive
-    /// everywhere. A host acknowledges them without a pass (if it has applied everything before).
+    /// everywhere. A host applies them without a pass.
     /// </summary>
     private static readonly HashSet<string> Quiet = new(StringComparer.Ordinal) { "lv.created", "lv.snapshot-created", "lv.renamed" };
 
     /// <summary>Events that concern only hosts where the LV has a device (and, for a claim, the claimant).</summary>
     private static readonly HashSet<string> QuietWithoutDevice = new(StringComparer.Ordinal) { "lv.extended", "lv.reduced", "lv.removed", "lv.released", "lv.claimed" };
-
-    /// <summary>Asks for a pass soon (e.g. after this host's own change).</summary>
-    public void Poke() => _triggers.Writer.TryWrite(0);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
