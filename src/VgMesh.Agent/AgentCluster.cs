@@ -40,10 +40,10 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
 
     public Task<SubmitAnswer> SubmitAsync(OperationRequest request, TimeSpan wait, CancellationToken ct) => client.SubmitAsync(request, wait, ct);
 
-    /// <summary>The coordinator's view now; an <see cref="OperationFailedException"/> (no-coordinator) when none answers in time.</summary>
+    /// <summary>The coordinator's view now; a <see cref="NoCoordinator"/> when none answers in time.</summary>
     public async Task<CoordinatorStatus> StatusAsync(CancellationToken ct) =>
         await client.StatusAsync(AskTimeout, ct).ConfigureAwait(false)
-            ?? throw new OperationFailedException("no-coordinator", $"NotCoordinator: no coordinator answered within {AskTimeout.TotalSeconds:0} s; 'vgmesh cluster status' shows whether one runs. Retry when it does.");
+            ?? throw new NoCoordinator($"no coordinator answered within {AskTimeout.TotalSeconds:0} s; 'vgmesh cluster status' shows whether one runs. Retry when it does.");
 
     /// <summary>The coordinator's view once every host of <paramref name="hosts"/> has applied <paramref name="sequence"/>; null when the wait runs out first.</summary>
     public async Task<CoordinatorStatus?> WaitAppliedAsync(long sequence, IEnumerable<string> hosts, TimeSpan wait, CancellationToken ct)
@@ -107,6 +107,9 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
 
     /// <summary>The lease acquisition this host holds as coordinator now, or null.</summary>
     public ILeaseGuard? HeldLease() => ClusterHostingExtensions.CoordinatorLease(system).Current;
+
+    /// <summary>This host's part in the coordinator lease (none, acquiring, held, lost): the singleton's state as the metrics show it.</summary>
+    public LeaseState CoordinatorLeaseState() => ClusterHostingExtensions.CoordinatorLease(system).State;
 }
 
 /// <summary>Listens on the hosts topic for the agent (reports that changed, a new coordinator).</summary>

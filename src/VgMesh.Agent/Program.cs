@@ -129,13 +129,23 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
 s.AddSingleton<StateReader>();
 s.AddSingleton<ActivationGuard>();
 s.AddSingleton<Executor>();
+s.AddSingleton<EventTriage>();
 s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>()));
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());
 s.AddHostedService<HistoryService>();
 s.AddSingleton<PeerClient>();
 s.AddSingleton<LocalSteps>();
+s.AddSingleton<Placement>();
+s.AddSingleton<ExtendOperation>();
+foreach (var operation in new[] { typeof(CreateOperation), typeof(RemoveOperation), typeof(ReduceOperation), typeof(SnapshotOperation), typeof(MergeOperation), typeof(RenameOperation), typeof(ActivateOperation), typeof(DeactivateOperation) })
+{
+    s.AddSingleton(typeof(IVolumeOperation), operation);
+}
+
+s.AddSingleton<IVolumeOperation>(sp => sp.GetRequiredService<ExtendOperation>());
 s.AddSingleton<VolumeOperations>();
+s.AddSingleton<StepRunner>();
 s.AddSingleton<VolumeService>();
 
 var app = builder.Build();

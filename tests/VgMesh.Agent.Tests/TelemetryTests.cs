@@ -24,7 +24,7 @@ public sealed class TelemetryTests : IDisposable
         foreach (var family in new[]
         {
             "vgmesh_reconcile_passes_total{result=\"failed\"} 0", "vgmesh_reconcile_repaired_total{kind=\"refresh\"} 0", "vgmesh_fenced_lvs 0",
-            "vgmesh_leadership_state{state=\"follower\"} 1", "vgmesh_lvm_command_duration_seconds_bucket{command=\"lvs\",result=\"ok\",tool=\"lvm\",le=\"0.5\"} 1",
+            "vgmesh_leadership_state{state=\"follower\"} 1", "vgmesh_coordinator_lease_state{state=\"none\"} 1", "vgmesh_cluster_members{status=\"unreachable\"} 0", "vgmesh_lvm_command_duration_seconds_bucket{command=\"lvs\",result=\"ok\",tool=\"lvm\",le=\"0.5\"} 1",
         })
         {
             Assert.Contains(family, text, StringComparison.Ordinal);

@@ -34,11 +34,11 @@ public static class Endpoints
         v1.MapGet("/events", (HttpContext http, long? after, bool? follow, VolumeService s, CancellationToken ct) => s.EventsAsync(http, after, follow ?? false, ct));
 
         // A coordinator hands a step to the host where the LV is active (TCP, with the cluster token).
-        v1.MapPost("/internal/steps", async (HttpContext http, VolumeOperations ops, CancellationToken ct) =>
+        v1.MapPost("/internal/steps", async (HttpContext http, StepRunner steps, CancellationToken ct) =>
         {
             using var body = new StreamReader(http.Request.Body);
             var step = PeerClient.Parse(await body.ReadToEndAsync(ct).ConfigureAwait(false));
-            return Results.Json(await ops.RunStepAsync(step, ct).ConfigureAwait(false), AgentJsonContext.Default.StepResult);
+            return Results.Json(await steps.RunAsync(step, ct).ConfigureAwait(false), AgentJsonContext.Default.StepResult);
         });
         v1.MapGet("/cluster/status", (VolumeService s, CancellationToken ct) => s.StatusAsync(ct));
     }
@@ -62,10 +62,10 @@ public static class Endpoints
 
     private static Problem? Map(Exception e) => e switch
     {
-        OperationFailedException f => P(f.Code, f.Message),
+        VolumeException v => P(v.Code, v.Message),
         InvalidLvmNameException n => P("invalid-name", n.Message),
         LvmException l => P(l.Code, l.Message),
-        VgMesh.Cluster.Leases.LeaseLostException l => P("not-leader", $"NotCoordinator: {l.Message}"),
+        VgMesh.Cluster.Leases.LeaseLostException l => P(NotCoordinator.ErrorCode, new NotCoordinator(l.Message).Message),
         System.Text.Json.JsonException j => P("bad-request", $"the request body is not valid JSON for this call: {j.Message}"),
         BadHttpRequestException b => P("bad-request", $"the request body is not valid: {b.Message}"),
         ArgumentException a => P("bad-request", a.Message),
@@ -74,7 +74,7 @@ public static class Endpoints
 
     private static Problem P(string code, string detail)
     {
-        var status = OperationFailedException.StatusOf(code);
+        var status = VolumeException.StatusOf(code);
         return new Problem($"https://vgmesh.invalid/problems/{code}", code, status == 500 && code != "failed" ? 409 : status, detail, code);
     }
 

@@ -34,7 +34,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     {
         LvmNames.ValidateLv(name);
         return (await ListAsync(ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == name)
-            ?? throw new OperationFailedException("not-found", $"{options.VolumeGroup}/{name} does not exist; 'vgmesh lv list' shows what does.");
+            ?? throw new LvNotFound($"{options.VolumeGroup}/{name}");
     }
 
     public Task<OperationView> CreateAsync(CreateLvBody body, CancellationToken ct)
@@ -61,7 +61,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         var size = ParseSize(body.Size, allowRelative: true);
         if (size.IsRelative && (size.Sign > 0) != grow)
         {
-            throw new OperationFailedException("invalid-size", $"'{body.Size}' {(grow ? "would shrink" : "would grow")} {name}; use {(grow ? "reduce" : "extend")}.");
+            throw new InvalidSize($"'{body.Size}' {(grow ? "would shrink" : "would grow")} {name}; use {(grow ? "reduce" : "extend")}.");
         }
 
         return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, new LvOperation(name, size.Bytes, size.Sign), body.OperationId, null, ct);
@@ -73,7 +73,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         var host = body.Host ?? options.Host;
         if (!cluster.IsLive(host))
         {
-            throw new OperationFailedException("unknown-host", $"host '{host}' is not a live member of this cluster; 'vgmesh host list' shows the members.");
+            throw new UnknownHost(host, $"host '{host}' is not a live member of this cluster; 'vgmesh host list' shows the members.");
         }
 
         // Settled: active on the host, and (exclusive) nowhere else.
@@ -107,7 +107,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         long? chunk = body.ChunkSize is null ? null : ParseSize(body.ChunkSize, allowRelative: false).Bytes;
         if (chunk is { } c && (c < 4096 || c > 512 * 1024 || (c & (c - 1)) != 0))
         {
-            throw new OperationFailedException("invalid-size", $"chunk size '{body.ChunkSize}' of snapshot {body.Name} must be a power of two from 4K to 512K.");
+            throw new InvalidSize($"chunk size '{body.ChunkSize}' of snapshot {body.Name} must be a power of two from 4K to 512K.");
         }
 
         return SubmitAsync(OperationKinds.Snapshot, new LvOperation(origin, size.Bytes, NewName: body.Name, ChunkBytes: chunk), body.OperationId, null, ct);
@@ -128,13 +128,13 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         LvmNames.ValidateLv(name);
         if (!fenced.Current.Contains(name))
         {
-            throw new OperationFailedException("not-found", $"{options.VolumeGroup}/{name} is not fenced on {options.Host}; run unfence on the host that fenced it ('vgmesh host list' shows fenced LVs in its alerts).");
+            throw new LvNotFound($"{options.VolumeGroup}/{name}", $"{options.VolumeGroup}/{name} is not fenced on {options.Host}; run unfence on the host that fenced it ('vgmesh host list' shows fenced LVs in its alerts).");
         }
 
         var claim = StateReader.Claims(await cluster.StatusAsync(ct).ConfigureAwait(false)).GetValueOrDefault(name);
         if (claim?.Host != options.Host)
         {
-            throw new OperationFailedException("in-use", $"{options.VolumeGroup}/{name} is claimed by {claim?.Host ?? "nobody"}, not {options.Host}; its fenced device here is released by the reconciler, or claim it here first (vgmesh lv activate {name} --host {options.Host}).");
+            throw new LvInUse(claim?.Host is { } holder ? [holder] : [], $"{options.VolumeGroup}/{name} is claimed by {claim?.Host ?? "nobody"}, not {options.Host}; its fenced device here is released by the reconciler, or claim it here first (vgmesh lv activate {name} --host {options.Host}).");
         }
 
         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, name), ct).ConfigureAwait(false);
@@ -183,7 +183,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
 
     public async Task<HostView> ShowHostAsync(string host, CancellationToken ct) =>
         (await HostsAsync(ct).ConfigureAwait(false)).FirstOrDefault(h => h.Host == host)
-            ?? throw new OperationFailedException("unknown-host", $"host '{host}' is not known to this cluster (not a member and no progress record); 'vgmesh host list' shows the hosts.");
+            ?? throw new UnknownHost(host, $"host '{host}' is not known to this cluster (not a member and no progress record); 'vgmesh host list' shows the hosts.");
 
     /// <summary>
     /// Streams events as NDJSON from the coordinator's journal. Without follow the stream ends
@@ -222,12 +222,12 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     {
         if (!SizeSpec.TryParse(text, out var size, out var error))
         {
-            throw new OperationFailedException("invalid-size", error);
+            throw new InvalidSize(error);
         }
 
         if (size.IsRelative && !allowRelative)
         {
-            throw new OperationFailedException("invalid-size", $"size '{text}' must be absolute here (no + or -)");
+            throw new InvalidSize($"size '{text}' must be absolute here (no + or -)");
         }
 
         return size;
@@ -240,14 +240,13 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         var result = answer switch
         {
             SubmitAnswer.Finished f => f.Result,
-            SubmitAnswer.Refused r => throw new OperationFailedException("bad-request", r.Reason),
-            SubmitAnswer.OutcomeUnknown u => throw new OperationFailedException("no-coordinator",
-                $"NotCoordinator: operation {u.OperationId} has no result after {u.Waited.TotalSeconds:0} s: no coordinator answered, and it may still run. Resubmit it with --operation-id {u.OperationId} to get its result; it runs at most once."),
+            SubmitAnswer.Refused r => throw new BadRequest(r.Reason),
+            SubmitAnswer.OutcomeUnknown u => throw NoCoordinator.OutcomeUnknown(u.OperationId, u.Waited),
             _ => throw new InvalidOperationException("unknown answer"),
         };
         if (result.Status != OperationStatus.Succeeded)
         {
-            throw new OperationFailedException(result.Data ?? "failed", result.Message);
+            throw VolumeException.FromCode(result.Data ?? "failed", result.Message);
         }
 
         // Every live host applies the change (its reconciler acts, and its follower acknowledges):

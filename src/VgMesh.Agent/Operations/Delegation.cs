@@ -35,11 +35,11 @@ public sealed class DelegatedPermit : MetadataWritePermit
     {
         if (_time.GetTimestamp() >= _validUntil)
         {
-            throw new OperationFailedException("not-leader", $"NotCoordinator: the delegation from {_coordinator} (lease generation {_token}) is older than its safe margin; the coordinator retries it.");
+            throw new NotCoordinator($"the delegation from {_coordinator} (lease generation {_token}) is older than its safe margin; the coordinator retries it.");
         }
     }
 
-    /// <summary>Checks the step's coordinator against the lease row; refuses (not-leader) when it no longer holds that lease.</summary>
+    /// <summary>Checks the step's coordinator against the lease row; refuses (<see cref="NotCoordinator"/>) when it no longer holds that lease.</summary>
     public static async Task<DelegatedPermit> VerifyAsync(AgentCluster cluster, DelegatedStep step, TimeProvider time, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(cluster);
@@ -48,13 +48,13 @@ public sealed class DelegatedPermit : MetadataWritePermit
         var row = await cluster.CoordinatorLeaseAsync(ct).ConfigureAwait(false);
         if (row is null || row.Owner != step.LeaseOwner || row.Generation != step.FencingToken)
         {
-            throw new OperationFailedException("not-leader", $"NotCoordinator: {step.Coordinator} asked under lease generation {step.FencingToken}, but the lease row says generation {row?.Generation ?? 0} held by {row?.Owner ?? "nobody"}; nothing was run.");
+            throw new NotCoordinator($"{step.Coordinator} asked under lease generation {step.FencingToken}, but the lease row says generation {row?.Generation ?? 0} held by {row?.Owner ?? "nobody"}; nothing was run.");
         }
 
         var margin = cluster.LeaseMargin;
         if (row.Remaining < margin)
         {
-            throw new OperationFailedException("not-leader", $"NotCoordinator: the coordinator's lease has only {row.Remaining.TotalSeconds:0.0} s left; nothing was run.");
+            throw new NotCoordinator($"the coordinator's lease has only {row.Remaining.TotalSeconds:0.0} s left; nothing was run.");
         }
 
         // Counted from before the read: the lease cannot have had more left than the row said then.
@@ -74,7 +74,7 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
         ArgumentNullException.ThrowIfNull(step);
         if (address is null || _token is null)
         {
-            throw new OperationFailedException("cannot-delegate",
+            throw new CannotDelegate(
                 $"{step.Args.Lv} is active on {host}, where this change must run, but {(address is null ? $"{host} has no TCP API address (TcpListen)" : "this agent has no cluster token (TokenFile)")}; configure it, or deactivate the LV first.");
         }
 
@@ -91,7 +91,7 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
 
         var problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json"
             ? await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.Problem, ct).ConfigureAwait(false) : null;
-        throw new OperationFailedException(problem?.Code ?? "failed", $"on {host}: {problem?.Detail ?? $"answered {(int)r.StatusCode}"}");
+        throw VolumeException.FromCode(problem?.Code ?? "failed", problem?.Detail is { } detail ? $"on {host}: {detail}" : $"on {host}: answered {(int)r.StatusCode}");
     }
 
     public static DelegatedStep Parse(string json) => JsonSerializer.Deserialize(json, AgentJsonContext.Default.DelegatedStep)

@@ -5,17 +5,23 @@ using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Reconciling;
 
+/// <summary>What the executor did with a list of actions.</summary>
+/// <param name="Alerts">The planner's alerts, and those of actions that were refused.</param>
+/// <param name="Acted">The actions carried out (device-mapper changed as they asked).</param>
+public sealed record Execution(IReadOnlyList<string> Alerts, IReadOnlyList<ReconcileAction> Acted);
+
 /// <summary>
-/// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes).
-/// Expected refusals (a device in use) become alerts, not failures.
+/// Acts on the reconciler's decisions, one at a time, on this host only (no metadata writes):
+/// every change this host's reconciling makes to its device-mapper state goes through here, the
+/// ends of a handoff included. Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
 public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deactivator, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
 {
-    /// <returns>Alerts: the planner's, and those of actions that were refused.</returns>
-    public async Task<IReadOnlyList<string>> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
+    public async Task<Execution> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(actions);
         var alerts = new List<string>();
+        var acted = new List<ReconcileAction>();
         HashSet<string>? existing = null;
         foreach (var action in actions)
         {
@@ -63,6 +69,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                         continue;
                 }
 
+                acted.Add(action);
                 LogActed(logger, action.GetType().Name, action.Subject);
                 metrics.Drift(KindOf(action), repaired: true);
             }
@@ -92,7 +99,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
             }
         }
 
-        return alerts;
+        return new Execution(alerts, acted);
     }
 
     private static string KindOf(ReconcileAction action) => action switch

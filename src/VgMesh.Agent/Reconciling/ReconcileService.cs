@@ -8,7 +8,6 @@ using VgMesh.Cluster;
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Cluster.Events;
 using VgMesh.Lvm;
-using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Reconciling;
 
@@ -21,7 +20,7 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, Executor executor, LvmDriver lvm, DmSetup dm, ActivationGuard guard, Operations.LocalSteps localSteps, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
@@ -37,16 +36,6 @@ public sealed partial class ReconcileService(
     private volatile HashSet<string> _activeHere = []; // replaced whole, never changed in place
     private volatile bool _passing;
 
-    /// <summary>
-    /// Events that change nothing in any host's device-mapper state: the new LV is inactive, a
-    /// snapshot was made by the host where its origin is active, a rename needed the LV inactive
-    /// everywhere. A host applies them without a pass.
-    /// </summary>
-    private static readonly HashSet<string> Quiet = new(StringComparer.Ordinal) { "lv.created", "lv.snapshot-created", "lv.renamed" };
-
-    /// <summary>Events that concern only hosts where the LV has a device (and, for a claim, the claimant).</summary>
-    private static readonly HashSet<string> QuietWithoutDevice = new(StringComparer.Ordinal) { "lv.extended", "lv.reduced", "lv.removed", "lv.released", "lv.claimed" };
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         cluster.HostsChanged += (_, m) => _ = Task.Run(() => OnHostsChangedAsync(m, stoppingToken), stoppingToken);
@@ -60,7 +49,7 @@ public sealed partial class ReconcileService(
             {
                 await PassAsync(stoppingToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is LvmException or Operations.OperationFailedException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
+            catch (Exception e) when (e is LvmException or Operations.VolumeException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
             {
                 metrics.Pass(ok: false, 0);
                 LogPassFailed(logger, e.Message);
@@ -94,14 +83,14 @@ public sealed partial class ReconcileService(
         var last = events.IsEmpty ? 0 : events[^1].Sequence;
         var batch = events.Select(e => e.Event).ToList();
         Volatile.Write(ref _seen, last);
-        var quiet = await QuietHereAsync(batch, ct).ConfigureAwait(false);
+        var quiet = await triage.QuietHereAsync(batch, _activeHere, ct).ConfigureAwait(false);
         if (!quiet)
         {
             // A handoff's two ends act at once; when that is all the batch asks of this host,
             // it is applied without a pass.
             var handled = new HashSet<string>(await ReleaseMovedAsync(batch, ct).ConfigureAwait(false), StringComparer.Ordinal);
             handled.UnionWith(await TakeClaimedAsync(batch, ct).ConfigureAwait(false));
-            quiet = handled.Count > 0 && await AllHandledAsync(batch, handled, ct).ConfigureAwait(false);
+            quiet = handled.Count > 0 && await triage.AllHandledAsync(batch, handled, _activeHere, ct).ConfigureAwait(false);
         }
 
         if (!quiet)
@@ -116,6 +105,20 @@ public sealed partial class ReconcileService(
             _triggers.Writer.TryWrite(last);
             await done.Task.WaitAsync(ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Events this host missed were pruned from the journal: a full pass, which reads the state itself, stands in for them.</summary>
+    public async Task ResyncAsync(CancellationToken ct)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_waitGate)
+        {
+            // Any pass that starts from now on reads the metadata as it is, which is what counts.
+            _passWaiters.Add((Volatile.Read(ref _seen), done));
+        }
+
+        _triggers.Writer.TryWrite(0);
+        await done.Task.WaitAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -144,7 +147,7 @@ public sealed partial class ReconcileService(
                     break;
             }
         }
-        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or OperationCanceledException)
+        catch (Exception e) when (e is LvmException or Operations.VolumeException or OperationCanceledException)
         {
             LogPassFailed(logger, $"after a report from the cluster: {e.Message}");
         }
@@ -168,17 +171,16 @@ public sealed partial class ReconcileService(
         {
             foreach (var lv in ready.Where(_waiting.Contains))
             {
-                if (await guard.CheckAsync(lv, exclusive: true, ct).ConfigureAwait(false) is null)
+                // The executor asks the activation guard first, as for any activation.
+                if ((await executor.ExecuteAsync([new Activate(lv, Exclusive: true)], ct).ConfigureAwait(false)).Acted.Count > 0)
                 {
-                    await lvm.ActivateAsync(new LvRef(options.VolumeGroup, lv), ActivationMode.Exclusive, ct).ConfigureAwait(false);
                     _activeHere = [.. _activeHere, lv];
                     await guard.ActivatedAsync(lv, ct).ConfigureAwait(false);
-                    metrics.Drift("activate", repaired: true);
                     _waiting = _waiting.Where(w => w != lv).ToList();
                 }
             }
         }
-        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is LvmException or Operations.VolumeException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogPassFailed(logger, $"handoff activation: {e.Message}");
         }
@@ -207,8 +209,8 @@ public sealed partial class ReconcileService(
         try
         {
             var fencedHere = fenced.Current;
-            var alerts = await executor.ExecuteAsync([.. moved.Select(lv => new Deactivate(lv, Unfences: fencedHere.Contains(lv)))], ct).ConfigureAwait(false);
-            if (alerts.Count == 0)
+            var done = await executor.ExecuteAsync([.. moved.Select(lv => new Deactivate(lv, Unfences: fencedHere.Contains(lv)))], ct).ConfigureAwait(false);
+            if (done.Alerts.Count == 0)
             {
                 var now = guard.Current;
                 var left = now.Active.Where(a => !moved.Contains(a.Name)).ToList();
@@ -217,7 +219,7 @@ public sealed partial class ReconcileService(
                 return moved;
             }
         }
-        catch (Exception e) when (e is LvmException or Operations.OperationFailedException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is LvmException or Operations.VolumeException or HttpRequestException && !ct.IsCancellationRequested)
         {
             LogPassFailed(logger, $"handoff release: {e.Message}");
         }
@@ -227,21 +229,6 @@ public sealed partial class ReconcileService(
         }
 
         return [];
-    }
-
-    /// <summary>True when every event of the batch is one of the handled claims or asks nothing of this host.</summary>
-    private async Task<bool> AllHandledAsync(IReadOnlyList<ClusterEvent> batch, HashSet<string> handled, CancellationToken ct)
-    {
-        foreach (var e in batch)
-        {
-            var slash = e.Subject.IndexOf('/', StringComparison.Ordinal);
-            if (!(e.Kind == "lv.claimed" && slash > 0 && handled.Contains(e.Subject[(slash + 1)..])) && !await QuietHereAsync([e], ct).ConfigureAwait(false))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>
@@ -268,9 +255,12 @@ public sealed partial class ReconcileService(
     private static Dictionary<string, LvOperation?> LastClaims(IReadOnlyList<ClusterEvent> batch)
     {
         var last = new Dictionary<string, LvOperation?>(StringComparer.Ordinal);
-        foreach (var e in batch.Where(e => e.Kind == "lv.claimed" && e.Subject.Contains('/', StringComparison.Ordinal)))
+        foreach (var e in batch.Where(e => e.Kind == "lv.claimed"))
         {
-            last[e.Subject[(e.Subject.IndexOf('/', StringComparison.Ordinal) + 1)..]] = e.Data is null ? null : JsonSerializer.Deserialize(e.Data, AgentJsonContext.Default.LvOperation);
+            if (EventTriage.LvOf(e) is { } lv)
+            {
+                last[lv] = e.Data is null ? null : JsonSerializer.Deserialize(e.Data, AgentJsonContext.Default.LvOperation);
+            }
         }
 
         return last;
@@ -283,7 +273,7 @@ public sealed partial class ReconcileService(
         var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
         var actions = Reconciler.Plan(desired, actual);
         _waiting = [.. actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).Union(_claimedSincePass)];
-        var alerts = await executor.ExecuteAsync(actions, ct).ConfigureAwait(false);
+        var alerts = (await executor.ExecuteAsync(actions, ct).ConfigureAwait(false)).Alerts;
 
         // Report what is active here after acting (read again only if something was done).
         var active = actions.Any(a => a is not Alert) ? await reader.ActiveNowAsync(lvs, ct).ConfigureAwait(false)
@@ -311,53 +301,6 @@ public sealed partial class ReconcileService(
         {
             LogPass(logger, actions.Count, alerts.Count, revision);
         }
-    }
-
-    /// <summary>
-    /// True when the batch asks nothing of this host's device-mapper state, so acknowledging it
-    /// needs no pass: a look in sysfs per event at most, instead of a pass's four reads.
-    /// </summary>
-    private async Task<bool> QuietHereAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
-    {
-        try
-        {
-            return await QuietCoreAsync(batch, ct).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is LvmException or JsonException)
-        {
-            return false; // unsure: a full pass decides
-        }
-    }
-
-    private async Task<bool> QuietCoreAsync(IReadOnlyList<ClusterEvent> batch, CancellationToken ct)
-    {
-        foreach (var e in batch)
-        {
-            if (Quiet.Contains(e.Kind) || (e.Kind == "lv.extended" && localSteps.TakeRanHere(e.OperationId)))
-            {
-                continue;
-            }
-
-            var slash = e.Subject.IndexOf('/', StringComparison.Ordinal);
-            if (!QuietWithoutDevice.Contains(e.Kind) || slash < 0)
-            {
-                return false;
-            }
-
-            if (e.Kind == "lv.claimed" && (e.Data is null || JsonSerializer.Deserialize(e.Data, AgentJsonContext.Default.LvOperation)?.Host is not { } claimant || claimant == options.Host))
-            {
-                return false;
-            }
-
-            // Active here at the last pass: surely not quiet, no need to ask device-mapper.
-            var name = e.Subject[(slash + 1)..];
-            if (_activeHere.Contains(name) || await dm.ExistsAsync(LvRef.DmNameOf(options.VolumeGroup, name), ct).ConfigureAwait(false))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "reconcile pass: {Actions} actions, {Alerts} alerts, after event {Revision}")]

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using VgMesh.Cluster.Leases;
 using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Telemetry;
@@ -59,6 +60,10 @@ public sealed class AgentMetrics : IDisposable
         _meter.CreateObservableGauge("vgmesh.cluster.leaders", () => _observed.LeadersSeen, "{host}", "Coordinators this agent sees elected (0 means none: nothing can change).");
         _meter.CreateObservableGauge("vgmesh.session.renewal.delay", () => _observed.RenewalDelay, "s", "Time since this agent's session was last confirmed by a renewal; the session is lost at the TTL.");
         _meter.CreateObservableGauge("vgmesh.session.ttl", () => _observed.SessionTtl, "s", "This agent's session TTL.");
+        _meter.CreateObservableGauge("vgmesh.coordinator.lease.state", LeaseStates, null, "1 for this agent's part in the coordinator lease (none, acquiring, held, lost), 0 for the others: the singleton runs here only while held.");
+        _meter.CreateObservableGauge("vgmesh.coordinator.lease.remaining", () => _observed.LeaseRemaining, "s", "How long this agent's coordinator lease is held at least without another renewal (0 where it is not held); the coordinator stops at the safety margin.");
+        _meter.CreateObservableGauge("vgmesh.coordinator.generation", () => _observed.Generation, "{generation}", "The coordinator lease's generation, the fencing token of every metadata write: this agent's own while it holds the lease, else the coordinator's as it last answered. It grows on every change of coordinator.");
+        _meter.CreateObservableGauge("vgmesh.cluster.members", ClusterMembers, "{host}", "Agents in the cluster as this host's membership sees them, by status (up, joining, weaklyup, leaving, exiting, down, removed; unreachable whatever the status).");
         _meter.CreateObservableGauge("vgmesh.applied.lag", () => _observed.LagSeconds, "s", "How far behind the newest cluster event this host's applied revision is, in time.");
         _meter.CreateObservableGauge("vgmesh.applied.lag.changes", () => _observed.LagChanges, "{change}", "How many cluster events this host has not applied yet.");
         _meter.CreateObservableGauge("vgmesh.applied.revision", () => _observed.AppliedRevision, "{revision}", "The cluster revision this host has applied.");
@@ -138,6 +143,16 @@ public sealed class AgentMetrics : IDisposable
             LagSeconds = own?.LagTime.TotalSeconds ?? o.LagSeconds, LagChanges = own?.LagEvents ?? o.LagChanges, AppliedRevision = own?.AppliedRevision ?? o.AppliedRevision,
         });
 
+    /// <summary>What the coordinator answered: its lease generation.</summary>
+    public void ObserveCoordinator(long generation) => Update(o => o with { Generation = generation });
+
+    /// <summary>The cluster engine as this host sees it: its part in the coordinator lease, and the members by status.</summary>
+    public void ObserveEngine(LeaseState lease, long? heldGeneration, TimeSpan leaseRemaining, IReadOnlyDictionary<string, int> membersByStatus) =>
+        Update(o => o with
+        {
+            Lease = lease, LeaseRemaining = leaseRemaining.TotalSeconds, Generation = heldGeneration ?? o.Generation, Members = membersByStatus,
+        });
+
     private readonly Lock _update = new();
 
     private void Update(Func<Observed, Observed> change)
@@ -153,6 +168,21 @@ public sealed class AgentMetrics : IDisposable
         var current = _observed.State;
         return Enum.GetValues<LeadershipState>().Select(s => new Measurement<int>(s == current ? 1 : 0, new KeyValuePair<string, object?>("state", s.ToString().ToLowerInvariant())));
     }
+
+    private IEnumerable<Measurement<int>> LeaseStates()
+    {
+        var current = _observed.Lease;
+        return Enum.GetValues<LeaseState>().Select(s => new Measurement<int>(s == current ? 1 : 0, new KeyValuePair<string, object?>("state", s.ToString().ToLowerInvariant())));
+    }
+
+    /// <summary>Every status has a series (0 when no member is in it), so a rule over "unreachable" has data from the start.</summary>
+    private IEnumerable<Measurement<int>> ClusterMembers()
+    {
+        var members = _observed.Members;
+        return MemberStatuses.Select(s => new Measurement<int>(members.GetValueOrDefault(s), new KeyValuePair<string, object?>("status", s)));
+    }
+
+    private static readonly string[] MemberStatuses = ["joining", "weaklyup", "up", "leaving", "exiting", "down", "removed", "unreachable"];
 
     private IEnumerable<Measurement<double>> SnapshotUsage() =>
         _observed.Snapshots.Select(s => new Measurement<double>(s.Used, new KeyValuePair<string, object?>("lv", s.Lv), new KeyValuePair<string, object?>("origin", s.Origin)));
@@ -177,6 +207,10 @@ public sealed class AgentMetrics : IDisposable
         public IReadOnlyList<(string Lv, string Origin, double Used)> Snapshots { get; init; } = [];
         public int OpenDevices { get; init; }
         public int Alerts { get; init; }
+        public LeaseState Lease { get; init; }
+        public double LeaseRemaining { get; init; }
+        public long Generation { get; init; }
+        public IReadOnlyDictionary<string, int> Members { get; init; } = new Dictionary<string, int>();
     }
 }
 

@@ -27,14 +27,19 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
                 var progress = own is null ? null : new HostProgress(own.Host, own.Sequence, own.At, view.LastEventSequence - own.Sequence,
                     own.Sequence >= view.LastEventSequence ? TimeSpan.Zero : time.GetUtcNow() - own.At);
                 metrics.ObserveCluster(view.Pending, 1, progress, sinceContact, fenceAfter);
+                metrics.ObserveCoordinator(view.Generation);
             }
-            catch (Operations.OperationFailedException) when (!stoppingToken.IsCancellationRequested)
+            catch (Operations.VolumeException) when (!stoppingToken.IsCancellationRequested)
             {
                 // No coordinator answered: what this host knows of the cluster is stale; its contact still tells.
                 metrics.LeadershipChanged(cutOff ? LeadershipState.Fenced : LeadershipState.Follower);
                 metrics.ObserveCluster(0, 0, null, sinceContact, fenceAfter);
             }
 
+            // The engine as this host sees it, whether or not a coordinator answered.
+            var lease = cluster.HeldLease();
+            metrics.ObserveEngine(cluster.CoordinatorLeaseState(), lease?.Generation, lease?.TimeLeft ?? TimeSpan.Zero,
+                cluster.Members().CountBy(m => m.Reachable ? m.Status.ToString().ToLowerInvariant() : "unreachable").ToDictionary(StringComparer.Ordinal));
             await Task.Delay(Period, time, stoppingToken).ConfigureAwait(false);
         }
     }

@@ -30,6 +30,8 @@ public sealed class SqlLease : Lease
     private readonly Lock _gate = new();
     private Acquisition? _current;
     private bool _initialized;
+    private long _refusedAt; // timestamp of the last acquisition refused or unanswered; 0: none since the last success
+    private volatile bool _lostLast;
 
     public SqlLease(LeaseSettings settings, ExtendedActorSystem system)
         : base(settings)
@@ -79,6 +81,26 @@ public sealed class SqlLease : Lease
         }
     }
 
+    /// <summary>
+    /// This node's part in the lease now. Acquiring means an acquisition was refused within two
+    /// heartbeat timeouts (the singleton retries while this node is the oldest); after that, with
+    /// no new try, the node no longer wants it.
+    /// </summary>
+    public LeaseState State
+    {
+        get
+        {
+            if (Current is not null)
+            {
+                return LeaseState.Held;
+            }
+
+            var refused = Interlocked.Read(ref _refusedAt);
+            return refused != 0 && _time.GetElapsedTime(refused) < _ttl * 2 ? LeaseState.Acquiring
+                : _lostLast ? LeaseState.Lost : LeaseState.None;
+        }
+    }
+
     public override Task<bool> Acquire() => Acquire(null!);
 
     public override async Task<bool> Acquire(Action<Exception> leaseLostCallback)
@@ -101,14 +123,19 @@ public sealed class SqlLease : Lease
             {
                 // Unknown outcome: the row may now be ours. It runs out on its own, and a retry
                 // by this same owner takes it again with a new generation.
+                Interlocked.Exchange(ref _refusedAt, _time.GetTimestamp());
                 throw new LeaseException($"lease '{Settings.LeaseName}': the database did not answer the acquisition: {e.Message}");
             }
         }
 
         if (generation is not { } g)
         {
+            Interlocked.Exchange(ref _refusedAt, _time.GetTimestamp());
             return false;
         }
+
+        Interlocked.Exchange(ref _refusedAt, 0);
+        _lostLast = false;
 
         var acquisition = new Acquisition(this, g, sentAt, leaseLostCallback);
         Acquisition? previous;
@@ -133,6 +160,7 @@ public sealed class SqlLease : Lease
             _current = null;
         }
 
+        _lostLast = false;
         if (a is null)
         {
             return true;
@@ -238,6 +266,7 @@ public sealed class SqlLease : Lease
             _lost.Cancel();
             if (notify)
             {
+                lease._lostLast = true;
                 lease._log.Warning("lease {0} generation {1} lost: {2}", lease.Settings.LeaseName, Generation, reason);
                 onLost?.Invoke(new LeaseException($"lease '{lease.Settings.LeaseName}' generation {Generation} lost: {reason}"));
             }

@@ -43,7 +43,9 @@ public sealed class ExecutorTests : IDisposable
         var executor = ExecutorOver(runner, out var metrics);
         using (metrics)
         {
-            Assert.Empty(await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None));
+            var done = await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None);
+            Assert.Empty(done.Alerts);
+            Assert.Empty(done.Acted); // nothing left to refresh: not counted as done
         }
 
         Assert.Contains(runner.Ran, r => r.Contains("--refresh", StringComparison.Ordinal));
@@ -55,8 +57,10 @@ public sealed class ExecutorTests : IDisposable
         var executor = ExecutorOver(new AnsweringRunner(5, "  device-mapper: reload ioctl on (253:3) failed: Invalid argument\n"), out var metrics);
         using (metrics)
         {
-            var alert = Assert.Single(await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None));
+            var done = await executor.ExecuteAsync([new Refresh("ar4")], CancellationToken.None);
+            var alert = Assert.Single(done.Alerts);
             Assert.StartsWith("failed: Refresh ar4", alert, StringComparison.Ordinal);
+            Assert.Empty(done.Acted);
         }
     }
 }

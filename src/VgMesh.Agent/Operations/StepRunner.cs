@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Logging;
+using VgMesh.Lvm;
+
+namespace VgMesh.Agent.Operations;
+
+/// <summary>
+/// Runs, on the host where an LV is active, the one command a coordinator delegated to it:
+/// first checks the coordinator's lease owner and generation against the lease row, then runs
+/// the command under that permit.
+/// </summary>
+public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
+{
+    public async Task<StepResult> RunAsync(DelegatedStep step, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var permit = await DelegatedPermit.VerifyAsync(cluster, step, time, ct).ConfigureAwait(false);
+        var lv = new LvRef(options.VolumeGroup, LvmNames.ValidateLv(step.Args.Lv));
+        LogDelegated(logger, step.Kind, lv.FullName, step.Coordinator, step.FencingToken);
+        switch (step.Kind)
+        {
+            case OperationKinds.Extend:
+                var (extended, seqno) = await extend.ExtendHereAsync(lv, step.Args, permit, ct).ConfigureAwait(false);
+                localSteps.Ran(step.OperationId);
+                return new StepResult($"{extended}, where it is active", seqno);
+            case OperationKinds.Snapshot:
+                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
+                return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
+            case OperationKinds.Merge:
+                var merged = await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
+                var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
+                return new StepResult($"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}", merged);
+            default:
+                throw new BadRequest($"'{step.Kind}' is not a step a coordinator delegates");
+        }
+    }
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Information, Message = "running {Kind} of {Subject} for coordinator {Coordinator} (token {Token})")]
+    private static partial void LogDelegated(ILogger logger, string kind, string subject, string coordinator, long token);
+}
