@@ -118,6 +118,7 @@ public sealed record AgentOptions
             AllowPlaintextRemoting = single && CertificateDir is null,
             FenceAfter = TimeSpan.FromSeconds(FenceAfterSeconds),
             FenceGrace = TimeSpan.FromSeconds(FenceGraceSeconds),
+            HistoryRetention = TimeSpan.FromHours(HistoryRetentionHours),
         };
     }
 

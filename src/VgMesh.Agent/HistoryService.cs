@@ -6,8 +6,8 @@ namespace VgMesh.Agent;
 
 /// <summary>
 /// Keeps this host's journal of LVM commands from growing without end: every 10 minutes the
-/// entries finished before the retention are deleted. (The coordinator's journal rows are not
-/// pruned yet on the Akka engine: its snapshots bound recovery, not the table's size.)
+/// entries finished before the retention are deleted. (The coordinator forgets its own history
+/// after the same retention, in its journal: <c>CoordinatorSettings.HistoryRetention</c>.)
 /// </summary>
 public sealed partial class HistoryService(AgentOptions options, Journal journal, TimeProvider time, ILogger<HistoryService> logger) : BackgroundService
 {

@@ -12,13 +12,17 @@ namespace VgMesh.Cluster.Coordinator;
 /// <param name="SnapshotEvery">A snapshot of the state after this many journal entries, so recovery does not replay the whole history.</param>
 /// <param name="ReportExpiry">A host silent this long no longer counts by its last report: longer than the time after which a cut-off host fences itself.</param>
 /// <param name="ReportWait">At start, how long the coordinator waits for every live host's report before it runs operations anyway (a host that has not reported by then counts by no report).</param>
+/// <param name="HistoryRetention">How long completed operations (their ids, for resubmission) and the journal's rows are kept; null keeps them for good.</param>
+/// <param name="HistoryEvery">How often the coordinator marks the journal and forgets what is older than the retention.</param>
 public sealed record CoordinatorSettings(
     string Host,
     string EventsTopic = CoordinatorSettings.DefaultEventsTopic,
     int SnapshotEvery = 500,
     string HostsTopic = CoordinatorSettings.DefaultHostsTopic,
     TimeSpan? ReportExpiry = null,
-    TimeSpan? ReportWait = null)
+    TimeSpan? ReportWait = null,
+    TimeSpan? HistoryRetention = null,
+    TimeSpan? HistoryEvery = null)
 {
     public const string DefaultEventsTopic = "vgmesh.events";
 
@@ -51,6 +55,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private bool _reportsIn;
     private CoordinatorState _state = CoordinatorState.Empty;
     private ILeaseGuard? _guard;
+    private long _deleteUpTo; // journal rows to delete once a snapshot holds the state past them
     private string? _running;
     private CancellationTokenSource? _runningCts;
 
@@ -95,9 +100,21 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             AnswerApplyWaiters();
         });
         Command<ReportsWaitOver>(_ => ReportsIn("the wait for reports ran out"));
+        Command<HistoryTick>(_ => History());
         Command<GetCoordinatorStatus>(_ => Sender.Tell(Status()));
         Command<GetState>(_ => Sender.Tell(_state));
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotSuccess>(s =>
+        {
+            DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1));
+            if (_deleteUpTo > 0 && _deleteUpTo <= s.Metadata.SequenceNr)
+            {
+                // Recovery starts from this snapshot now: the rows before the retention are history only.
+                DeleteMessages(_deleteUpTo);
+                _deleteUpTo = 0;
+            }
+        });
+        Command<DeleteMessagesSuccess>(d => _log.Info("coordinator journal: entries up to {0} deleted (older than the history retention)", d.ToSequenceNr));
+        Command<DeleteMessagesFailure>(f => _log.Warning("coordinator journal: deleting entries up to {0} failed ({1}); the next round tries again", f.ToSequenceNr, f.Cause.Message));
         Command<SaveSnapshotFailure>(f => _log.Warning("coordinator snapshot at {0} failed: {1}", f.Metadata.SequenceNr, f.Cause.Message));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
@@ -144,6 +161,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             // nothing that reads them (operations, activations) until they are in.
             _publisher.Tell(new Publish(_settings.HostsTopic, new CoordinatorReady(_settings.Host, e.Generation)));
             Timers.StartSingleTimer("reports", ReportsWaitOver.Instance, _settings.ReportWait ?? TimeSpan.FromSeconds(3));
+            if (_settings.HistoryRetention is not null)
+            {
+                Timers.StartPeriodicTimer("history", HistoryTick.Instance, _settings.HistoryEvery ?? TimeSpan.FromHours(1));
+            }
+
             CheckReportsIn();
         });
     }
@@ -382,6 +404,50 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         });
     }
 
+    /// <summary>
+    /// Marks the journal (when something was written since the last mark), and forgets the
+    /// history older than the retention: the state first, in a journal entry of its own and a
+    /// snapshot after it, then the journal's rows up to the newest mark older than the retention.
+    /// </summary>
+    private void History()
+    {
+        if (_settings.HistoryRetention is not { } retention || !Held())
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow();
+        var before = now - retention;
+        var generation = _guard!.Generation;
+        var entries = new List<ICoordinatorEvent>();
+        if (_state.Marks.IsEmpty || _state.Marks.Keys.Max() < LastSequenceNr - 1)
+        {
+            entries.Add(new HistoryMarked(LastSequenceNr, generation, now));
+        }
+
+        var upTo = _state.JournalWrittenBefore(before);
+        if (_state.HasHistoryBefore(before))
+        {
+            entries.Add(new HistoryPruned(before, generation, now));
+        }
+
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        PersistAll(entries, e =>
+        {
+            _state = _state.Apply(e);
+            if (e is HistoryPruned)
+            {
+                _log.Info("coordinator history before {0:O} forgotten; journal entries up to {1} go once the snapshot is saved", before, upTo);
+                _deleteUpTo = Math.Max(_deleteUpTo, upTo);
+                SaveSnapshot(_state);
+            }
+        });
+    }
+
     private CoordinatorStatus Status() => new(
         _settings.Host,
         _guard?.Generation ?? 0,
@@ -440,6 +506,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private sealed record HandlerDone(string Id, OperationOutcome Outcome);
 
     private sealed record HandlerFailed(string Id, Exception Cause);
+
+    private sealed record HistoryTick
+    {
+        public static HistoryTick Instance { get; } = new();
+    }
 
     private sealed record ReportsWaitOver
     {

@@ -23,6 +23,20 @@ public sealed record OperationAccepted(OperationRequest Request, long Generation
 /// <summary>The coordinator is about to run an operation: a later coordinator that finds it without a result knows it may have run in part.</summary>
 public sealed record OperationStarted(string Id, long Generation, DateTimeOffset At) : ICoordinatorEvent;
 
+/// <summary>
+/// A mark in the journal: every entry up to <paramref name="JournalSequenceNr"/> was written
+/// before <paramref name="At"/>. The coordinator writes one now and then, so that history older
+/// than the retention can later be deleted by journal sequence number.
+/// </summary>
+public sealed record HistoryMarked(long JournalSequenceNr, long Generation, DateTimeOffset At) : ICoordinatorEvent;
+
+/// <summary>
+/// History before <paramref name="Before"/> is forgotten: the results of operations completed
+/// before it (their ids may be used again) and the marks older than it. The journal's rows up to
+/// the newest such mark are deleted once a snapshot holds the state after this entry.
+/// </summary>
+public sealed record HistoryPruned(DateTimeOffset Before, long Generation, DateTimeOffset At) : ICoordinatorEvent;
+
 /// <summary>An operation's one result, with the cluster events and the claim changes it made, all in one journal entry.</summary>
 public sealed record OperationCompleted(
     OperationResult Result,

@@ -39,6 +39,26 @@ public sealed record CoordinatorState(
         ImmutableSortedDictionary<long, string>.Empty,
         ImmutableDictionary<string, Claim>.Empty.WithComparers(StringComparer.Ordinal));
 
+    /// <summary>
+    /// The journal's marks: the entries up to each journal sequence number were all written before
+    /// its time. An init property, not a constructor parameter, so a snapshot written before marks
+    /// existed reads as having none (the source-generated reader sets a missing one to null).
+    /// </summary>
+    public ImmutableSortedDictionary<long, DateTimeOffset> Marks
+    {
+        get => _marks;
+        init => _marks = value ?? ImmutableSortedDictionary<long, DateTimeOffset>.Empty;
+    }
+
+    private readonly ImmutableSortedDictionary<long, DateTimeOffset> _marks = ImmutableSortedDictionary<long, DateTimeOffset>.Empty;
+
+    /// <summary>The newest journal sequence number whose entries all fall before <paramref name="before"/> (0 when none is known).</summary>
+    public long JournalWrittenBefore(DateTimeOffset before) => Marks.Where(m => m.Value < before).Select(m => m.Key).DefaultIfEmpty(0).Max();
+
+    /// <summary>True when there is history older than <paramref name="before"/> to forget: a completed operation or a mark.</summary>
+    public bool HasHistoryBefore(DateTimeOffset before) =>
+        Marks.Any(m => m.Value < before) || Operations.Values.Any(o => o.Result is { } r && r.CompletedAt < before);
+
     /// <summary>The next operation to run, in submission order, or null.</summary>
     [JsonIgnore]
     public OperationEntry? NextPending => Pending.IsEmpty ? null : Operations[Pending.First().Value];
@@ -62,6 +82,8 @@ public sealed record CoordinatorState(
             OperationAccepted a => s.Accept(a),
             OperationStarted st => s.Start(st),
             OperationCompleted c => s.Complete(c),
+            HistoryMarked m => s with { Marks = s.Marks.SetItem(m.JournalSequenceNr, m.At) },
+            HistoryPruned p => s.Prune(p.Before),
             _ => throw new ArgumentException($"unknown coordinator event {e.GetType().Name}", nameof(e)),
         };
     }
@@ -106,6 +128,21 @@ public sealed record CoordinatorState(
             Operations = Operations.SetItem(op.Request.Id, op with { Phase = OperationPhase.Completed, Result = c.Result }),
             Pending = Pending.Remove(op.Sequence),
             Claims = claims,
+        };
+    }
+
+    /// <summary>
+    /// Forgets completed operations and marks older than <paramref name="before"/>. Queued and
+    /// running operations stay whatever their age, and so do the claims and the event count:
+    /// they are the present, not history.
+    /// </summary>
+    private CoordinatorState Prune(DateTimeOffset before)
+    {
+        var old = Operations.Values.Where(o => o.Phase == OperationPhase.Completed && o.Result is { } r && r.CompletedAt < before).Select(o => o.Request.Id).ToList();
+        return this with
+        {
+            Operations = Operations.RemoveRange(old),
+            Marks = Marks.RemoveRange(Marks.Where(m => m.Value < before).Select(m => m.Key)),
         };
     }
 

@@ -27,6 +27,10 @@ public sealed record AppliedPosition(long Sequence, long JournalSequenceNr)
         return new BatchPlan.Apply(batch with { Events = [.. batch.Events.Where(e => e.Sequence > Sequence)] });
     }
 
+    /// <summary>The position just before a batch: where a host stands once it has resynchronised past events the journal no longer has.</summary>
+    public AppliedPosition Before(EventsCommitted batch) =>
+        batch.Events.IsEmpty ? this : new AppliedPosition(batch.Events[0].Sequence - 1, JournalSequenceNr);
+
     /// <summary>The position after a batch was applied.</summary>
     public AppliedPosition After(EventsCommitted batch) =>
         batch.Events.IsEmpty ? this : new AppliedPosition(batch.Events[^1].Sequence, Math.Max(JournalSequenceNr, batch.JournalSequenceNr));
@@ -67,4 +71,11 @@ public abstract record BatchPlan
 public interface IEventApplier
 {
     Task ApplyAsync(ImmutableArray<SequencedEvent> events, CancellationToken ct);
+
+    /// <summary>
+    /// Events this host never applied are gone from the journal (older than the history
+    /// retention): bring this host's state in line without them, from the state itself (a full
+    /// reconcile pass). The follower then goes on from the first event the journal still has.
+    /// </summary>
+    Task ResyncAsync(CancellationToken ct);
 }

@@ -144,14 +144,19 @@ public sealed class EventFollower : ReceiveActor, IWithUnboundedStash, IWithTime
             var position = start;
             foreach (var batch in await _journal.ReadAfterAsync(start.JournalSequenceNr, ct).ConfigureAwait(false))
             {
-                switch (position.Plan(batch))
+                if (position.Plan(batch) is BatchPlan.Gap g)
                 {
-                    case BatchPlan.Apply a:
-                        await _applier.ApplyAsync(a.Batch.Events, ct).ConfigureAwait(false);
-                        position = Save(position.After(a.Batch));
-                        break;
-                    case BatchPlan.Gap g:
-                        throw new InvalidOperationException($"the journal lacks events {g.From}-{g.To} (history pruned?); this host needs a full resync");
+                    // Read in order from the journal, a gap is history the coordinator forgot
+                    // (older than its retention): nothing will fill it. The state itself will.
+                    _log.Warning("{0}: events {1}-{2} are no longer in the journal (older than the history retention); a full reconcile pass replaces them", _settings.Host, g.From, g.To);
+                    await _applier.ResyncAsync(ct).ConfigureAwait(false);
+                    position = Save(position.Before(batch));
+                }
+
+                if (position.Plan(batch) is BatchPlan.Apply a)
+                {
+                    await _applier.ApplyAsync(a.Batch.Events, ct).ConfigureAwait(false);
+                    position = Save(position.After(a.Batch));
                 }
             }
 

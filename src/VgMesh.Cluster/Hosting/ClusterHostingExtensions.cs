@@ -115,7 +115,7 @@ public static class ClusterHostingExtensions
         var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
         var lease = CoordinatorLease(system);
         var mediator = DistributedPubSub.Get(system).Mediator;
-        var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace);
+        var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace, HistoryRetention: options.HistoryRetention);
         return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system)));
     }
 

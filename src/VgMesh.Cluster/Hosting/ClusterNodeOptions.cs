@@ -80,6 +80,14 @@ public sealed record ClusterNodeOptions
     /// </summary>
     public TimeSpan FenceGrace { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>
+    /// How long the coordinator keeps completed operations (a resubmitted id within it gets the
+    /// recorded result) and its journal's rows (what a host that was away reads to catch up, and
+    /// what <c>vgmesh events</c> shows); null keeps them for good. A host away longer than this
+    /// catches up by a full reconcile pass instead of event by event.
+    /// </summary>
+    public TimeSpan? HistoryRetention { get; init; }
+
     /// <summary>How often a node that is oldest but not holding the lease tries again.</summary>
     public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(300);
 

@@ -27,6 +27,8 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         (typeof(OperationAccepted), "OperationAccepted.v1", ClusterJsonContext.Default.OperationAccepted),
         (typeof(OperationStarted), "OperationStarted.v1", ClusterJsonContext.Default.OperationStarted),
         (typeof(OperationCompleted), "OperationCompleted.v1", ClusterJsonContext.Default.OperationCompleted),
+        (typeof(HistoryMarked), "HistoryMarked.v1", ClusterJsonContext.Default.HistoryMarked),
+        (typeof(HistoryPruned), "HistoryPruned.v1", ClusterJsonContext.Default.HistoryPruned),
         (typeof(CoordinatorState), "CoordinatorState.v1", ClusterJsonContext.Default.CoordinatorState),
         (typeof(SubmitOperation), "SubmitOperation.v1", ClusterJsonContext.Default.SubmitOperation),
         (typeof(OperationFinished), "OperationFinished.v1", ClusterJsonContext.Default.OperationFinished),
@@ -75,6 +77,8 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 [JsonSerializable(typeof(OperationAccepted))]
 [JsonSerializable(typeof(OperationStarted))]
 [JsonSerializable(typeof(OperationCompleted))]
+[JsonSerializable(typeof(HistoryMarked))]
+[JsonSerializable(typeof(HistoryPruned))]
 [JsonSerializable(typeof(CoordinatorState))]
 [JsonSerializable(typeof(SubmitOperation))]
 [JsonSerializable(typeof(OperationFinished))]

@@ -199,4 +199,46 @@ public class CoordinatorStateTests
         Assert.Equal(StateJson.Of(one), StateJson.Of(two));
         Assert.Equal(["b"], one.Pending.Values);
     }
+
+    private static OperationCompleted DoneAt(string id, DateTimeOffset at, long lastEvent) => new(
+        new OperationResult(id, OperationStatus.Succeeded, "ok", null, "node1", 1, at, lastEvent),
+        [new ClusterEvent("lv.created", $"san/{id}", null, 10, id, "node1", at)],
+        [],
+        1,
+        at);
+
+    [Fact]
+    public void Apply_HistoryPruned_ForgetsOldResultsAndMarks_KeepsPendingClaimsAndEventCount()
+    {
+        var old = T0.AddDays(-8);
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("old"), 1, old))
+            .Apply(DoneAt("old", old, 1))
+            .Apply(new HistoryMarked(2, 1, old.AddMinutes(1)))
+            .Apply(new OperationAccepted(Req("queued-long-ago"), 1, old))
+            .Apply(new OperationAccepted(Req("recent"), 1, T0))
+            .Apply(Done("recent", 1, 2, 1, ClaimChange.Grant("vm", "node1", ClaimMode.Exclusive)))
+            .Apply(new HistoryMarked(7, 1, T0));
+        var before = T0.AddDays(-7);
+        Assert.True(s.HasHistoryBefore(before));
+        Assert.Equal(2, s.JournalWrittenBefore(before));
+
+        var pruned = s.Apply(new HistoryPruned(before, 1, T0));
+
+        Assert.Equal(["queued-long-ago", "recent"], pruned.Operations.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("queued-long-ago", pruned.NextPending!.Request.Id);
+        Assert.Equal([7L], pruned.Marks.Keys);
+        Assert.Equal(2, pruned.LastEventSequence);
+        Assert.Equal(["node1"], pruned.Claims["vm"].Hosts);
+        Assert.False(pruned.HasHistoryBefore(before));
+        Assert.Equal(0, pruned.JournalWrittenBefore(before));
+    }
+
+    [Fact]
+    public void Apply_HistoryPrunedOfAnOlderGeneration_ChangesNothing()
+    {
+        var s = CoordinatorState.Empty.Apply(new CoordinatorStarted(2, "node1", T0)).Apply(new HistoryMarked(1, 2, T0.AddDays(-9)));
+
+        Assert.Same(s, s.Apply(new HistoryPruned(T0, 1, T0)));
+    }
 }

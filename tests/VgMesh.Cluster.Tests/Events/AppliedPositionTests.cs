@@ -83,9 +83,19 @@ public class AppliedPositionTests
     }
 }
 
-/// <summary>An applier that records every sequence number it is given, across follower incarnations.</summary>
+/// <summary>An applier that records every sequence number it is given (a resync as -1), across follower incarnations.</summary>
 internal sealed class RecordingApplier(List<long> applied) : IEventApplier
 {
+    public Task ResyncAsync(CancellationToken ct)
+    {
+        lock (applied)
+        {
+            applied.Add(-1);
+        }
+
+        return Task.CompletedTask;
+    }
+
     public Task ApplyAsync(ImmutableArray<SequencedEvent> events, CancellationToken ct)
     {
         lock (applied)

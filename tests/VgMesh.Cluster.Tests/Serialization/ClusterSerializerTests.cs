@@ -18,7 +18,8 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         .Apply(new OperationAccepted(new OperationRequest("op-1", "lv.create", "{}", "node2"), 3, T))
         .Apply(new OperationCompleted(Result, [Ev], [ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)], 3, T))
         .Apply(new OperationAccepted(new OperationRequest("op-2", "lv.remove", "{}", "node2"), 3, T))
-        .Apply(new OperationStarted("op-2", 3, T));
+        .Apply(new OperationStarted("op-2", 3, T))
+        .Apply(new HistoryMarked(5, 3, T));
 
     private static readonly HostReport Report = new("node2", [new ReportedLv("vm1", 1), new ReportedLv("vm2", 0, Announced: true)], "{\"alerts\":[]}", T);
 
@@ -29,6 +30,8 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["CoordinatorStarted"] = new CoordinatorStarted(3, "node1", T),
         ["OperationAccepted"] = new OperationAccepted(new OperationRequest("op-1", "lv.create", "{\"lv\":\"vm1\"}", "node2"), 3, T),
         ["OperationStarted"] = new OperationStarted("op-1", 3, T),
+        ["HistoryMarked"] = new HistoryMarked(41, 3, T),
+        ["HistoryPruned"] = new HistoryPruned(T.AddDays(-7), 3, T),
         ["OperationCompleted"] = new OperationCompleted(Result, [Ev], [ClaimChange.Handoff("san/vm1", "node1", "node2")], 3, T),
         ["CoordinatorState"] = State(),
         ["SubmitOperation"] = new SubmitOperation(new OperationRequest("op-1", "lv.create", "{}", "node2")),
@@ -81,6 +84,20 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         Assert.Equal(OperationPhase.Started, back.NextPending.Phase);
         Assert.NotNull(back.CheckClaims([ClaimChange.Grant("san/vm1", "node2", ClaimMode.Exclusive)]));
         Assert.Same(back, back.Apply(new OperationCompleted(Result, [], [], 2, T))); // an older generation changes nothing
+        Assert.Equal(5, back.JournalWrittenBefore(T.AddSeconds(1)));
+    }
+
+    [Fact]
+    public void State_WrittenBeforeMarksExisted_ReadsWithNone()
+    {
+        var serializer = (ClusterSerializer)Sys.Serialization.FindSerializerFor(State());
+        var json = System.Text.Json.Nodes.JsonNode.Parse(serializer.ToBinary(State()))!.AsObject();
+        Assert.True(json.Remove("marks"));
+
+        var back = (CoordinatorState)serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), "CoordinatorState.v1");
+
+        Assert.Empty(back.Marks);
+        Assert.Equal("op-2", back.NextPending!.Request.Id);
     }
 
     [Fact]
