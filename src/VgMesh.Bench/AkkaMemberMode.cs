@@ -25,11 +25,13 @@ internal static class AkkaMemberMode
         var options = defaults with
         {
             Host = o["host"],
-            Hostname = "127.0.0.1",
+            Hostname = o.GetValueOrDefault("hostname", "127.0.0.1"),
             Port = int.Parse(o["port"], CultureInfo.InvariantCulture),
             SeedNodes = [o["seed"]],
             JournalConnectionString = o["journal"],
-            CertificateDirectory = o["certs"],
+            // Without certificates: plain TCP, as a process that has none would try.
+            CertificateDirectory = o.GetValueOrDefault("certs"),
+            AllowPlaintextRemoting = !o.ContainsKey("certs"),
             HeartbeatPause = Seconds("heartbeat-pause", defaults.HeartbeatPause),
             StableAfter = Seconds("stable-after", defaults.StableAfter),
             DownRemovalMargin = Seconds("down-removal-margin", defaults.DownRemovalMargin),
