@@ -14,9 +14,6 @@ public sealed record MemberView(string Host, string Address, Akka.Cluster.Member
 {
     /// <summary>Up and reachable from here: a host a coordinator can delegate to, and whose answer it can wait for.</summary>
     public bool Live => Status == Akka.Cluster.MemberStatus.Up && Reachable;
-
-    /// <summary>Still in the cluster: not downed, exiting or removed.</summary>
-    public bool Member => Status is Akka.Cluster.MemberStatus.Joining or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving;
 }
 
 /// <summary>
@@ -90,11 +87,6 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
     /// <summary>The hosts that are Up members now.</summary>
     public IReadOnlyCollection<string> LiveHosts() => ClusterHostingExtensions.LiveHosts(system);
 
-    /// <summary>
-    /// The cluster has decided the host is gone: no member of that name is joining, up or
-    /// leaving (it was downed, is exiting, or was removed). Only then may its claims move.
-    /// </summary>
-    public bool IsGone(string host) => !Members().Any(m => m.Host == host && m.Member);
 
     /// <summary>See <see cref="MemberView.Live"/>.</summary>
     public bool IsLive(string host) => Members().Any(m => m.Host == host && m.Live);

@@ -74,13 +74,14 @@ public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluste
     /// the cluster has downed it and that has held for the grace (a downed agent fences at once;
     /// the grace is for the news to reach it), and this coordinator has not heard from it for
     /// FenceAfter plus the grace (it fences itself by FenceAfter without an answer; a new
-    /// coordinator counts from its own start); never while it comes back.
+    /// coordinator counts from its own start); never while it comes back. The same rule decides
+    /// when the holder's last report stops blocking the new holder's activation (HostDirectory),
+    /// for a handoff recorded while the holder still looked live.
     /// </summary>
     private async Task WaitFencedAsync(OperationContext op, string holder, LvRef lv, CancellationToken ct)
     {
         var grace = TimeSpan.FromSeconds(options.FenceGraceSeconds);
         var silenceNeeded = TimeSpan.FromSeconds(options.FenceAfterSeconds) + grace;
-        long? goneSince = null;
         var started = time.GetTimestamp();
         while (true)
         {
@@ -94,8 +95,7 @@ public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluste
                 throw new LvInUse([holder], $"{holder} came back while {lv.FullName} waited to move; deactivate it there, or hand it off (vgmesh lv activate {lv.Lv} --host ...).");
             }
 
-            goneSince = cluster.IsGone(holder) ? goneSince ?? time.GetTimestamp() : null;
-            if (goneSince is { } since && time.GetElapsedTime(since) >= grace && op.Hosts.Silence(holder) >= silenceNeeded)
+            if (op.Hosts.GoneFor(holder) >= grace && op.Hosts.Silence(holder) >= silenceNeeded)
             {
                 break;
             }

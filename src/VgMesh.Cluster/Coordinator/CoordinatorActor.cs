@@ -10,10 +10,11 @@ namespace VgMesh.Cluster.Coordinator;
 /// <param name="Host">This agent's host name, recorded as the writer of every result.</param>
 /// <param name="EventsTopic">The DistributedPubSub topic events are published on.</param>
 /// <param name="SnapshotEvery">A snapshot of the state after this many journal entries, so recovery does not replay the whole history.</param>
-/// <param name="ReportExpiry">A host silent this long no longer counts by its last report: longer than the time after which a cut-off host fences itself.</param>
+/// <param name="ReportExpiry">A host silent this long no longer counts by its last report (once it is also out of the cluster for <paramref name="GoneGrace"/>): longer than the time after which a cut-off host fences itself.</param>
 /// <param name="ReportWait">At start, how long the coordinator waits for every live host's report before it runs operations anyway (a host that has not reported by then counts by no report).</param>
 /// <param name="HistoryRetention">How long completed operations (their ids, for resubmission) and the journal's rows are kept; null keeps them for good.</param>
 /// <param name="HistoryEvery">How often the coordinator marks the journal and forgets what is older than the retention.</param>
+/// <param name="GoneGrace">How long a host must have been out of the cluster (downed, removed) before its last report stops counting: the time for it to hear of its downing and fence.</param>
 public sealed record CoordinatorSettings(
     string Host,
     string EventsTopic = CoordinatorSettings.DefaultEventsTopic,
@@ -22,7 +23,8 @@ public sealed record CoordinatorSettings(
     TimeSpan? ReportExpiry = null,
     TimeSpan? ReportWait = null,
     TimeSpan? HistoryRetention = null,
-    TimeSpan? HistoryEvery = null)
+    TimeSpan? HistoryEvery = null,
+    TimeSpan? GoneGrace = null)
 {
     public const string DefaultEventsTopic = "vgmesh.events";
 
@@ -62,7 +64,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     /// <param name="lease">The lease acquisition this node holds now (null when none).</param>
     /// <param name="publisher">Where events go: the DistributedPubSub mediator (a probe in tests).</param>
     /// <param name="liveHosts">The hosts that are cluster members now (Up): whose reports a new coordinator waits for.</param>
-    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time, Func<IReadOnlyCollection<string>>? liveHosts = null)
+    /// <param name="isGone">Whether the cluster has put a host out (downed, exiting or removed): a silent host's report counts until it has been out for the grace.</param>
+    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time, Func<IReadOnlyCollection<string>>? liveHosts = null, Func<string, bool>? isGone = null)
     {
         _settings = settings;
         _handler = handler;
@@ -70,7 +73,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         _publisher = publisher;
         _time = time;
         _liveHosts = liveHosts ?? (() => []);
-        _hosts = new HostDirectory(time, settings.ReportExpiry ?? TimeSpan.FromSeconds(8));
+        _hosts = new HostDirectory(time, settings.ReportExpiry ?? TimeSpan.FromSeconds(8), settings.GoneGrace ?? TimeSpan.Zero, isGone);
 
         Recover<SnapshotOffer>(offer => _state = (CoordinatorState)offer.Snapshot);
         Recover<ICoordinatorEvent>(e => _state = _state.Apply(e));
@@ -101,6 +104,16 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         });
         Command<ReportsWaitOver>(_ => ReportsIn("the wait for reports ran out"));
         Command<HistoryTick>(_ => History());
+        Command<MembershipTick>(_ =>
+        {
+            // A report that stops counting is told as an empty one: a host waiting on a handoff
+            // activates now, not at its next periodic pass.
+            foreach (var host in _hosts.ObserveMembership())
+            {
+                _log.Info("host {0} has been silent and out of the cluster past the grace: its report no longer counts", host);
+                _publisher.Tell(new Publish(_settings.HostsTopic, new HostReported(new HostReport(host, [], "", _time.GetUtcNow()))));
+            }
+        });
         Command<GetCoordinatorStatus>(_ => Sender.Tell(Status()));
         Command<GetState>(_ => Sender.Tell(_state));
         Command<SaveSnapshotSuccess>(s =>
@@ -161,6 +174,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             // nothing that reads them (operations, activations) until they are in.
             _publisher.Tell(new Publish(_settings.HostsTopic, new CoordinatorReady(_settings.Host, e.Generation)));
             Timers.StartSingleTimer("reports", ReportsWaitOver.Instance, _settings.ReportWait ?? TimeSpan.FromSeconds(3));
+            Timers.StartPeriodicTimer("membership", MembershipTick.Instance, TimeSpan.FromMilliseconds(250));
             if (_settings.HistoryRetention is not null)
             {
                 Timers.StartPeriodicTimer("history", HistoryTick.Instance, _settings.HistoryEvery ?? TimeSpan.FromHours(1));
@@ -506,6 +520,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private sealed record HandlerDone(string Id, OperationOutcome Outcome);
 
     private sealed record HandlerFailed(string Id, Exception Cause);
+
+    private sealed record MembershipTick
+    {
+        public static MembershipTick Instance { get; } = new();
+    }
 
     private sealed record HistoryTick
     {

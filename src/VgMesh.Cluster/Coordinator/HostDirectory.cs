@@ -3,30 +3,73 @@ using System.Collections.Immutable;
 namespace VgMesh.Cluster.Coordinator;
 
 /// <summary>
-/// What one coordinator knows of the hosts: each one's last report and when it last heard from
-/// it. Written by the coordinator actor only, read by its operation handler on other threads
-/// (immutable maps swapped whole). It lives as long as the coordinator: a new one starts empty
-/// and counts every host's silence from its own start, since it cannot know when the last one
-/// heard a host.
+/// What one coordinator knows of the hosts: each one's last report, when it last heard from it,
+/// and since when the cluster has put it out (downed or removed). Written by the coordinator actor
+/// only, read by its operation handler on other threads (immutable maps swapped whole). It lives
+/// as long as the coordinator: a new one starts empty and counts every host's silence from its
+/// own start, since it cannot know when the last one heard a host.
 /// </summary>
-public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry)
+/// <param name="reportExpiry">A host silent this long has fenced what it held, if it fences by itself (it sees no majority).</param>
+/// <param name="goneGrace">How long the cluster must have put a host out before its report stops counting: a host that still sees a majority fences only once it hears of its downing.</param>
+/// <param name="isGone">Whether the cluster has put the host out (no member of that name joining, up or leaving); null: silence alone decides (tests of the coordinator without a cluster).</param>
+public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, TimeSpan goneGrace = default, Func<string, bool>? isGone = null)
 {
     private readonly long _started = time.GetTimestamp();
     private ImmutableDictionary<string, HostReport> _reports = ImmutableDictionary<string, HostReport>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableDictionary<string, long> _heard = ImmutableDictionary<string, long>.Empty.WithComparers(StringComparer.Ordinal);
+    private ImmutableDictionary<string, long> _goneSince = ImmutableDictionary<string, long>.Empty.WithComparers(StringComparer.Ordinal);
+    private ImmutableHashSet<string> _expired = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
 
     /// <summary>
-    /// The reports of hosts heard from within the expiry: a host silent longer has fenced what it
-    /// held (its own deadline is shorter), so what it last reported no longer blocks anyone.
+    /// The reports that still count. A report stops counting only when its host has been silent
+    /// past the expiry (by then it has fenced, if it fences by itself: it saw no majority) *and*
+    /// the cluster has put it out for the grace (a host cut off from the coordinator alone still
+    /// sees a majority, and fences only when it hears of its downing). Silence alone is not enough:
+    /// before 2026-12-05 it was, and a handoff begun just before its holder vanished let the new
+    /// holder activate 7 s into the silence, about when the resolver downs the old one.
     /// </summary>
     public ImmutableDictionary<string, HostReport> Reports
     {
         get
         {
             var all = Volatile.Read(ref _reports);
-            return all.Values.Any(r => Silence(r.Host) > reportExpiry) ? all.RemoveRange(all.Keys.Where(h => Silence(h) > reportExpiry)) : all;
+            return all.Values.Any(r => Expired(r.Host)) ? all.RemoveRange(all.Keys.Where(Expired)) : all;
         }
     }
+
+    private bool Expired(string host) => Silence(host) > reportExpiry && (isGone is null || GoneFor(host) >= goneGrace);
+
+    /// <summary>How long the cluster has had the host out, as far as this coordinator has seen (zero while it is a member).</summary>
+    public TimeSpan GoneFor(string host) =>
+        Volatile.Read(ref _goneSince).TryGetValue(host, out var since) ? time.GetElapsedTime(since) : TimeSpan.Zero;
+
+    /// <summary>
+    /// Notes which hosts the cluster has put out, and since when (the coordinator calls this a few
+    /// times a second: a host is counted out from the first time it is seen out, never earlier).
+    /// </summary>
+    /// <returns>The hosts whose report stopped counting since the last call: the others wait on them no more.</returns>
+    public IReadOnlyList<string> ObserveMembership()
+    {
+        if (isGone is not null)
+        {
+            var now = time.GetTimestamp();
+            var gone = _goneSince;
+            foreach (var host in _reports.Keys.Union(_heard.Keys))
+            {
+                gone = isGone(host) ? (gone.ContainsKey(host) ? gone : gone.SetItem(host, now)) : gone.Remove(host);
+            }
+
+            Volatile.Write(ref _goneSince, gone);
+        }
+
+        var expired = _reports.Keys.Where(Expired).ToImmutableHashSet(StringComparer.Ordinal);
+        var newly = expired.Except(_expired).Order(StringComparer.Ordinal).ToList();
+        _expired = expired;
+        return newly;
+    }
+
+    /// <summary>The host's last report, even one that no longer counts.</summary>
+    public HostReport? LastReport(string host) => Volatile.Read(ref _reports).GetValueOrDefault(host);
 
     /// <summary>How long this coordinator has not heard from the host: since its last message, or since this coordinator started.</summary>
     public TimeSpan Silence(string host) =>

@@ -43,6 +43,17 @@ public static class ClusterHostingExtensions
         member.Roles.FirstOrDefault(r => r.StartsWith(HostRolePrefix, StringComparison.Ordinal))?[HostRolePrefix.Length..];
 
     /// <summary>The agents that are members now and Up (what a change's answer waits for, and a new coordinator's reports).</summary>
+    /// <summary>
+    /// The cluster has put the host out: no member of that name is joining, up or leaving (it was
+    /// downed, is exiting, or was removed). Only then may what it holds move.
+    /// </summary>
+    public static bool IsGone(ActorSystem system, string host) =>
+        !Akka.Cluster.Cluster.Get(system).State.Members.Any(m => m.HasRole(Role) && HostOf(m) == host && InCluster(m.Status));
+
+    /// <summary>Still in the cluster: joining, up or leaving; not downed, exiting or removed.</summary>
+    public static bool InCluster(Akka.Cluster.MemberStatus status) =>
+        status is Akka.Cluster.MemberStatus.Joining or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving;
+
     public static IReadOnlyCollection<string> LiveHosts(ActorSystem system) =>
         [.. Akka.Cluster.Cluster.Get(system).State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(Role)).Select(HostOf).OfType<string>()];
 
@@ -115,8 +126,8 @@ public static class ClusterHostingExtensions
         var time = resolver.GetService<TimeProvider>() ?? TimeProvider.System;
         var lease = CoordinatorLease(system);
         var mediator = DistributedPubSub.Get(system).Mediator;
-        var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace, HistoryRetention: options.HistoryRetention);
-        return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system)));
+        var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace, HistoryRetention: options.HistoryRetention, GoneGrace: options.FenceGrace);
+        return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system), host => IsGone(system, host)));
     }
 
     private static string Hocon(ClusterNodeOptions o)

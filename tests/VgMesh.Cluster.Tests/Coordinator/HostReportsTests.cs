@@ -120,6 +120,40 @@ public sealed class HostDirectoryTests
     }
 
     [Fact]
+    public void Report_OfASilentHost_CountsUntilTheClusterHasHadItOutForTheGrace()
+    {
+        // A holder cut off from the coordinator alone still sees a majority: it fences only once
+        // it hears of its downing, so silence alone must not let its LV move (a handoff recorded
+        // while it still looked live waited on this report only).
+        var clock = new HandClock();
+        var gone = new HashSet<string>();
+        var hosts = new HostDirectory(clock, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(3), gone.Contains);
+        hosts.Report(new HostReport("node2", [new ReportedLv("vm1", 1)], "", DateTimeOffset.UnixEpoch));
+
+        clock.Ticks += TimeSpan.FromSeconds(8).Ticks;
+        Assert.Empty(hosts.ObserveMembership());
+        Assert.Equal(["node2"], hosts.ActiveOn("vm1").ToArray()); // silent past the expiry, still a member
+
+        gone.Add("node2");
+        Assert.Empty(hosts.ObserveMembership()); // out from now on
+        clock.Ticks += TimeSpan.FromSeconds(2).Ticks;
+        Assert.Empty(hosts.ObserveMembership());
+        Assert.Equal(["node2"], hosts.ActiveOn("vm1").ToArray());
+        Assert.Equal(TimeSpan.FromSeconds(2), hosts.GoneFor("node2"));
+
+        clock.Ticks += TimeSpan.FromSeconds(1).Ticks;
+        Assert.Equal(["node2"], hosts.ObserveMembership()); // told once
+        Assert.Empty(hosts.ActiveOn("vm1"));
+        Assert.Empty(hosts.ObserveMembership());
+
+        gone.Remove("node2"); // back: its report counts again, and its silence starts anew with its next message
+        hosts.ObserveMembership();
+        Assert.Equal(TimeSpan.Zero, hosts.GoneFor("node2"));
+        hosts.Heard("node2");
+        Assert.Equal(["node2"], hosts.ActiveOn("vm1").ToArray());
+    }
+
+    [Fact]
     public void Announce_CountsTheLvActiveUntilTheHostsNextReport()
     {
         var hosts = new HostDirectory(new HandClock(), TimeSpan.FromSeconds(7));
