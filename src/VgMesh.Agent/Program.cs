@@ -100,11 +100,13 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             var time = resolver.GetService<TimeProvider>();
             system.ActorOf(Props.Create(() => new HostsTopicListener(resolver.GetService<AgentCluster>(), mediator)), "hosts-topic");
             system.ActorOf(Props.Create(() => new MajorityWatcher(resolver.GetService<MajorityWatch>())), "majority");
+            system.ActorOf(Props.Create(() => new QuarantineWatcher()), "quarantine");
             var follower = new EventFollowerSettings(options.Host, Path.Combine(options.StateDir, "applied.json"), AckEvery: TimeSpan.FromSeconds(2));
             var applier = resolver.GetService<ReconcileService>();
             system.ActorOf(Props.Create(() => new EventFollower(follower, applier, resolver.GetService<IJournalReader>(), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
 
-            // Downed by the cluster: fence what is held before the ActorSystem stops. Whatever
+            // Downed by the cluster, or quarantined by a member (QuarantineWatcher): fence what is
+            // held before the ActorSystem stops. Whatever
             // ends the ActorSystem while the agent is not being stopped (a downing, or Akka.Remote
             // 1.5.74 shutting it down after any failed outbound TLS handshake, even one whose
             // peer was only stopping), the process then ends with 75, so its supervisor (systemd,
@@ -116,7 +118,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             {
                 // Decided here, before the system ends: Akka.Hosting stops the host once it has.
                 AgentExit.Restart = !lifetime.ApplicationStopping.IsCancellationRequested;
-                if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason)
+                if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason or QuarantinedReason)
                 {
                     await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
                 }
