@@ -19,6 +19,7 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
     private ImmutableDictionary<string, long> _heard = ImmutableDictionary<string, long>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableDictionary<string, long> _goneSince = ImmutableDictionary<string, long>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableHashSet<string> _expired = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
+    private ImmutableHashSet<string> _asked = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
 
     /// <summary>
     /// The reports that still count. A report stops counting only when its host has been silent
@@ -39,9 +40,21 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
 
     private bool Expired(string host) => Silence(host) > reportExpiry && (isGone is null || GoneFor(host) >= goneGrace);
 
-    /// <summary>How long the cluster has had the host out, as far as this coordinator has seen (zero while it is a member).</summary>
-    public TimeSpan GoneFor(string host) =>
-        Volatile.Read(ref _goneSince).TryGetValue(host, out var since) ? time.GetElapsedTime(since) : TimeSpan.Zero;
+    /// <summary>
+    /// How long the cluster has had the host out, as far as this coordinator has seen (zero while
+    /// it is a member). A host this coordinator never heard of (a holder cut off before it started)
+    /// is watched from the first question on.
+    /// </summary>
+    public TimeSpan GoneFor(string host)
+    {
+        if (Volatile.Read(ref _goneSince).TryGetValue(host, out var since))
+        {
+            return time.GetElapsedTime(since);
+        }
+
+        ImmutableInterlocked.Update(ref _asked, a => a.Add(host));
+        return TimeSpan.Zero;
+    }
 
     /// <summary>
     /// Notes which hosts the cluster has put out, and since when (the coordinator calls this a few
@@ -54,7 +67,7 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
         {
             var now = time.GetTimestamp();
             var gone = _goneSince;
-            foreach (var host in _reports.Keys.Union(_heard.Keys))
+            foreach (var host in _reports.Keys.Union(_heard.Keys).Union(Volatile.Read(ref _asked)))
             {
                 gone = isGone(host) ? (gone.ContainsKey(host) ? gone : gone.SetItem(host, now)) : gone.Remove(host);
             }

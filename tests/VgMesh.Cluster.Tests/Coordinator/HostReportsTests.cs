@@ -154,6 +154,19 @@ public sealed class HostDirectoryTests
     }
 
     [Fact]
+    public void GoneFor_AHostThisCoordinatorNeverHeard_CountsFromTheFirstObservationAfterTheQuestion()
+    {
+        // A new coordinator asked to move the claim of a holder that was cut off before it started.
+        var clock = new HandClock();
+        var hosts = new HostDirectory(clock, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(3), _ => true);
+        Assert.Equal(TimeSpan.Zero, hosts.GoneFor("node1"));
+
+        hosts.ObserveMembership();
+        clock.Ticks += TimeSpan.FromSeconds(3).Ticks;
+        Assert.Equal(TimeSpan.FromSeconds(3), hosts.GoneFor("node1"));
+    }
+
+    [Fact]
     public void Announce_CountsTheLvActiveUntilTheHostsNextReport()
     {
         var hosts = new HostDirectory(new HandClock(), TimeSpan.FromSeconds(7));
