@@ -88,6 +88,9 @@ public sealed record ClusterNodeOptions
     /// </summary>
     public TimeSpan? HistoryRetention { get; init; }
 
+    /// <summary>How often the coordinator marks its journal and forgets what is older than <see cref="HistoryRetention"/> (an hour; tests shorten it).</summary>
+    public TimeSpan HistoryEvery { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>How often a node that is oldest but not holding the lease tries again.</summary>
     public TimeSpan LeaseRetry { get; init; } = TimeSpan.FromMilliseconds(300);
 
