@@ -18,14 +18,15 @@ public sealed class ExtendOperation(LvmDriver lvm, Placement placement, LocalSte
         var (lv, args, op) = (run.Lv, run.Args, run.Context);
         // Active on one other host: its kernel reloads the table in the same command. Active on
         // several (shared): run here; every holder refreshes before the answer (the settle wait).
-        if (await placement.DelegateToAsync(op, lv.Lv, ct).ConfigureAwait(false) is { } holder)
+        var holders = await placement.ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false);
+        if (holders is [var holder] && holder != options.Host)
         {
             var ran = await placement.DelegateAsync(run, holder, OperationKinds.Extend, args, ct).ConfigureAwait(false);
             return new OperationDone(ran.Message, "lv.extended", default, ran.VgSeqno);
         }
 
         var (message, seqno) = await ExtendHereAsync(lv, args, run.Permit, ct).ConfigureAwait(false);
-        if ((await placement.ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false)) is [var only] && only == options.Host)
+        if (holders is [var only] && only == options.Host)
         {
             localSteps.Ran(op.Request.Id); // active only here: LVM reloaded this host's table in the command
         }

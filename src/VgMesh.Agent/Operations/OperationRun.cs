@@ -6,7 +6,7 @@ using VgMesh.Lvm;
 namespace VgMesh.Agent.Operations;
 
 /// <summary>One queued operation as its handler sees it: the LV it names, its arguments, the coordinator's write permit, and the coordinator's context (claims, hosts' reports, whether it is a replay).</summary>
-public sealed record OperationRun(string Kind, LvRef Lv, LvOperation Args, LeaderPermit Permit, OperationContext Context)
+public sealed record OperationRun(LvRef Lv, LvOperation Args, LeaderPermit Permit, OperationContext Context)
 {
     /// <summary>A previous coordinator may have run it in part: an LV already there (or already gone) is its work.</summary>
     public bool Recovered => Context.Recovered;

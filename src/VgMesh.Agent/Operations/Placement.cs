@@ -45,10 +45,6 @@ public sealed class Placement(AgentCluster cluster, DmSetup dm, PeerClient peers
         return [.. hosts.Order(StringComparer.Ordinal)];
     }
 
-    /// <summary>The one other host the LV is active on, when a change must run in that host's kernel.</summary>
-    public async Task<string?> DelegateToAsync(OperationContext op, string lv, CancellationToken ct) =>
-        await ActiveOnAsync(op, lv, ct).ConfigureAwait(false) is [var only] && only != options.Host ? only : null;
-
     /// <summary>Runs <paramref name="kind"/> on <paramref name="host"/> under this coordinator's lease (checked here first, and by that host against the lease row).</summary>
     public async Task<StepResult> DelegateAsync(OperationRun run, string host, string kind, LvOperation args, CancellationToken ct)
     {

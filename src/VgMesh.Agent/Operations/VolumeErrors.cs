@@ -11,9 +11,6 @@ public abstract class VolumeException(string message) : Exception(message)
 {
     public abstract string Code { get; }
 
-    /// <summary>The HTTP status the API answers with.</summary>
-    public int Status => StatusOf(Code);
-
     /// <summary>The HTTP status for a problem code (LVM's own codes included).</summary>
     public static int StatusOf(string code) => code switch
     {

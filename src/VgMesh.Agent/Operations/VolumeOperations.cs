@@ -48,7 +48,7 @@ public sealed partial class VolumeOperations : IOperationHandler
         try
         {
             var handler = _byKind.GetValueOrDefault(op.Request.Kind) ?? throw new BadRequest($"unknown operation kind '{op.Request.Kind}'");
-            var done = await handler.RunAsync(new OperationRun(op.Request.Kind, lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);
+            var done = await handler.RunAsync(new OperationRun(lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);
             // The sequence number the command reported committing, or the one read with the LV;
             // a vgs only when neither said.
             var seqno = done.Seqno ?? (await _lvm.GetVgAsync(_options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;

@@ -81,8 +81,6 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
         return newly;
     }
 
-    /// <summary>The host's last report, even one that no longer counts.</summary>
-    public HostReport? LastReport(string host) => Volatile.Read(ref _reports).GetValueOrDefault(host);
 
     /// <summary>How long this coordinator has not heard from the host: since its last message, or since this coordinator started.</summary>
     public TimeSpan Silence(string host) =>

@@ -51,7 +51,7 @@ public static class ClusterHostingExtensions
         !Akka.Cluster.Cluster.Get(system).State.Members.Any(m => m.HasRole(Role) && HostOf(m) == host && InCluster(m.Status));
 
     /// <summary>Still in the cluster: joining, up or leaving; not downed, exiting or removed.</summary>
-    public static bool InCluster(Akka.Cluster.MemberStatus status) =>
+    private static bool InCluster(Akka.Cluster.MemberStatus status) =>
         status is Akka.Cluster.MemberStatus.Joining or Akka.Cluster.MemberStatus.WeaklyUp or Akka.Cluster.MemberStatus.Up or Akka.Cluster.MemberStatus.Leaving;
 
     public static IReadOnlyCollection<string> LiveHosts(ActorSystem system) =>
