@@ -20,7 +20,6 @@ using VgMesh.Cluster.Hosting;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.DeviceMapper;
-using VgMesh.Metrics;
 using OpenTelemetry.Metrics;
 
 if (args is ["certificates", .. var certificateArgs])
@@ -72,8 +71,7 @@ s.AddSingleton(sp =>
     _ = sp.GetRequiredService<MeterProvider>();
     return new AgentMetrics(sp.GetRequiredService<FencedSet>());
 });
-s.AddSingleton(_ => new PrometheusMetricReader());
-s.AddSingleton(sp => Telemetry.BuildMeterProvider(options, sp.GetRequiredService<PrometheusMetricReader>()));
+s.AddAgentTelemetry(options);
 s.AddHostedService<MetricsSampler>();
 s.AddSingleton(sp => new Journal(Path.Combine(options.StateDir, "journal.db"), sp.GetRequiredService<TimeProvider>()));
 s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(

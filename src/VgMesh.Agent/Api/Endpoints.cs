@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http;
 using VgMesh.Agent.Operations;
 using VgMesh.Client;
 using VgMesh.Lvm;
-using VgMesh.Metrics;
+using VgMesh.Agent.Telemetry;
 
 namespace VgMesh.Agent.Api;
 
@@ -14,8 +14,7 @@ public static class Endpoints
     public static void Map(WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/metrics", (PrometheusMetricReader reader) =>
-            Results.Text(reader.Scrape(TimeSpan.FromSeconds(5)), "text/plain; version=0.0.4; charset=utf-8"));
+        app.MapMetrics();
         var v1 = app.MapGroup("/v1");
         v1.MapGet("/lvs", (VolumeService s, CancellationToken ct) => s.ListAsync(ct));
         v1.MapGet("/lvs/{name}", (string name, VolumeService s, CancellationToken ct) => s.ShowAsync(name, ct));
