@@ -1,7 +1,11 @@
+using System.Diagnostics;
+
 namespace VgMesh.Cli.Tests;
 
 public class CliAppTests
 {
+    private const string NoAgent = "/nonexistent/vgmeshd.sock";
+
     private static async Task<(int Code, string Out, string Err)> RunAsync(params string[] args)
     {
         using var o = new StringWriter();
@@ -13,35 +17,134 @@ public class CliAppTests
     [Fact]
     public async Task NoCommand_UsageAndExit2()
     {
-        var (code, _, err) = await RunAsync();
-        Assert.Equal(CliApp.Usage, code);
-        Assert.Contains("lv create NAME --size SIZE", err, StringComparison.Ordinal);
+        var (code, output, err) = await RunAsync();
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("lv", output + err, StringComparison.Ordinal);
+        Assert.Contains("cluster", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryVerb_HasItsOwnHelp()
+    {
+        foreach (var verb in new[] { "lv list", "lv show", "lv create", "lv remove", "lv extend", "lv reduce", "lv rename", "lv snapshot", "lv merge", "lv activate", "lv deactivate", "lv unfence", "host list", "host show", "cluster status", "events", "completion" })
+        {
+            var (code, output, _) = await RunAsync([.. verb.Split(' '), "--help"]);
+            Assert.Equal(ExitCodes.Ok, code);
+            Assert.Contains("Usage:", output, StringComparison.Ordinal);
+            Assert.Contains(verb, output, StringComparison.Ordinal);
+        }
+
+        var (_, create, _) = await RunAsync("lv", "create", "--help");
+        Assert.Contains("--size <SIZE>", create, StringComparison.Ordinal);
+        Assert.Contains("--tag <TAG>", create, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MistypedVerb_Exit2WithASuggestion()
+    {
+        var (code, output, err) = await RunAsync("lv", "crate", "vm1", "--size", "1G");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("'crate' was not matched. Did you mean", output + err, StringComparison.Ordinal);
+        Assert.Contains("create", output + err, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task AgentNotRunning_Exit3NamesTheSocket()
     {
-        var (code, _, err) = await RunAsync("--socket", "/nonexistent/vgmeshd.sock", "lv", "list");
-        Assert.Equal(CliApp.Unreachable, code);
-        Assert.Contains("/nonexistent/vgmeshd.sock", err, StringComparison.Ordinal);
+        var (code, _, err) = await RunAsync("--socket", NoAgent, "lv", "list");
+        Assert.Equal(ExitCodes.Unreachable, code);
+        Assert.Contains(NoAgent, err, StringComparison.Ordinal);
+        Assert.Contains("systemctl status vgmeshd", err, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task MissingSizeOrName_Exit2()
     {
-        Assert.Equal(CliApp.Usage, (await RunAsync("--socket", "/nonexistent", "lv", "create", "vm1")).Code);
-        var (code, _, err) = await RunAsync("--socket", "/nonexistent", "lv", "remove");
-        Assert.Equal(CliApp.Usage, code);
-        Assert.Contains("needs a volume name", err, StringComparison.Ordinal);
-        Assert.Equal(CliApp.Usage, (await RunAsync("--endpoint", "http://127.0.0.1:1", "lv", "list")).Code);
+        var (code, output, err) = await RunAsync("--socket", NoAgent, "lv", "create", "vm1");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--size", output + err, StringComparison.Ordinal);
+        (code, output, err) = await RunAsync("--socket", NoAgent, "lv", "remove");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("NAME", output + err, StringComparison.Ordinal);
+        (code, _, err) = await RunAsync("--endpoint", "http://127.0.0.1:1", "lv", "list");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("--token-file", err, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Positional_SkipsOptionValuesWherever()
+    public async Task ExclusiveAndShared_Exit2()
     {
-        var a = new ArgReader(["lv", "create", "--size", "10G", "vm1", "--tag", "x"]);
-        Assert.Equal(["lv", "create", "vm1"], a.Positional());
-        Assert.Equal("10G", a.Required("--size"));
-        Assert.Equal(["x"], a.Options("--tag"));
+        var (code, output, err) = await RunAsync("--socket", NoAgent, "lv", "activate", "vm1", "--exclusive", "--shared");
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("choose one of --exclusive and --shared", output + err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GlobalOptions_AnywhereOnTheLine()
+    {
+        var (code, _, err) = await RunAsync("lv", "list", "--json", "--socket", NoAgent);
+        Assert.Equal(ExitCodes.Unreachable, code);
+        Assert.Contains(NoAgent, err, StringComparison.Ordinal);
+    }
+
+    /// <summary>The directive the bash function asks: verbs and options from the tree (names from an agent are tested in the lab).</summary>
+    [Theory]
+    [InlineData("lv cre", "create")]
+    [InlineData("lv ", "snapshot")]
+    [InlineData("h", "host")]
+    [InlineData("lv activate vm1 --ex", "--exclusive")]
+    [InlineData("completion ", "bash")]
+    public async Task Suggest_CompletesFromTheTree(string line, string expected)
+    {
+        var (code, output, _) = await RunAsync($"[suggest:{line.Length}]", line);
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains(expected, output.Split('\n', StringSplitOptions.TrimEntries));
+    }
+
+    [Fact]
+    public async Task Suggest_NoAgent_NoNamesAndNoError()
+    {
+        var (code, output, err) = await RunAsync("[suggest:25]", $"--socket {NoAgent} lv show ");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Equal("", err);
+        Assert.DoesNotContain("create", output, StringComparison.Ordinal);
+    }
+
+    /// <summary>The script itself, run by bash against this CLI's completions (the published binary is what the lab test runs).</summary>
+    [Fact]
+    public async Task CompletionBash_IsAScriptBashAccepts()
+    {
+        var (code, script, _) = await RunAsync("completion", "bash");
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("complete -o default -F _vgmesh vgmesh", script, StringComparison.Ordinal);
+        var psi = new ProcessStartInfo("bash", ["-n"]) { RedirectStandardInput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        await p.StandardInput.WriteAsync(script);
+        p.StandardInput.Close();
+        var err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0, err);
+        Assert.Equal(ExitCodes.Usage, (await RunAsync("completion", "fish")).Code);
+    }
+
+    /// <summary>vgmesh(8) from the same tree: every verb, every exit code, and groff finds nothing to warn about.</summary>
+    [Fact]
+    public async Task ManPage_HasEveryVerb_AndGroffAcceptsIt()
+    {
+        var (code, page, _) = await RunAsync("manpage");
+        Assert.Equal(ExitCodes.Ok, code);
+        foreach (var verb in new[] { "lv create NAME \\-\\-size SIZE [\\-\\-tag TAG]", "lv activate NAME [\\-\\-exclusive] [\\-\\-shared] [\\-\\-host HOST] [\\-\\-wait]", "host show HOST", "cluster status", "events [\\-\\-after REVISION] [\\-\\-follow]", "completion SHELL" })
+        {
+            Assert.Contains(".SS \"vgmesh " + verb + "\"", page, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("manpage", page, StringComparison.Ordinal);
+        var psi = new ProcessStartInfo("groff", ["-man", "-Tutf8", "-ww", "-z"]) { RedirectStandardInput = true, RedirectStandardError = true };
+        using var p = Process.Start(psi)!;
+        await p.StandardInput.WriteAsync(page);
+        p.StandardInput.Close();
+        var err = await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        Assert.True(p.ExitCode == 0 && err.Length == 0, err);
     }
 }

@@ -74,7 +74,9 @@ public sealed class AgentMetrics : IDisposable
         _meter.CreateObservableGauge("vgmesh.vg.free", () => _observed.VgFree, "By", "Free space in the shared volume group.");
         _meter.CreateObservableGauge("vgmesh.lv.count", () => _observed.LvCount, "{lv}", "Logical volumes in the shared volume group (hidden ones not counted).");
         _meter.CreateObservableGauge("vgmesh.lv.active", () => _observed.ActiveHere, "{lv}", "LVs of the shared volume group active on this host.");
-        _meter.CreateObservableGauge("vgmesh.snapshot.usage", SnapshotUsage, "1", "Share of each snapshot's copy-on-write space in use, on the host where it is active (1 = full: the snapshot becomes invalid).");
+        // ".ratio" in the name: OpenTelemetry's Prometheus exporter (1.20.1-beta.1) adds no suffix for
+        // unit "1", and dashboards and rules read vgmesh_snapshot_usage_ratio since the first release.
+        _meter.CreateObservableGauge("vgmesh.snapshot.usage.ratio", SnapshotUsage, "1", "Share of each snapshot's copy-on-write space in use, on the host where it is active (1 = full: the snapshot becomes invalid).");
         _meter.CreateObservableGauge("vgmesh.dm.open.devices", () => _observed.OpenDevices, "{device}", "Device-mapper devices of the shared volume group held open on this host.");
         _meter.CreateObservableGauge("vgmesh.reconcile.alerts", () => _observed.Alerts, "{alert}", "Alerts the last reconcile pass raised (in-use devices, blocked handoffs, fenced LVs).");
     }

@@ -92,11 +92,15 @@ public sealed class TelemetryTests : IAsyncLifetime, IDisposable
         }
     }
 
+    private static VgMesh.Lvm.Reports.LogicalVolume Snapshot(string name, string origin, double percent) =>
+        new(name, "san", "uuid", 8 << 20, VgMesh.Lvm.Reports.LvAttributes.Parse("swi-a-s---"), origin, percent, null, 1, [], Active: true, ActiveLocally: true,
+            ActiveExclusively: false, DeviceOpen: false, KernelMajor: 253, KernelMinor: 3, ChunkSizeBytes: 4096, IsHidden: false, Merging: false, TableMismatch: false);
+
     [Fact]
     public async Task Scrape_UnitsAndKinds_FollowThePrometheusNames()
     {
         Metrics.OperationDone("lv.create", "succeeded", "node2", TimeSpan.FromSeconds(1.2), TimeSpan.FromMilliseconds(20));
-        Metrics.ObserveVolumeGroup(new VgMesh.Lvm.Reports.VolumeGroup("san", "uuid", 1 << 30, 1 << 29, 4 << 20, 256, 128, 7, "wz--n-", "", 0, 0, 1, []), [], 0);
+        Metrics.ObserveVolumeGroup(new VgMesh.Lvm.Reports.VolumeGroup("san", "uuid", 1 << 30, 1 << 29, 4 << 20, 256, 128, 7, "wz--n-", "", 0, 0, 1, []), [Snapshot("s1snap", "s1", 37.5)], 0);
         var (_, text) = await ScrapeAsync();
         Assert.Contains("# TYPE vgmesh_operations_total counter\n", text, StringComparison.Ordinal);
         Assert.Contains("vgmesh_operations_total{host=\"node2\",kind=\"lv.create\",result=\"succeeded\"} 1", text, StringComparison.Ordinal);
@@ -104,6 +108,7 @@ public sealed class TelemetryTests : IAsyncLifetime, IDisposable
         Assert.Contains("vgmesh_operation_duration_seconds_bucket{kind=\"lv.create\",result=\"succeeded\",le=\"2.5\"} 1", text, StringComparison.Ordinal);
         Assert.Contains("vgmesh_vg_size_bytes{} 1073741824", text, StringComparison.Ordinal);
         Assert.Contains("vgmesh_vg_seqno{} 7", text, StringComparison.Ordinal);
+        Assert.Contains("vgmesh_snapshot_usage_ratio{lv=\"s1snap\",origin=\"s1\"} 0.375", text, StringComparison.Ordinal);
         // What the issue adds: the runtime, the process and ASP.NET Core's own meters, and the service's identity.
         Assert.Contains("dotnet_gc_collections_total", text, StringComparison.Ordinal);
         Assert.Contains("process_cpu_time_seconds_total", text, StringComparison.Ordinal);

@@ -1,0 +1,53 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using VgMesh.Client;
+
+namespace VgMesh.Cli;
+
+/// <summary>What the verbs print: a table or a line for people, the API's JSON with <c>--json</c>.</summary>
+internal static class Output
+{
+    public static async Task<int> PrintAsync<T>(T value, JsonTypeInfo<T> type, bool json, TextWriter stdout, Func<T, string> table)
+    {
+        await stdout.WriteLineAsync(json ? JsonSerializer.Serialize(value, type) : table(value)).ConfigureAwait(false);
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>A change: its result, and exit 4 when some hosts had not applied it when the wait ended.</summary>
+    public static async Task<int> ChangeAsync(Task<OperationView> call, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        var op = await call.ConfigureAwait(false);
+        await stdout.WriteLineAsync(json ? JsonSerializer.Serialize(op, ApiJsonContext.Default.OperationView)
+            : $"{op.Message} (operation {op.Id}, revision {op.Revision}, by {op.CompletedBy}; applied by {string.Join(", ", op.AppliedBy)})").ConfigureAwait(false);
+        if (op.Lagging.Count > 0)
+        {
+            await stderr.WriteLineAsync($"vgmesh: not yet applied by {string.Join(", ", op.Lagging)}; 'vgmesh cluster status' shows their lag").ConfigureAwait(false);
+            return ExitCodes.Lagging;
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    public static string Event(EventView e, bool json) => json ? JsonSerializer.Serialize(e, ApiJsonContext.Default.EventView)
+        : $"{e.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss.fff}  rev {e.Revision,-6} {e.Kind,-20} {e.Subject,-24} by {e.Host}{(e.VgSeqno is { } q ? $"  vg_seqno {q}" : "")}{(e.OperationId is { } id ? $"  op {id}" : "")}";
+
+    public static string LvTable(List<LvView> lvs) => Table(["NAME", "SIZE", "ATTR", "ACTIVE ON", "CLAIM", "ORIGIN", "DATA%"],
+        lvs.Select(l => new[] { l.Name, SizeSpec.Format(l.SizeBytes), l.Attr, string.Join(",", l.ActiveOn), l.ClaimMode is null ? "-" : $"{l.ClaimMode}{(l.ClaimedBy is null ? "" : ":" + l.ClaimedBy)}", l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "" }));
+
+    public static string HostTable(List<HostView> hosts) => Table(["HOST", "ALIVE", "MEMBER", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", "ALERTS"],
+        hosts.Select(h => new[] { h.Host, h.Alive ? "yes" : "NO", h.MemberStatus ?? "-", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts) }));
+
+    public static string StatusText(ClusterStatusView s) =>
+        $"cluster {s.Cluster}, volume group {s.VolumeGroup} (vg_seqno {s.VgSeqno}), coordinator: {s.Leader ?? "NONE"}" +
+        (s.Leader is null ? "" : $" (lease generation {s.CoordinatorGeneration}, {s.CoordinatorLeaseSeconds:0.0} s left; {s.PendingOperations} pending; last event {s.LastEvent})") +
+        "\n" + HostTable([.. s.Hosts]);
+
+    private static string Table(string[] head, IEnumerable<string[]> rows)
+    {
+        var all = new List<string[]> { head };
+        all.AddRange(rows);
+        var widths = head.Select((_, i) => all.Max(r => r[i].Length)).ToArray();
+        return string.Join('\n', all.Select(r => string.Join("  ", r.Select((c, i) => c.PadRight(widths[i]))).TrimEnd()));
+    }
+}
