@@ -11,8 +11,9 @@ public class CliLabTests(AgentLabFixture f)
     private async Task<string[]> BashCompleteAsync(string host, string line)
     {
         // COMP_WORDS as bash splits the line, with an empty word when the line ends in a space.
+        // (eval, not source <(...): a lab host has no /dev/fd.)
         var script = $$"""
-            source <(vgmesh completion bash)
+            eval "$(vgmesh completion bash)"
             COMP_LINE='{{line}}'; COMP_POINT=${#COMP_LINE}
             read -ra COMP_WORDS <<< "$COMP_LINE"
             [[ $COMP_LINE == *' ' ]] && COMP_WORDS+=('')
