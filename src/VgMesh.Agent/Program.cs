@@ -147,6 +147,7 @@ s.AddSingleton<IVolumeOperation>(sp => sp.GetRequiredService<ExtendOperation>())
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<StepRunner>();
 s.AddSingleton<VolumeService>();
+s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start

@@ -23,7 +23,8 @@ internal static class CliApp
     {
         ArgumentNullException.ThrowIfNull(argv);
         var root = CliCommands.Build();
-        var parsed = root.Parse(argv);
+        // No response files: '@name' is an argument (an LV name the agent refuses with invalid-name), never a file to read.
+        var parsed = root.Parse(argv, new ParserConfiguration { ResponseFileTokenReplacer = null });
         var config = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false };
         var code = await parsed.InvokeAsync(config, ct).ConfigureAwait(false);
         // A parse error (unknown verb, missing argument) prints the error, suggestions and help: a usage error.

@@ -49,7 +49,7 @@ internal static class CliCommands
         var root = new RootCommand("vgmesh: operate the shared volume group through any host's vgmesh agent. Every change goes through the cluster's coordinator and is applied by every host before the command returns.")
         {
             Socket, Endpoint, TokenFile, Json,
-            Lv(), Host(), Cluster(), Events(), Completion.Command(), ManPage.Command(),
+            Lv(), Host(), Cluster(), Events(), SyncCommand.Command(), Completion.Command(), ManPage.Command(),
         };
         // Only the spellings a Linux operator types: '-?', '/?' and '/h' would crowd every completion.
         root.Options.Remove(root.Options.OfType<HelpOption>().Single());

@@ -111,6 +111,25 @@ public sealed class VgMeshClient : IDisposable
         }
     }
 
+    /// <summary>
+    /// The changed chunks of a snapshot, streamed by the host where it is active (format
+    /// <c>vgmesh</c> or <c>lvmsync</c>); the caller disposes the stream. Only the headers are
+    /// bounded by the client's timeout.
+    /// </summary>
+    public async Task<Stream> OpenDeltaAsync(string snapshot, string format, CancellationToken ct = default)
+    {
+        var r = await _http.GetAsync(new Uri($"v1/lvs/{Uri.EscapeDataString(snapshot)}/delta?format={Uri.EscapeDataString(format)}", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            using (r)
+            {
+                await ReadAsync(r, ApiJsonContext.Default.Problem, ct).ConfigureAwait(false);
+            }
+        }
+
+        return await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+    }
+
     public Task<OperationView> UnfenceLvAsync(string name, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/unfence", null, null, ct);
 

@@ -71,6 +71,17 @@ public class CliAppTests
         Assert.Contains("--token-file", err, StringComparison.Ordinal);
     }
 
+    /// <summary>'@all' is a name for the agent to refuse, not a response file to read; '-n' too is passed on.</summary>
+    [Theory]
+    [InlineData("@all")]
+    [InlineData("-n")]
+    public async Task OddNames_ReachTheAgent(string name)
+    {
+        var (code, _, err) = await RunAsync("--socket", NoAgent, "lv", "create", name, "--size", "1G");
+        Assert.Equal(ExitCodes.Unreachable, code);
+        Assert.Contains(NoAgent, err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ExclusiveAndShared_Exit2()
     {

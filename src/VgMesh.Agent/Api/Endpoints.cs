@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using VgMesh.Agent.Operations;
+using VgMesh.Agent.Sync;
 using VgMesh.Client;
 using VgMesh.Lvm;
 using VgMesh.Agent.Telemetry;
@@ -30,6 +31,7 @@ public static class Endpoints
         v1.MapPost("/lvs/{name}/unfence", (string name, VolumeService s, CancellationToken ct) => s.UnfenceAsync(name, ct));
         v1.MapGet("/hosts", (VolumeService s, CancellationToken ct) => s.HostsAsync(ct));
         v1.MapGet("/hosts/{host}", (string host, VolumeService s, CancellationToken ct) => s.ShowHostAsync(host, ct));
+        v1.MapGet("/lvs/{name}/delta", (string name, string? format, HttpContext http, DeltaService s, CancellationToken ct) => s.SendAsync(http, name, format, ct));
         v1.MapGet("/events", (HttpContext http, long? after, bool? follow, VolumeService s, CancellationToken ct) => s.EventsAsync(http, after, follow ?? false, ct));
 
         // A coordinator hands a step to the host where the LV is active (TCP, with the cluster token).
@@ -62,6 +64,7 @@ public static class Endpoints
     private static Problem? Map(Exception e) => e switch
     {
         VolumeException v => P(v.Code, v.Message),
+        VgMesh.Sync.SyncException x => P(x.Code, x.Message),
         InvalidLvmNameException n => P("invalid-name", n.Message),
         LvmException l => P(l.Code, l.Message),
         VgMesh.Cluster.Leases.LeaseLostException l => P(NotCoordinator.ErrorCode, new NotCoordinator(l.Message).Message),

@@ -94,6 +94,33 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
         throw VolumeException.FromCode(problem?.Code ?? "failed", problem?.Detail is { } detail ? $"on {host}: {detail}" : $"on {host}: answered {(int)r.StatusCode}");
     }
 
+    /// <summary>
+    /// A streamed GET on a peer's API (a delta read where the snapshot is active). Only the
+    /// headers are bounded by the client's timeout; the body streams for as long as it takes.
+    /// </summary>
+    public async Task<HttpResponseMessage> GetStreamAsync(string host, string? address, string pathAndQuery, CancellationToken ct)
+    {
+        if (address is null || _token is null)
+        {
+            throw new CannotDelegate($"this must run on {host}, but {(address is null ? $"{host} has no TCP API address (TcpListen)" : "this agent has no cluster token (TokenFile)")}; run it on {host} instead.");
+        }
+
+        using var msg = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://{address}{pathAndQuery}"));
+        msg.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
+        var r = await _http.SendAsync(msg, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (r.IsSuccessStatusCode)
+        {
+            return r;
+        }
+
+        using (r)
+        {
+            var problem = r.Content.Headers.ContentType?.MediaType == "application/problem+json"
+                ? await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.Problem, ct).ConfigureAwait(false) : null;
+            throw VolumeException.FromCode(problem?.Code ?? "failed", problem?.Detail is { } detail ? $"on {host}: {detail}" : $"on {host}: answered {(int)r.StatusCode}");
+        }
+    }
+
     public static DelegatedStep Parse(string json) => JsonSerializer.Deserialize(json, AgentJsonContext.Default.DelegatedStep)
         ?? throw new ArgumentException("empty delegated step");
 

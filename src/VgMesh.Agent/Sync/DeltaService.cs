@@ -1,0 +1,102 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using VgMesh.Agent.Operations;
+using VgMesh.Agent.Reconciling;
+using VgMesh.Lvm;
+using VgMesh.Lvm.Reports;
+using VgMesh.Sync;
+
+namespace VgMesh.Agent.Sync;
+
+/// <summary>
+/// <c>GET /v1/lvs/{snapshot}/delta</c>: the chunks a classic snapshot recorded as changed, read
+/// on the host where it is active (its exception store and its origin are devices there). Asked
+/// of another host, this agent relays the holder's stream. Nothing here changes metadata, so it
+/// needs no coordinator.
+/// </summary>
+public sealed class DeltaService(LvmDriver lvm, AgentCluster cluster, PeerClient peers, AgentOptions options, TimeProvider time)
+{
+    public const string ContentType = "application/vnd.vgmesh.delta";
+
+    public static DeltaFormat ParseFormat(string? format) => format switch
+    {
+        null or "" or "vgmesh" => DeltaFormat.VgMesh,
+        "lvmsync" => DeltaFormat.Lvmsync,
+        _ => throw new ArgumentException($"unknown delta format '{format}': use vgmesh (the default) or lvmsync"),
+    };
+
+    public async Task SendAsync(HttpContext http, string name, string? format, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        LvmNames.ValidateLv(name);
+        var wire = ParseFormat(format);
+        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var snap = lvs.FirstOrDefault(l => l.Name == name) ?? throw new LvNotFound($"{options.VolumeGroup}/{name}");
+        Check(snap);
+        if (!snap.ActiveLocally)
+        {
+            await RelayAsync(http, snap, wire, ct).ConfigureAwait(false);
+            return;
+        }
+
+        var cow = $"/dev/mapper/{LvRef.DmNameOf(options.VolumeGroup, name)}-cow";
+        var origin = $"/dev/mapper/{LvRef.DmNameOf(options.VolumeGroup, snap.Origin!)}";
+        using var cowFile = BlockFile.Open(cow, write: false);
+        using var originFile = BlockFile.Open(origin, write: false);
+        http.Response.ContentType = ContentType;
+        http.Response.Headers["X-Vgmesh-Host"] = options.Host;
+        // The sender is synchronous block I/O; it runs on a pool thread and writes the body directly.
+        http.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+        try
+        {
+            await Task.Run(() =>
+            {
+                using var body = new BufferedStream(http.Response.Body, 1 << 20);
+                DeltaSender.Send(cowFile, originFile, body, wire, time);
+            }, ct).ConfigureAwait(false);
+        }
+        catch (Exception) when (http.Response.HasStarted)
+        {
+            // Part of the stream is out: cut the connection, so the reader sees a truncated stream, never an end.
+            http.Abort();
+            throw;
+        }
+    }
+
+    private static void Check(LogicalVolume snap)
+    {
+        if (!snap.IsSnapshot || snap.Origin is null)
+        {
+            throw new SyncException("not-a-snapshot", $"{snap.FullName} is not a classic snapshot: name the snapshot whose changes to send (vgmesh lv list shows ORIGIN for each).");
+        }
+
+        if (snap.Attributes.State is LvState.InvalidSnapshot or LvState.InvalidSuspendedSnapshot)
+        {
+            throw new SyncException("snapshot-invalid", $"{snap.FullName} is invalid (it filled up): its changes are not known. Copy the whole origin once, then take a new snapshot.");
+        }
+    }
+
+    private async Task RelayAsync(HttpContext http, LogicalVolume snap, DeltaFormat wire, CancellationToken ct)
+    {
+        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
+        var holder = StateReader.Statuses(view).Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == snap.Name))
+            .Select(s => (Host: s.Key, s.Value.ApiAddress)).FirstOrDefault();
+        if (holder.Host is null)
+        {
+            throw new SyncException("not-active", $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).");
+        }
+
+        using var r = await peers.GetStreamAsync(holder.Host, holder.ApiAddress, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}", ct).ConfigureAwait(false);
+        http.Response.ContentType = ContentType;
+        http.Response.Headers["X-Vgmesh-Host"] = holder.Host;
+        try
+        {
+            await r.Content.CopyToAsync(http.Response.Body, ct).ConfigureAwait(false);
+        }
+        catch (Exception) when (http.Response.HasStarted)
+        {
+            http.Abort();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+using System.CommandLine;
+using System.Globalization;
+using VgMesh.Client;
+using VgMesh.Sync;
+
+namespace VgMesh.Cli;
+
+/// <summary>
+/// <c>vgmesh sync SNAPSHOT --to DEST</c>: the snapshot's changed chunks, read by the agent on the
+/// host where it is active, written to stdout (<c>-</c>) or applied to a device or image file
+/// here. <c>vgmesh sync --apply STREAM DEST</c> applies a saved stream (or a snapback) here.
+/// </summary>
+internal static class SyncCommand
+{
+    public static Command Command()
+    {
+        var target = new Argument<string>("SNAPSHOT|DEST") { Description = "The snapshot to send; with --apply, the device or image file to write." };
+        var to = new Option<string?>("--to") { Description = "Where the delta goes: - (stdout), or a device or image file on this host, written here.", HelpName = "DEST" };
+        var apply = new Option<string?>("--apply") { Description = "Apply a saved stream (a file, or - for stdin) to DEST instead of sending.", HelpName = "STREAM" };
+        var format = new Option<string>("--format") { Description = "The stream's format when sending: vgmesh (checked end to end) or lvmsync (lvmsync 3.x's own).", HelpName = "FORMAT", DefaultValueFactory = _ => "vgmesh" };
+        format.AcceptOnlyFromAmong("vgmesh", "lvmsync");
+        var snapback = new Option<string?>("--snapback") { Description = "First save what the apply overwrites to FILE; applying FILE later undoes it exactly.", HelpName = "FILE" };
+        target.CompletionSources.Add(ctx => Completion.LvNames(ctx));
+        var c = new Command("sync", "Send only the chunks a snapshot recorded as changed (lvmsync-style), or apply such a stream, with an optional snapback for rollback.")
+        {
+            target, to, apply, format, snapback,
+        };
+        c.Validators.Add(r =>
+        {
+            if ((r.GetValue(to) is null) == (r.GetValue(apply) is null))
+            {
+                r.AddError("give either --to DEST (send SNAPSHOT) or --apply STREAM (apply to DEST)");
+            }
+        });
+        c.SetAction((p, ct) =>
+        {
+            var (stdout, stderr) = (p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
+            var json = p.GetValue(CliCommands.Json);
+            return p.GetValue(apply) is { } stream
+                ? RunAsync(() => ApplyAsync(stream, p.GetValue(target)!, p.GetValue(snapback), json, stdout, stderr), stderr, p.GetValue(snapback))
+                : CliApp.WithClientAsync(p, (client, j, o, e, t) => RunAsync(() => SendAsync(client, p.GetValue(target)!, p.GetValue(to)!, p.GetValue(format)!, p.GetValue(snapback), j, o, e, t), e, p.GetValue(snapback)), ct);
+        });
+        return c;
+    }
+
+    private static async Task<int> RunAsync(Func<Task<int>> run, TextWriter stderr, string? snapback)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (SyncException e)
+        {
+            var written = e.BytesWritten == 0 ? "nothing was written" : $"{e.BytesWritten} bytes were written" + (snapback is null ? "" : $"; 'vgmesh sync --apply {snapback} DEST' undoes them");
+            await stderr.WriteLineAsync($"vgmesh: {e.Code}: {e.Message} ({written})").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
+    }
+
+    private static async Task<int> SendAsync(VgMeshClient client, string snapshot, string dest, string format, string? snapback, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        if (dest != "-" && !Path.IsPathFullyQualified(dest))
+        {
+            throw new SyncException("bad-destination", $"--to {dest}: give - (stdout) or the absolute path of a device or image file on this host.");
+        }
+
+        if (dest == "-" && snapback is not null)
+        {
+            throw new SyncException("bad-destination", "--snapback needs a destination written here, not - (save the stream, then apply it with --snapback).");
+        }
+
+        var progress = ProgressLine.For(stderr, json);
+        if (dest == "-")
+        {
+            await using var input = await client.OpenDeltaAsync(snapshot, format, ct).ConfigureAwait(false);
+            var started = TimeProvider.System.GetTimestamp();
+            await using var output = Console.OpenStandardOutput();
+            long sent = 0;
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = await input.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+            {
+                await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                sent += n;
+                progress?.Invoke(sent, 0);
+            }
+
+            await output.FlushAsync(ct).ConfigureAwait(false);
+            await stderr.WriteLineAsync($"{(progress is null ? "" : "\n")}sent {snapshot}'s delta: {sent} bytes in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:0.0} s").ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
+        // The destination first: a missing or unwritable one is refused before the holder reads anything.
+        using var target = BlockFile.Open(dest, write: true);
+        await using var delta = await client.OpenDeltaAsync(snapshot, format, ct).ConfigureAwait(false);
+        return await Task.Run(() => Apply(delta, target, snapback, json, stdout, stderr, progress), ct).ConfigureAwait(false);
+    }
+
+    private static Task<int> ApplyAsync(string stream, string dest, string? snapback, bool json, TextWriter stdout, TextWriter stderr) => Task.Run(() =>
+    {
+        if (!Path.IsPathFullyQualified(dest))
+        {
+            throw new SyncException("bad-destination", $"{dest}: give the absolute path of the device or image file to write.");
+        }
+
+        using var target = BlockFile.Open(dest, write: true);
+        using var input = stream == "-" ? Console.OpenStandardInput() : OpenStream(stream);
+        return Apply(input, target, snapback, json, stdout, stderr, ProgressLine.For(stderr, json));
+    });
+
+    private static FileStream OpenStream(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SyncException("not-found", $"{path}: cannot read the stream: {e.Message}");
+        }
+    }
+
+    private static int Apply(Stream input, BlockFile target, string? snapback, bool json, TextWriter stdout, TextWriter stderr, Progress? progress)
+    {
+        TransferSummary summary;
+        using (var reader = DeltaReader.Open(input, "the stream"))
+        {
+            using var snap = snapback is null ? null : CreateSnapback(snapback);
+            using var applier = new DeltaApplier(target, snap);
+            if (reader.Header.Kind == DeltaKind.Snapback)
+            {
+                // A snapback goes in reverse, read again from its start.
+                input.Seek(0, SeekOrigin.Begin);
+                summary = applier.ApplySnapback(input, TimeProvider.System, progress);
+            }
+            else
+            {
+                summary = applier.Apply(reader, TimeProvider.System, progress);
+            }
+        }
+
+        var line = $"applied {summary.Records} records, {summary.DataBytes} bytes, to {target.Path} in {summary.Took.TotalSeconds:0.0} s" + (snapback is null ? "" : $"; snapback in {snapback}");
+        if (json)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"records\":{summary.Records},\"bytes\":{summary.DataBytes},\"written\":{summary.BytesWritten},\"seconds\":{summary.Took.TotalSeconds:0.000}}}"));
+        }
+        else
+        {
+            stderr.WriteLine((progress is null ? "" : "\n") + line);
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static FileStream CreateSnapback(string path)
+    {
+        try
+        {
+            // Never over an earlier snapback: it may be the only way back.
+            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        }
+        catch (IOException e)
+        {
+            throw new SyncException("snapback-exists", $"{path}: cannot create the snapback ({e.Message}); it must be a new file.");
+        }
+    }
+}
+
+/// <summary>Progress on a terminal: bytes, rate and time left on one line; nothing with --json or when stderr is not a terminal.</summary>
+internal static class ProgressLine
+{
+    public static Progress? For(TextWriter stderr, bool json)
+    {
+        if (json || Console.IsErrorRedirected || !ReferenceEquals(stderr, Console.Error))
+        {
+            return null;
+        }
+
+        var started = TimeProvider.System.GetTimestamp();
+        var last = 0L;
+        return (done, total) =>
+        {
+            var now = TimeProvider.System.GetTimestamp();
+            if (now - last < TimeProvider.System.TimestampFrequency / 4)
+            {
+                return;
+            }
+
+            last = now;
+            var seconds = Math.Max(0.001, TimeProvider.System.GetElapsedTime(started).TotalSeconds);
+            var rate = done / seconds;
+            var left = total > done && rate > 0 ? $", {(total - done) / rate:0} s left" : "";
+            stderr.Write(string.Create(CultureInfo.InvariantCulture, $"\r{done / 1048576.0:0.0} MiB{(total > 0 ? $" of {total / 1048576.0:0.0} MiB" : "")}, {rate / 1048576.0:0.0} MiB/s{left}   "));
+        };
+    }
+}

@@ -1,0 +1,62 @@
+namespace VgMesh.Agent.Tests.InLab;
+
+/// <summary>
+/// Delta sync on real snapshots: random writes (aligned and unaligned, a fixed seed) into an
+/// origin after its snapshot, <c>vgmesh sync</c> from another host straight onto an LV active
+/// there, and the destination's checksum equal to the origin's.
+/// </summary>
+[Collection("agent-lab")]
+public class SyncLabTests(AgentLabFixture f)
+{
+    private Task<string> ShaAsync(string host, string lv) =>
+        f.Lab.ExecOkAsync(host, ["sh", "-c", $"dd if=/dev/san/{lv} iflag=direct bs=1M 2>/dev/null | sha256sum"]);
+
+    [Fact]
+    public async Task SyncToAnLvOnAnotherHost_MakesItEqualToTheOrigin()
+    {
+        const string holder = "node2", dest = "node3";
+        await f.OkAsync("node1", "lv", "create", "so1", "--size", "32M");
+        await f.OkAsync("node1", "lv", "create", "sd1", "--size", "32M");
+        await f.OkAsync("node1", "lv", "activate", "so1", "--exclusive", "--host", holder);
+        await f.OkAsync("node1", "lv", "activate", "sd1", "--exclusive", "--host", dest);
+        // The same starting point on both: zeros.
+        await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/zero", "of=/dev/san/so1", "bs=1M", "count=32", "oflag=direct"]);
+        await f.Lab.ExecOkAsync(dest, ["dd", "if=/dev/zero", "of=/dev/san/sd1", "bs=1M", "count=32", "oflag=direct"]);
+        await f.OkAsync("node1", "lv", "snapshot", "so1", "--name", "so1snap", "--size", "8M", "--chunk-size", "4K");
+
+        // Random writes after the snapshot: aligned 4 KiB blocks, and unaligned byte ranges.
+        var rng = new Random(1205);
+        var script = new System.Text.StringBuilder("set -e\n");
+        for (var i = 0; i < 40; i++)
+        {
+            script.Append($"dd if=/dev/urandom of=/dev/san/so1 bs=4096 seek={rng.Next(0, 8192)} count=1 conv=notrunc oflag=direct 2>/dev/null\n");
+            script.Append($"dd if=/dev/urandom of=/dev/san/so1 bs=1 seek={rng.Next(0, (32 << 20) - 10000)} count={rng.Next(1, 9000)} conv=notrunc 2>/dev/null\n");
+        }
+
+        script.Append("sync\n");
+        await f.Lab.ExecOkAsync(holder, ["sh", "-c", script.ToString()]);
+        Assert.NotEqual(await ShaAsync(holder, "so1"), await ShaAsync(dest, "sd1"));
+
+        // On the destination's host: the agent there relays the holder's stream; the CLI writes the LV.
+        var sync = await f.Lab.ExecAsync(dest, ["vgmesh", "sync", "so1snap", "--to", "/dev/san/sd1"]);
+        Assert.True(sync.ExitCode == 0, $"vgmesh sync exited {sync.ExitCode}: {sync.Stderr}");
+        Assert.Contains("applied", sync.Stderr, StringComparison.Ordinal);
+        Assert.Equal(await ShaAsync(holder, "so1"), await ShaAsync(dest, "sd1"));
+
+        // Bad input changes nothing: not a snapshot, a missing destination.
+        var before = await ShaAsync(dest, "sd1");
+        var notSnap = await f.Lab.ExecAsync(dest, ["vgmesh", "sync", "so1", "--to", "/dev/san/sd1"]);
+        Assert.Equal(1, notSnap.ExitCode);
+        Assert.Contains("not-a-snapshot", notSnap.Stderr, StringComparison.Ordinal);
+        var missing = await f.Lab.ExecAsync(dest, ["vgmesh", "sync", "so1snap", "--to", "/dev/san/nosuchlv"]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("/dev/san/nosuchlv", missing.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, await ShaAsync(dest, "sd1"));
+
+        await f.OkAsync("node1", "lv", "deactivate", "so1");
+        await f.OkAsync("node1", "lv", "deactivate", "sd1");
+        await f.OkAsync("node1", "lv", "remove", "so1snap");
+        await f.OkAsync("node1", "lv", "remove", "so1");
+        await f.OkAsync("node1", "lv", "remove", "sd1");
+    }
+}
