@@ -3,8 +3,12 @@ using VgMesh.Lvm;
 
 namespace VgMesh.Agent.Operations;
 
-/// <summary>Removes an LV that is active nowhere; its claim goes with it.</summary>
-public sealed class RemoveOperation(LvmDriver lvm, Placement placement) : IVolumeOperation
+/// <summary>
+/// Removes an LV that is active nowhere; its claim goes with it. A classic snapshot of an origin
+/// active on one host is removed in that host's kernel (delegated there), where its
+/// copy-on-write runs: rotating a sync or backup snapshot needs no downtime of the origin.
+/// </summary>
+public sealed class RemoveOperation(LvmDriver lvm, Placement placement, AgentOptions options) : IVolumeOperation
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Remove];
 
@@ -16,6 +20,18 @@ public sealed class RemoveOperation(LvmDriver lvm, Placement placement) : IVolum
         // device-mapper say where it is active, and lvremove itself says when it is missing.
         // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
         var holders = await placement.ActiveOnAsync(run.Context, lv.Lv, ct).ConfigureAwait(false);
+        if (holders is [var holder] && await IsSnapshotAsync(lv, ct).ConfigureAwait(false))
+        {
+            if (holder != options.Host)
+            {
+                var ran = await placement.DelegateAsync(run, holder, OperationKinds.Remove, run.Args, ct).ConfigureAwait(false);
+                return new OperationDone(ran.Message, "lv.removed", [ClaimChange.Drop(lv.Lv)], ran.VgSeqno);
+            }
+
+            var here = await lvm.RemoveLvAsync(lv, run.Permit, ct).ConfigureAwait(false);
+            return new OperationDone($"removed snapshot {lv.FullName} on {options.Host}, where its origin is active", "lv.removed", [ClaimChange.Drop(lv.Lv)], here);
+        }
+
         if (holders.Count > 0)
         {
             throw new LvInUse(holders, $"{lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");
@@ -35,4 +51,7 @@ public sealed class RemoveOperation(LvmDriver lvm, Placement placement) : IVolum
             throw new LvNotFound(lv.FullName);
         }
     }
+
+    private async Task<bool> IsSnapshotAsync(LvRef lv, CancellationToken ct) =>
+        (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv) is { IsSnapshot: true };
 }

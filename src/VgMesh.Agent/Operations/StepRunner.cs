@@ -29,6 +29,16 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
                 var merged = await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
                 var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
                 return new StepResult($"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}", merged);
+            case OperationKinds.Remove:
+                // Only a snapshot of an origin active here is removed on a coordinator's behalf.
+                if ((await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv) is not { IsSnapshot: true })
+                {
+                    throw new BadRequest($"{lv.FullName} is not a snapshot; only a snapshot's removal runs where its origin is active");
+                }
+
+                var removed = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
+                localSteps.Ran(step.OperationId);
+                return new StepResult($"removed snapshot {lv.FullName} on {options.Host}, where its origin is active", removed);
             default:
                 throw new BadRequest($"'{step.Kind}' is not a step a coordinator delegates");
         }

@@ -53,9 +53,13 @@ public class SyncLabTests(AgentLabFixture f)
         Assert.Contains("/dev/san/nosuchlv", missing.Stderr, StringComparison.Ordinal);
         Assert.Equal(before, await ShaAsync(dest, "sd1"));
 
+        // The snapshot goes while its origin stays active: removed in the holder's kernel.
+        var removed = await f.OkAsync("node1", "lv", "remove", "so1snap");
+        Assert.Contains($"on {holder}, where its origin is active", removed.Message, StringComparison.Ordinal);
+        Assert.Null(await f.TableSectorsAsync(holder, "san-so1snap"));
+        Assert.NotNull(await f.TableSectorsAsync(holder, "san-so1"));
         await f.OkAsync("node1", "lv", "deactivate", "so1");
         await f.OkAsync("node1", "lv", "deactivate", "sd1");
-        await f.OkAsync("node1", "lv", "remove", "so1snap");
         await f.OkAsync("node1", "lv", "remove", "so1");
         await f.OkAsync("node1", "lv", "remove", "sd1");
     }
