@@ -148,6 +148,8 @@ s.AddSingleton<VolumeOperations>();
 s.AddSingleton<StepRunner>();
 s.AddSingleton<VolumeService>();
 s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();
+s.AddSingleton<VgMesh.Agent.Sync.BackupService>();
+s.AddSingleton<VgMesh.Agent.Sync.UsageService>();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start

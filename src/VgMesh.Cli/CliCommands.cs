@@ -163,6 +163,22 @@ internal static class CliCommands
         var unfence = LvName();
         lv.Subcommands.Add(Verb("unfence", "Restore an LV this host fenced (error table), once it holds the claim again.",
             (p, c, json, o, e, ct) => Output.ChangeAsync(c.UnfenceLvAsync(p.GetValue(unfence)!, ct), json, o, e), unfence));
+        var template = LvName("TEMPLATE", "The golden LV to clone.");
+        var cloneName = new Option<string>("--name") { Description = "The clone's name.", HelpName = "NEW", Required = true };
+        var cloneSize = new Option<string?>("--size") { Description = "Copy-on-write space: how far the clone may diverge (default a quarter of the template).", HelpName = "COW" };
+        lv.Subcommands.Add(Verb("clone", "Clone a golden template: a snapshot of it, made where the template is active (the clone's writes go to its copy-on-write space).",
+            async (p, c, json, o, e, ct) =>
+            {
+                var t = await c.ShowLvAsync(p.GetValue(template)!, ct).ConfigureAwait(false);
+                var size = p.GetValue(cloneSize) ?? $"{Math.Max(16, t.SizeBytes / 4 >> 20)}M";
+                return await Output.ChangeAsync(c.SnapshotLvAsync(t.Name, new SnapshotLvBody(p.GetValue(cloneName)!, size), ct), json, o, e).ConfigureAwait(false);
+            }, template, cloneName, cloneSize));
+        var usageOf = new Argument<string?>("TEMPLATE") { Description = "Only this template's clones; every snapshot when left out.", Arity = ArgumentArity.ZeroOrOne };
+        usageOf.CompletionSources.Add(ctx => Completion.LvNames(ctx));
+        lv.Subcommands.Add(Verb("usage", "How far each clone (snapshot) has diverged from its template: copy-on-write allocated, as its holder's kernel reports it.",
+            async (p, c, json, o, _, ct) => await Output.PrintAsync(await c.UsageAsync(p.GetValue(usageOf), ct).ConfigureAwait(false), ApiJsonContext.Default.ListCloneUsageView, json, o, Output.UsageTable).ConfigureAwait(false), usageOf));
+        lv.Subcommands.Add(BackupCommands.Backup(() => LvName()));
+        lv.Subcommands.Add(BackupCommands.Restore());
         return lv;
     }
 

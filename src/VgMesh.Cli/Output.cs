@@ -35,6 +35,9 @@ internal static class Output
     public static string LvTable(List<LvView> lvs) => Table(["NAME", "SIZE", "ATTR", "ACTIVE ON", "CLAIM", "ORIGIN", "DATA%"],
         lvs.Select(l => new[] { l.Name, SizeSpec.Format(l.SizeBytes), l.Attr, string.Join(",", l.ActiveOn), l.ClaimMode is null ? "-" : $"{l.ClaimMode}{(l.ClaimedBy is null ? "" : ":" + l.ClaimedBy)}", l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "" }));
 
+    public static string UsageTable(List<CloneUsageView> clones) => Table(["NAME", "TEMPLATE", "COW", "ALLOCATED", "USE%", "ACTIVE ON"],
+        clones.Select(c => new[] { c.Name, c.Template, SizeSpec.Format(c.CowBytes), c.AllocatedBytes is { } a ? SizeSpec.Format(a) : "-", c.Percent?.ToString("0.00", CultureInfo.InvariantCulture) ?? "inactive", c.ActiveOn ?? "-" }));
+
     public static string HostTable(List<HostView> hosts) => Table(["HOST", "ALIVE", "MEMBER", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", "ALERTS"],
         hosts.Select(h => new[] { h.Host, h.Alive ? "yes" : "NO", h.MemberStatus ?? "-", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts) }));
 

@@ -37,24 +37,10 @@ internal static class SyncCommand
             var (stdout, stderr) = (p.InvocationConfiguration.Output, p.InvocationConfiguration.Error);
             var json = p.GetValue(CliCommands.Json);
             return p.GetValue(apply) is { } stream
-                ? RunAsync(() => ApplyAsync(stream, p.GetValue(target)!, p.GetValue(snapback), json, stdout, stderr), stderr, p.GetValue(snapback))
-                : CliApp.WithClientAsync(p, (client, j, o, e, t) => RunAsync(() => SendAsync(client, p.GetValue(target)!, p.GetValue(to)!, p.GetValue(format)!, p.GetValue(snapback), j, o, e, t), e, p.GetValue(snapback)), ct);
+                ? SyncErrors.RunAsync(() => ApplyAsync(stream, p.GetValue(target)!, p.GetValue(snapback), json, stdout, stderr), stderr, p.GetValue(snapback))
+                : CliApp.WithClientAsync(p, (client, j, o, e, t) => SyncErrors.RunAsync(() => SendAsync(client, p.GetValue(target)!, p.GetValue(to)!, p.GetValue(format)!, p.GetValue(snapback), j, o, e, t), e, p.GetValue(snapback)), ct);
         });
         return c;
-    }
-
-    private static async Task<int> RunAsync(Func<Task<int>> run, TextWriter stderr, string? snapback)
-    {
-        try
-        {
-            return await run().ConfigureAwait(false);
-        }
-        catch (SyncException e)
-        {
-            var written = e.BytesWritten == 0 ? "nothing was written" : $"{e.BytesWritten} bytes were written" + (snapback is null ? "" : $"; 'vgmesh sync --apply {snapback} DEST' undoes them");
-            await stderr.WriteLineAsync($"vgmesh: {e.Code}: {e.Message} ({written})").ConfigureAwait(false);
-            return ExitCodes.Failed;
-        }
     }
 
     private static async Task<int> SendAsync(VgMeshClient client, string snapshot, string dest, string format, string? snapback, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
@@ -192,5 +178,28 @@ internal static class ProgressLine
             var left = total > done && rate > 0 ? $", {(total - done) / rate:0} s left" : "";
             stderr.Write(string.Create(CultureInfo.InvariantCulture, $"\r{done / 1048576.0:0.0} MiB{(total > 0 ? $" of {total / 1048576.0:0.0} MiB" : "")}, {rate / 1048576.0:0.0} MiB/s{left}   "));
         };
+    }
+}
+
+/// <summary>How a sync, backup or restore that stopped is reported: its code, why, and what was written.</summary>
+internal static class SyncErrors
+{
+    public static async Task<int> RunAsync(Func<Task<int>> run, TextWriter stderr, string? snapback)
+    {
+        try
+        {
+            return await run().ConfigureAwait(false);
+        }
+        catch (SyncException e)
+        {
+            var written = e.BytesWritten == 0 ? "nothing was written" : $"{e.BytesWritten} bytes were written" + (snapback is null ? "" : $"; 'vgmesh sync --apply {snapback} DEST' undoes them");
+            await stderr.WriteLineAsync($"vgmesh: {e.Code}: {e.Message} ({written})").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            await stderr.WriteLineAsync($"vgmesh: io-error: {e.Message}. Check the path and its file system (writable, space left).").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
     }
 }

@@ -18,6 +18,13 @@ public sealed record LvView(
     string? ClaimedBy,
     string? ClaimMode);
 
+/// <summary>
+/// How far a clone (a snapshot of a template) has diverged: its copy-on-write size, what of it
+/// is allocated and the share, as the kernel where it is active reports it (null while inactive:
+/// the kernel keeps the count only while the snapshot is mapped).
+/// </summary>
+public sealed record CloneUsageView(string Name, string Template, long CowBytes, long? AllocatedBytes, double? Percent, string? ActiveOn);
+
 public sealed record CreateLvBody(string Name, string Size, IReadOnlyList<string>? Tags = null, string? OperationId = null);
 
 /// <summary><see cref="Size"/> is LVM's form: <c>12G</c> (absolute) or <c>+2G</c> / <c>-1G</c> (relative).</summary>
@@ -90,6 +97,7 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(LvView))]
+[JsonSerializable(typeof(List<CloneUsageView>))]
 [JsonSerializable(typeof(List<LvView>))]
 [JsonSerializable(typeof(CreateLvBody))]
 [JsonSerializable(typeof(ResizeLvBody))]

@@ -130,8 +130,33 @@ public sealed class VgMeshClient : IDisposable
         return await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A backup of an LV, streamed by the host where it is active: the whole LV (<c>full</c>,
+    /// raw, with its length) or the changes since the chain's base (<c>delta</c>, a vgmesh delta
+    /// stream). <paramref name="fresh"/> starts a new incremental chain.
+    /// </summary>
+    public async Task<(string Kind, long? Length, Stream Body)> OpenBackupAsync(string name, bool incremental, bool fresh, string? cowSize, CancellationToken ct = default)
+    {
+        var query = $"v1/lvs/{Uri.EscapeDataString(name)}/backup?incremental={(incremental ? "true" : "false")}&fresh={(fresh ? "true" : "false")}{(cowSize is null ? "" : "&cowSize=" + Uri.EscapeDataString(cowSize))}";
+        using var msg = new HttpRequestMessage(HttpMethod.Post, new Uri(query, UriKind.Relative));
+        var r = await _http.SendAsync(msg, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            using (r)
+            {
+                await ReadAsync(r, ApiJsonContext.Default.Problem, ct).ConfigureAwait(false);
+            }
+        }
+
+        var kind = r.Headers.TryGetValues("X-Vgmesh-Backup", out var k) ? k.First() : "";
+        return (kind, r.Content.Headers.ContentLength, await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+    }
+
     public Task<OperationView> UnfenceLvAsync(string name, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/unfence", null, null, ct);
+
+    public Task<List<CloneUsageView>> UsageAsync(string? template, CancellationToken ct = default) =>
+        GetAsync(template is null ? "v1/usage" : $"v1/usage?template={Uri.EscapeDataString(template)}", ApiJsonContext.Default.ListCloneUsageView, ct);
 
     public Task<List<HostView>> ListHostsAsync(CancellationToken ct = default) => GetAsync("v1/hosts", ApiJsonContext.Default.ListHostView, ct);
 

@@ -26,7 +26,7 @@ public class CliAppTests
     [Fact]
     public async Task EveryVerb_HasItsOwnHelp()
     {
-        foreach (var verb in new[] { "lv list", "lv show", "lv create", "lv remove", "lv extend", "lv reduce", "lv rename", "lv snapshot", "lv merge", "lv activate", "lv deactivate", "lv unfence", "host list", "host show", "cluster status", "events", "completion" })
+        foreach (var verb in new[] { "lv list", "lv show", "lv create", "lv remove", "lv extend", "lv reduce", "lv rename", "lv snapshot", "lv merge", "lv activate", "lv deactivate", "lv unfence", "lv backup", "lv restore", "sync", "host list", "host show", "cluster status", "events", "completion" })
         {
             var (code, output, _) = await RunAsync([.. verb.Split(' '), "--help"]);
             Assert.Equal(ExitCodes.Ok, code);

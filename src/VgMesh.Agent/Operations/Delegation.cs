@@ -95,17 +95,17 @@ public sealed class PeerClient(AgentOptions options) : IDisposable
     }
 
     /// <summary>
-    /// A streamed GET on a peer's API (a delta read where the snapshot is active). Only the
-    /// headers are bounded by the client's timeout; the body streams for as long as it takes.
+    /// A streamed call on a peer's API (a delta or a backup read where the LV is active). Only
+    /// the headers are bounded by the client's timeout; the body streams for as long as it takes.
     /// </summary>
-    public async Task<HttpResponseMessage> GetStreamAsync(string host, string? address, string pathAndQuery, CancellationToken ct)
+    public async Task<HttpResponseMessage> SendStreamAsync(string host, string? address, HttpMethod method, string pathAndQuery, CancellationToken ct)
     {
         if (address is null || _token is null)
         {
             throw new CannotDelegate($"this must run on {host}, but {(address is null ? $"{host} has no TCP API address (TcpListen)" : "this agent has no cluster token (TokenFile)")}; run it on {host} instead.");
         }
 
-        using var msg = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://{address}{pathAndQuery}"));
+        using var msg = new HttpRequestMessage(method, new Uri($"http://{address}{pathAndQuery}"));
         msg.Headers.Authorization = new AuthenticationHeaderValue("Bearer", _token);
         var r = await _http.SendAsync(msg, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
         if (r.IsSuccessStatusCode)

@@ -16,11 +16,20 @@ public sealed class RemoveOperation(LvmDriver lvm, Placement placement, AgentOpt
     {
         ArgumentNullException.ThrowIfNull(run);
         var lv = run.Lv;
-        // No report first (one LVM process less): the hosts' reports and this host's own
-        // device-mapper say where it is active, and lvremove itself says when it is missing.
-        // Every host counts, the coordinator's own too: lvremove --yes would remove an active LV here.
+        // The hosts' reports and this host's own device-mapper say where it is active, and
+        // lvremove itself says when it is missing. Every host counts, the coordinator's own too:
+        // lvremove --yes would remove an active LV here.
         var holders = await placement.ActiveOnAsync(run.Context, lv.Lv, ct).ConfigureAwait(false);
-        if (holders is [var holder] && await IsSnapshotAsync(lv, ct).ConfigureAwait(false))
+        // lvremove --yes of an origin takes its snapshots with it: a template's clones, a backup
+        // chain's base. They must go first, each by name.
+        var all = await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false);
+        var snapshots = all.Where(l => l.Origin == lv.Lv).Select(l => l.Name).Order(StringComparer.Ordinal).ToList();
+        if (snapshots.Count > 0)
+        {
+            throw new OperationRefused("has-snapshots", $"{lv.FullName} has snapshots ({string.Join(", ", snapshots)}); remove them first (vgmesh lv remove NAME), or merge one (vgmesh lv merge NAME).");
+        }
+
+        if (holders is [var holder] && all.FirstOrDefault(l => l.Name == lv.Lv) is { IsSnapshot: true })
         {
             if (holder != options.Host)
             {
@@ -51,7 +60,4 @@ public sealed class RemoveOperation(LvmDriver lvm, Placement placement, AgentOpt
             throw new LvNotFound(lv.FullName);
         }
     }
-
-    private async Task<bool> IsSnapshotAsync(LvRef lv, CancellationToken ct) =>
-        (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv) is { IsSnapshot: true };
 }

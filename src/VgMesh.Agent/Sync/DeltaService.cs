@@ -86,7 +86,7 @@ public sealed class DeltaService(LvmDriver lvm, AgentCluster cluster, PeerClient
             throw new SyncException("not-active", $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).");
         }
 
-        using var r = await peers.GetStreamAsync(holder.Host, holder.ApiAddress, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}", ct).ConfigureAwait(false);
+        using var r = await peers.SendStreamAsync(holder.Host, holder.ApiAddress, HttpMethod.Get, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}", ct).ConfigureAwait(false);
         http.Response.ContentType = ContentType;
         http.Response.Headers["X-Vgmesh-Host"] = holder.Host;
         try
