@@ -147,6 +147,7 @@ s.AddSingleton<IVolumeOperation>(sp => sp.GetRequiredService<ExtendOperation>())
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<StepRunner>();
 s.AddSingleton<VolumeService>();
+s.AddSingleton<VgMesh.Agent.Sync.PeerRelay>();
 s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();
 s.AddSingleton<VgMesh.Agent.Sync.BackupService>();
 s.AddSingleton<VgMesh.Agent.Sync.UsageService>();

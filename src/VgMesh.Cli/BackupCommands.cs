@@ -211,20 +211,5 @@ internal static class BackupCommands
         return ExitCodes.Ok;
     }
 
-    private static int ReadBlock(Stream s, Span<byte> block)
-    {
-        var done = 0;
-        while (done < block.Length)
-        {
-            var n = s.Read(block[done..]);
-            if (n == 0)
-            {
-                break;
-            }
-
-            done += n;
-        }
-
-        return done;
-    }
+    private static int ReadBlock(Stream s, Span<byte> block) => s.ReadAtLeast(block, block.Length, throwOnEndOfStream: false);
 }

@@ -280,22 +280,8 @@ public sealed class DeltaReader : IDisposable
         }
     }
 
-    private static int ReadFull(Stream s, Span<byte> buffer)
-    {
-        var done = 0;
-        while (done < buffer.Length)
-        {
-            var n = s.Read(buffer[done..]);
-            if (n == 0)
-            {
-                break;
-            }
-
-            done += n;
-        }
-
-        return done;
-    }
+    /// <summary>As many bytes as the buffer holds, fewer only at the end of the stream.</summary>
+    private static int ReadFull(Stream s, Span<byte> buffer) => s.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
 
     private static string Printable(ReadOnlySpan<byte> b) => b.Length == 0 ? "nothing" : "\"" + new string([.. Encoding.ASCII.GetString(b).Select(c => char.IsControl(c) ? '.' : c)]) + "\"";
 

@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using VgMesh.Agent.Api;
 using VgMesh.Agent.Operations;
-using VgMesh.Agent.Reconciling;
 using VgMesh.Client;
 using VgMesh.Lvm;
 using VgMesh.Sync;
@@ -21,7 +20,7 @@ namespace VgMesh.Agent.Sync;
 /// Runs on the host where the LV is active (any agent relays there). Whatever stops it, the
 /// client going away included, the snapshot it made is removed.
 /// </summary>
-public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, AgentCluster cluster, PeerClient peers, AgentOptions options, TimeProvider time, ILogger<BackupService> logger)
+public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, PeerRelay relay, AgentOptions options, TimeProvider time, ILogger<BackupService> logger)
 {
     /// <summary>What the answer carries: <c>full</c> (the whole LV, raw) or <c>delta</c> (a vgmesh delta stream).</summary>
     public const string KindHeader = "X-Vgmesh-Backup";
@@ -205,31 +204,11 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
         }
     }
 
-    private async Task RelayAsync(HttpContext http, string name, bool incremental, bool fresh, string? cowSize, CancellationToken ct)
-    {
-        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
-        var holder = StateReader.Statuses(view).Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == name))
-            .Select(s => (Host: s.Key, s.Value.ApiAddress)).FirstOrDefault();
-        if (holder.Host is null)
-        {
-            throw new SyncException("not-active", $"{options.VolumeGroup}/{name} is not active on any host: a backup reads it through a snapshot in the kernel where it is active. Activate it (vgmesh lv activate {name} --host HOST), or copy the inactive LV with dd.");
-        }
-
-        var query = $"/v1/lvs/{Uri.EscapeDataString(name)}/backup?incremental={(incremental ? "true" : "false")}&fresh={(fresh ? "true" : "false")}{(cowSize is null ? "" : "&cowSize=" + Uri.EscapeDataString(cowSize))}";
-        using var r = await peers.SendStreamAsync(holder.Host, holder.ApiAddress, HttpMethod.Post, query, ct).ConfigureAwait(false);
-        http.Response.ContentType = r.Content.Headers.ContentType?.ToString();
-        http.Response.ContentLength = r.Content.Headers.ContentLength;
-        http.Response.Headers[KindHeader] = r.Headers.TryGetValues(KindHeader, out var kind) ? kind.First() : "";
-        try
-        {
-            await r.Content.CopyToAsync(http.Response.Body, ct).ConfigureAwait(false);
-        }
-        catch (Exception) when (http.Response.HasStarted)
-        {
-            http.Abort();
-            throw;
-        }
-    }
+    private Task RelayAsync(HttpContext http, string name, bool incremental, bool fresh, string? cowSize, CancellationToken ct) =>
+        relay.RelayAsync(http, name, HttpMethod.Post,
+            $"/v1/lvs/{Uri.EscapeDataString(name)}/backup?incremental={(incremental ? "true" : "false")}&fresh={(fresh ? "true" : "false")}{(cowSize is null ? "" : "&cowSize=" + Uri.EscapeDataString(cowSize))}",
+            $"{options.VolumeGroup}/{name} is not active on any host: a backup reads it through a snapshot in the kernel where it is active. Activate it (vgmesh lv activate {name} --host HOST), or copy the inactive LV with dd.",
+            [KindHeader], ct);
 
     [LoggerMessage(EventId = 3301, Level = LogLevel.Warning, Message = "backup: could not remove snapshot {Snapshot}: {Reason}; remove it by hand (vgmesh lv remove)")]
     private static partial void LogCleanupFailed(ILogger logger, string snapshot, string reason);

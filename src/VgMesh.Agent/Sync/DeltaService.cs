@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using VgMesh.Agent.Operations;
-using VgMesh.Agent.Reconciling;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Reports;
 using VgMesh.Sync;
@@ -14,7 +13,7 @@ namespace VgMesh.Agent.Sync;
 /// of another host, this agent relays the holder's stream. Nothing here changes metadata, so it
 /// needs no coordinator.
 /// </summary>
-public sealed class DeltaService(LvmDriver lvm, AgentCluster cluster, PeerClient peers, AgentOptions options, TimeProvider time)
+public sealed class DeltaService(LvmDriver lvm, PeerRelay relay, AgentOptions options, TimeProvider time)
 {
     public const string ContentType = "application/vnd.vgmesh.delta";
 
@@ -76,27 +75,7 @@ public sealed class DeltaService(LvmDriver lvm, AgentCluster cluster, PeerClient
         }
     }
 
-    private async Task RelayAsync(HttpContext http, LogicalVolume snap, DeltaFormat wire, CancellationToken ct)
-    {
-        var view = await cluster.StatusAsync(ct).ConfigureAwait(false);
-        var holder = StateReader.Statuses(view).Where(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == snap.Name))
-            .Select(s => (Host: s.Key, s.Value.ApiAddress)).FirstOrDefault();
-        if (holder.Host is null)
-        {
-            throw new SyncException("not-active", $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).");
-        }
-
-        using var r = await peers.SendStreamAsync(holder.Host, holder.ApiAddress, HttpMethod.Get, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}", ct).ConfigureAwait(false);
-        http.Response.ContentType = ContentType;
-        http.Response.Headers["X-Vgmesh-Host"] = holder.Host;
-        try
-        {
-            await r.Content.CopyToAsync(http.Response.Body, ct).ConfigureAwait(false);
-        }
-        catch (Exception) when (http.Response.HasStarted)
-        {
-            http.Abort();
-            throw;
-        }
-    }
+    private Task RelayAsync(HttpContext http, LogicalVolume snap, DeltaFormat wire, CancellationToken ct) =>
+        relay.RelayAsync(http, snap.Name, HttpMethod.Get, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}",
+            $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).", [], ct);
 }

@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using VgMesh.Agent.Operations;
-using VgMesh.Agent.Reconciling;
 using VgMesh.Client;
 using VgMesh.Lvm;
 
@@ -11,7 +10,7 @@ namespace VgMesh.Agent.Sync;
 /// other) with how much of its copy-on-write space it has used. Only the kernel where a snapshot
 /// is active knows that, so the answer asks each holder's agent.
 /// </summary>
-public sealed class UsageService(LvmDriver lvm, AgentCluster cluster, PeerClient peers, AgentOptions options)
+public sealed class UsageService(LvmDriver lvm, PeerRelay relay, AgentOptions options)
 {
     public async Task<List<CloneUsageView>> UsageAsync(string? template, CancellationToken ct)
     {
@@ -27,19 +26,19 @@ public sealed class UsageService(LvmDriver lvm, AgentCluster cluster, PeerClient
         }
 
         var clones = lvs.Where(l => l.IsSnapshot && l.Origin is not null && (template is null || l.Origin == template)).ToList();
-        var statuses = StateReader.Statuses(await cluster.StatusAsync(ct).ConfigureAwait(false));
+        var holders = await relay.HoldersAsync(ct).ConfigureAwait(false);
         var remote = new Dictionary<string, List<LvView>>(StringComparer.Ordinal);
         var result = new List<CloneUsageView>();
         foreach (var c in clones.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
             double? percent = c.ActiveLocally ? c.DataPercent : null;
             var on = c.ActiveLocally ? options.Host : null;
-            if (!c.ActiveLocally && statuses.FirstOrDefault(s => s.Key != options.Host && s.Value.Active.Any(a => a.Name == c.Name)) is { Key: not null } holder)
+            if (!c.ActiveLocally && holders.TryGetValue(c.Name, out var holder))
             {
-                on = holder.Key;
-                if (!remote.TryGetValue(holder.Key, out var theirs))
+                on = holder.Host;
+                if (!remote.TryGetValue(holder.Host, out var theirs))
                 {
-                    theirs = remote[holder.Key] = await ListOnAsync(holder.Key, holder.Value.ApiAddress, ct).ConfigureAwait(false);
+                    theirs = remote[holder.Host] = await ListOnAsync(holder.Host, holder.Address, ct).ConfigureAwait(false);
                 }
 
                 percent = theirs.FirstOrDefault(l => l.Name == c.Name)?.DataPercent;
@@ -53,7 +52,7 @@ public sealed class UsageService(LvmDriver lvm, AgentCluster cluster, PeerClient
 
     private async Task<List<LvView>> ListOnAsync(string host, string? address, CancellationToken ct)
     {
-        using var r = await peers.SendStreamAsync(host, address, HttpMethod.Get, "/v1/lvs", ct).ConfigureAwait(false);
+        using var r = await relay.GetAsync(host, address, "/v1/lvs", ct).ConfigureAwait(false);
         return await r.Content.ReadFromJsonAsync(ApiJsonContext.Default.ListLvView, ct).ConfigureAwait(false) ?? [];
     }
 }
