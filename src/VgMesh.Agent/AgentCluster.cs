@@ -94,6 +94,31 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
     /// <summary>The coordinator lease's row in the database, as any host reads it: who coordinates, under which generation, for how long at least.</summary>
     public Task<LeaseRow?> CoordinatorLeaseAsync(CancellationToken ct) => ClusterHostingExtensions.CoordinatorLease(system).ReadRowAsync(ct);
 
+    /// <summary>
+    /// After every host was down, forms the cluster from this host: the first seed of a cluster
+    /// that ran before waits for the others rather than start a second cluster beside a running
+    /// one (it cannot tell a full outage from being cut off), so an operator says which it is.
+    /// Refused while this host is a member, or while the coordinator lease is held (a
+    /// coordinator runs somewhere: this host belongs in its cluster, not a new one).
+    /// </summary>
+    public async Task<string> FormAsync(CancellationToken ct)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        if (cluster.State.Members.Any(m => m.Address == cluster.SelfAddress))
+        {
+            throw new BadRequest($"{options.Host} is already a member of a cluster ('vgmesh cluster status' shows it); nothing to form.");
+        }
+
+        var lease = await CoordinatorLeaseAsync(ct).ConfigureAwait(false);
+        if (lease is { Remaining.Ticks: > 0 })
+        {
+            throw new Operations.OperationRefused("coordinator-running", $"the coordinator lease is held by {lease.Owner} (generation {lease.Generation}, {lease.Remaining.TotalSeconds:0.0} s left): a cluster runs. {options.Host} must join it: check its cluster network and seeds, not form a second cluster.");
+        }
+
+        cluster.Join(cluster.SelfAddress);
+        return $"{options.Host} forms the cluster; the other hosts join it as their seeds answer (the coordinator lease was free{(lease is null ? "" : $" since {-lease.Remaining.TotalSeconds:0} s, last held by {lease.Owner}")}).";
+    }
+
     /// <summary>The time a lease must still have left for a write under it to start.</summary>
     public TimeSpan LeaseMargin => ClusterHostingExtensions.CoordinatorLease(system).SafetyMargin;
 

@@ -199,6 +199,8 @@ internal static class CliCommands
         var cluster = new Command("cluster", "The cluster as a whole.");
         cluster.Subcommands.Add(Verb("status", "The coordinator, its lease and generation, pending operations, and every host.",
             async (_, c, json, o, _, ct) => await Output.PrintAsync(await c.ClusterStatusAsync(ct).ConfigureAwait(false), ApiJsonContext.Default.ClusterStatusView, json, o, Output.StatusText).ConfigureAwait(false)));
+        cluster.Subcommands.Add(Verb("form", "After every host was down: form the cluster from this host, which the others then join. Refused while this host is a member, or while a coordinator holds the lease.",
+            (_, c, json, o, e, ct) => Output.ChangeAsync(c.FormClusterAsync(ct), json, o, e)));
         return cluster;
     }
 

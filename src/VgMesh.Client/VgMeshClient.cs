@@ -160,6 +160,10 @@ public sealed class VgMeshClient : IDisposable
 
     public Task<List<HostView>> ListHostsAsync(CancellationToken ct = default) => GetAsync("v1/hosts", ApiJsonContext.Default.ListHostView, ct);
 
+    /// <summary>After every host was down: this agent forms the cluster (refused while a coordinator holds the lease).</summary>
+    public Task<OperationView> FormClusterAsync(CancellationToken ct = default) =>
+        SendAsync<object>(HttpMethod.Post, "v1/cluster/form", null, null, ct);
+
     public Task<ClusterStatusView> ClusterStatusAsync(CancellationToken ct = default) => GetAsync("v1/cluster/status", ApiJsonContext.Default.ClusterStatusView, ct);
 
     private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)

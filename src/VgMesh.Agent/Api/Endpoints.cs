@@ -45,6 +45,8 @@ public static class Endpoints
             return Results.Json(await steps.RunAsync(step, ct).ConfigureAwait(false), AgentJsonContext.Default.StepResult);
         });
         v1.MapGet("/cluster/status", (VolumeService s, CancellationToken ct) => s.StatusAsync(ct));
+        v1.MapPost("/cluster/form", async (AgentCluster cluster, AgentOptions options, CancellationToken ct) =>
+            new OperationView("local", "applied", await cluster.FormAsync(ct).ConfigureAwait(false), 0, 0, options.Host, [options.Host], []));
     }
 
     /// <summary>Every error leaves as application/problem+json with a stable code.</summary>
