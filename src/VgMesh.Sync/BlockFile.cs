@@ -34,8 +34,12 @@ public sealed partial class BlockFile : IDisposable
     public long Length { get; }
 
     /// <summary>
-    /// Opens a block device with O_DIRECT (buffered where the driver refuses it), a regular file
-    /// buffered: streams and snapback files are files, and the page cache is right for them.
+    /// Opens a block device for reading with O_DIRECT (buffered where the driver refuses it);
+    /// everything else buffered. A destination is written through the page cache and flushed
+    /// (fsync) at the end: the kernel merges a delta's scattered small writes into large I/Os,
+    /// where O_DIRECT made each one a synchronous device write (a 10 % delta of 1 GiB in 4 KiB
+    /// chunks took 20 s in a lab host, 83 times a dd of the same bytes). Streams and snapback
+    /// files are files, and the page cache is right for them.
     /// </summary>
     public static BlockFile Open(string path, bool write)
     {
@@ -45,7 +49,7 @@ public sealed partial class BlockFile : IDisposable
         var length = SizeOf(handle, path);
         // fstat says 0 for a block device, lseek its size; for a regular file both agree.
         var device = RandomAccess.GetLength(handle) == 0 && length > 0;
-        if (!device || length % Alignment != 0)
+        if (write || !device || length % Alignment != 0)
         {
             return new BlockFile(handle, path, direct: false, length);
         }

@@ -23,10 +23,50 @@ public static class DeltaSender
         var total = Math.Min(changed.Count * changed.ChunkBytes, origin.Length);
         using var writer = new DeltaWriter(output, new DeltaHeader(format, DeltaKind.Delta, changed.ChunkBytes, origin.Length));
         using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);
-        foreach (var (offset, length) in changed.Extents(DeltaLayout.MaxRecordBytes))
+        // Extents close together are read in one I/O of up to 4 MiB, and sent from it: a delta of
+        // scattered 4 KiB chunks is otherwise one synchronous read per chunk.
+        var group = new List<(long Offset, int Length)>();
+        foreach (var extent in changed.Extents(DeltaLayout.MaxRecordBytes))
         {
-            var data = buffer.Span[..length];
-            if (origin.Read(data, offset) < length)
+            if (group.Count > 0 && extent.Offset + extent.Length - group[0].Offset > DeltaLayout.MaxRecordBytes)
+            {
+                SendGroup(origin, writer, buffer, group, total, progress);
+                group.Clear();
+            }
+
+            group.Add(extent);
+        }
+
+        SendGroup(origin, writer, buffer, group, total, progress);
+        writer.Finish();
+        return new TransferSummary(writer.Records, writer.DataBytes, writer.WireBytes, 0, time.GetElapsedTime(started));
+    }
+
+    /// <summary>
+    /// Fewer than this many extents in a 4 MiB span are read one by one; more, the span at once
+    /// (a 4 MiB read costs about what 16 random 4 KiB reads do in a lab host).
+    /// </summary>
+    private const int ReadSpanFrom = 8;
+
+    private static void SendGroup(BlockFile origin, DeltaWriter writer, AlignedBuffer buffer, List<(long Offset, int Length)> group, long total, Progress? progress)
+    {
+        if (group.Count == 0)
+        {
+            return;
+        }
+
+        var start = group[0].Offset;
+        var span = (int)(group[^1].Offset + group[^1].Length - start);
+        var whole = group.Count >= ReadSpanFrom;
+        if (whole && origin.Read(buffer.Span[..span], start) < span)
+        {
+            throw new SyncException("origin-short", $"{origin.Path} ended before {start + span}: it is smaller than when the snapshot was taken.");
+        }
+
+        foreach (var (offset, length) in group)
+        {
+            var data = whole ? buffer.Span.Slice((int)(offset - start), length) : buffer.Span[..length];
+            if (!whole && origin.Read(data, offset) < length)
             {
                 throw new SyncException("origin-short", $"{origin.Path} ended at {offset} while reading {length} bytes: it is smaller than when the snapshot was taken.");
             }
@@ -34,9 +74,6 @@ public static class DeltaSender
             writer.Write(offset, data);
             progress?.Invoke(writer.DataBytes, total);
         }
-
-        writer.Finish();
-        return new TransferSummary(writer.Records, writer.DataBytes, writer.WireBytes, 0, time.GetElapsedTime(started));
     }
 }
 
