@@ -106,9 +106,12 @@ internal static class SyncCommand
         }
     }
 
-    private static int Apply(Stream input, BlockFile target, string? snapback, bool json, TextWriter stdout, TextWriter stderr, Progress? progress)
+    private static int Apply(Stream stream, BlockFile target, string? snapback, bool json, TextWriter stdout, TextWriter stderr, Progress? progress)
     {
         TransferSummary summary;
+        // A record is read in three small pieces: unbuffered, each would be a read of the socket or pipe.
+        using var buffered = stream is FileStream ? null : new BufferedStream(stream, 1 << 20);
+        var input = buffered ?? stream;
         using (var reader = DeltaReader.Open(input, "the stream"))
         {
             using var snap = snapback is null ? null : CreateSnapback(snapback);
