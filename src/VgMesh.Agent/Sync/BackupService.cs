@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using VgMesh.Agent.Api;
 using VgMesh.Agent.Operations;
@@ -27,11 +26,11 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
 
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _running = new(StringComparer.Ordinal);
 
-    public static string BaseA(string lv) => lv + "-vgbk-a";
+    private static string BaseA(string lv) => lv + "-vgbk-a";
 
-    public static string BaseB(string lv) => lv + "-vgbk-b";
+    private static string BaseB(string lv) => lv + "-vgbk-b";
 
-    public static string Temporary(string lv) => lv + "-vgbk-tmp";
+    private static string Temporary(string lv) => lv + "-vgbk-tmp";
 
     public async Task BackupAsync(HttpContext http, string name, bool incremental, bool fresh, string? cowSize, CancellationToken ct)
     {
@@ -61,10 +60,10 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
             // The copy-on-write space only has to hold what the origin's users write during the copy.
             var cow = cowSize ?? Math.Max(16L, (origin.SizeBytes / 10) >> 20).ToString(CultureInfo.InvariantCulture) + "M";
             var names = lvs.Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
-            // Left by a run that died with its agent: nothing else makes these names.
-            foreach (var stale in new[] { Temporary(name) }.Where(names.Contains))
+            // Left by a run that died with its agent: nothing else makes this name.
+            if (names.Contains(Temporary(name)))
             {
-                await RemoveAsync(stale, CancellationToken.None).ConfigureAwait(false);
+                await RemoveAsync(Temporary(name), CancellationToken.None).ConfigureAwait(false);
             }
 
             if (!incremental)
@@ -120,7 +119,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
             http.Response.ContentType = "application/octet-stream";
             http.Response.ContentLength = source.Length;
             http.Response.Headers[KindHeader] = "full";
-            await StreamAsync(http, body =>
+            await SyncResponse.WriteAsync(http, body =>
             {
                 using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);
                 for (long at = 0; at < source.Length; at += buffer.Length)
@@ -157,7 +156,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
             using var source = BlockFile.Open(Device(next), write: false);
             http.Response.ContentType = DeltaService.ContentType;
             http.Response.Headers[KindHeader] = "delta";
-            await StreamAsync(http, body => DeltaSender.Send(store, source, body, DeltaFormat.VgMesh, time), ct).ConfigureAwait(false);
+            await SyncResponse.WriteAsync(http, body => DeltaSender.Send(store, source, body, DeltaFormat.VgMesh, time), ct).ConfigureAwait(false);
             ok = true;
         }
         finally
@@ -167,25 +166,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
         }
     }
 
-    private static async Task StreamAsync(HttpContext http, Action<Stream> write, CancellationToken ct)
-    {
-        http.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
-        try
-        {
-            await Task.Run(() =>
-            {
-                using var body = new BufferedStream(http.Response.Body, 1 << 20);
-                write(body);
-            }, ct).ConfigureAwait(false);
-        }
-        catch (Exception) when (http.Response.HasStarted)
-        {
-            http.Abort();
-            throw;
-        }
-    }
-
-    private string Device(string lv) => $"/dev/mapper/{LvRef.DmNameOf(options.VolumeGroup, lv)}";
+    private string Device(string lv) => SyncResponse.Device(options.VolumeGroup, lv);
 
     private async Task RemoveAsync(string snap, CancellationToken ct)
     {

@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using VgMesh.Agent.Operations;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Reports;
@@ -38,28 +37,11 @@ public sealed class DeltaService(LvmDriver lvm, PeerRelay relay, AgentOptions op
             return;
         }
 
-        var cow = $"/dev/mapper/{LvRef.DmNameOf(options.VolumeGroup, name)}-cow";
-        var origin = $"/dev/mapper/{LvRef.DmNameOf(options.VolumeGroup, snap.Origin!)}";
-        using var cowFile = BlockFile.Open(cow, write: false);
-        using var originFile = BlockFile.Open(origin, write: false);
+        using var cowFile = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, name) + "-cow", write: false);
+        using var originFile = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, snap.Origin!), write: false);
         http.Response.ContentType = ContentType;
         http.Response.Headers["X-Vgmesh-Host"] = options.Host;
-        // The sender is synchronous block I/O; it runs on a pool thread and writes the body directly.
-        http.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
-        try
-        {
-            await Task.Run(() =>
-            {
-                using var body = new BufferedStream(http.Response.Body, 1 << 20);
-                DeltaSender.Send(cowFile, originFile, body, wire, time);
-            }, ct).ConfigureAwait(false);
-        }
-        catch (Exception) when (http.Response.HasStarted)
-        {
-            // Part of the stream is out: cut the connection, so the reader sees a truncated stream, never an end.
-            http.Abort();
-            throw;
-        }
+        await SyncResponse.WriteAsync(http, body => DeltaSender.Send(cowFile, originFile, body, wire, time), ct).ConfigureAwait(false);
     }
 
     private static void Check(LogicalVolume snap)
