@@ -41,6 +41,18 @@ catch (ArgumentException e)
     return 2;
 }
 
+InstanceLock instance;
+try
+{
+    instance = InstanceLock.Take(options.StateDir, Environment.ProcessId);
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine($"vgmeshd: {e.Message}");
+    return 2;
+}
+
+AgentExit.WatchStopSignals();
 builder.Logging.AddSimpleConsole(o => o.SingleLine = true).AddFilter("Microsoft.AspNetCore", LogLevel.Warning).AddFilter("Microsoft.Hosting", LogLevel.Warning);
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
 var token = options.TokenFile is { } tf ? File.ReadAllText(tf).Trim() : null;
@@ -115,7 +127,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "vgmesh-fence-when-downed", async () =>
             {
                 // Decided here, before the system ends: Akka.Hosting stops the host once it has.
-                AgentExit.Restart = !lifetime.ApplicationStopping.IsCancellationRequested;
+                AgentExit.Decide(shutdown.ShutdownReason, lifetime.ApplicationStopping.IsCancellationRequested);
                 if (shutdown.ShutdownReason is CoordinatedShutdown.ClusterDowningReason or QuarantinedReason)
                 {
                     await fencing.FenceNowAsync(CancellationToken.None).ConfigureAwait(false);
@@ -175,4 +187,5 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 await app.RunAsync();
+instance.Dispose();
 return AgentExit.Restart ? AgentExit.RestartCode : 0;
