@@ -42,6 +42,10 @@ public sealed class Lab
     public Task<ProcessResult> ExecAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
         LabAsync(["exec", host, "--", .. command], ct);
 
+    /// <summary>Runs a command as root inside a container of a host (<c>ops/lab up --containers</c>); returns however it ended.</summary>
+    public Task<ProcessResult> ContainerExecAsync(string host, string container, IReadOnlyList<string> command, CancellationToken ct = default) =>
+        LabAsync(["container", host, container, "--", .. command], ct);
+
     /// <summary>Runs a command on a host and returns its stdout; throws with its stderr when it fails.</summary>
     public async Task<string> ExecOkAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
         Ok(await ExecAsync(host, command, ct).ConfigureAwait(false), $"exec {host}").Stdout;
