@@ -90,6 +90,9 @@ public sealed record AgentOptions
 
     public int OtlpIntervalSeconds { get; init; } = 15;
 
+    /// <summary>Containers on this host that manage their own volumes (LLS); none by default.</summary>
+    public Lls.LlsOptions Lls { get; init; } = new();
+
     /// <summary>The file where this host keeps the moment of its last contact with a coordinator.</summary>
     public string LastContactFile => Path.Combine(StateDir, "last-contact");
 
@@ -194,6 +197,11 @@ public sealed record AgentOptions
         if (FenceAfterSeconds is < 3 or > 300 || FenceGraceSeconds is < 1 or > 300)
         {
             Fail($"FenceAfterSeconds {FenceAfterSeconds} must be 3-300 and FenceGraceSeconds {FenceGraceSeconds} 1-300");
+        }
+
+        foreach (var problem in Lls.Problems())
+        {
+            Fail(problem);
         }
 
         try

@@ -57,9 +57,11 @@ public sealed record ActiveLv(string Name, int OpenCount, bool Announced = false
 /// <summary>An operation's payload: which LV, and the kind-specific arguments.</summary>
 /// <param name="NewName">Rename: the new name. Snapshot: the snapshot's name (<see cref="Lv"/> is the origin).</param>
 /// <param name="ChunkBytes">Snapshot: the COW chunk size, or null for LVM's default.</param>
+/// <param name="Owner">An LLS container's request (<c>HOST/CONTAINER</c>): the coordinator runs it only on an LV tagged as that owner's.</param>
+/// <param name="Quota">An LLS container's quota, checked by the coordinator against the VG as it is when the operation runs.</param>
 public sealed record LvOperation(
     string Lv, long? SizeBytes = null, int SizeSign = 0, IReadOnlyList<string>? Tags = null, string? Host = null, bool Exclusive = true, bool Wait = false,
-    string? NewName = null, long? ChunkBytes = null);
+    string? NewName = null, long? ChunkBytes = null, string? Owner = null, Lls.LlsQuota? Quota = null);
 
 /// <summary>
 /// A metadata write the coordinator hands to the host where the LV is active (that kernel must
@@ -93,4 +95,5 @@ public static class OperationKinds
 [JsonSerializable(typeof(StepResult))]
 [JsonSerializable(typeof(HashSet<string>))]
 [JsonSerializable(typeof(Dictionary<string, ActivationClaim>))]
+[JsonSerializable(typeof(Dictionary<string, Dictionary<string, string>>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;

@@ -70,6 +70,8 @@ builder.WebHost.ConfigureKestrel(k =>
     {
         k.Listen(mp);
     }
+
+    VgMesh.Agent.Lls.LlsEndpoints.Listen(k, options);
 });
 
 var s = builder.Services;
@@ -163,6 +165,10 @@ s.AddSingleton<VgMesh.Agent.Sync.PeerRelay>();
 s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();
 s.AddSingleton<VgMesh.Agent.Sync.BackupService>();
 s.AddSingleton<VgMesh.Agent.Sync.UsageService>();
+s.AddSingleton(options.Lls);
+s.AddSingleton(_ => new VgMesh.Agent.Lls.LlsGrants(Path.Combine(options.StateDir, "lls-grants.json")));
+s.AddSingleton<VgMesh.Agent.Lls.ContainerDevices>();
+s.AddSingleton<VgMesh.Agent.Lls.LlsService>();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start
@@ -176,13 +182,16 @@ journal.CloseUnfinished("process ended before the result; state re-read by the r
 app.Use(Endpoints.MetricsPortOnlyMetrics(options.MetricsEndPoint()?.Port));
 app.Use(Endpoints.BearerOnTcp(token, options.MetricsEndPoint()?.Port));
 app.Use(Endpoints.ProblemsAsync);
+app.Use(VgMesh.Agent.Lls.LlsEndpoints.GateAsync);
 Endpoints.Map(app);
+VgMesh.Agent.Lls.LlsEndpoints.Map(app);
 // Root-only: the socket is the local operators' door and carries no token.
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     if (!OperatingSystem.IsWindows())
     {
         File.SetUnixFileMode(options.UnixSocket, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        VgMesh.Agent.Lls.LlsEndpoints.Prepare(options);
     }
 });
 

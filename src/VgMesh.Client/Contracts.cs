@@ -92,6 +92,20 @@ public sealed record ClusterStatusView(
     public long LastEvent { get; init; }
 }
 
+/// <summary>
+/// One of a container's LLS volumes as the container sees it: its own name, and the node in
+/// its <c>/dev/lls</c> (null while it has none: hidden, not mountable, or not active here).
+/// </summary>
+/// <param name="Flags">Any of <c>hidden</c>, <c>read-only</c>, <c>no-mount</c>.</param>
+public sealed record LlsVolumeView(string Name, long SizeBytes, string? Origin, bool Snapshot, double? DataPercent, bool Active, string? Device, IReadOnlyList<string> Flags);
+
+public sealed record LlsCreateBody(string Name, string Size);
+
+/// <summary>Without <see cref="Size"/>: a quarter of the origin's size.</summary>
+public sealed record LlsSnapshotBody(string Name, string? Size = null);
+
+public sealed record LlsResizeBody(string Size);
+
 /// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>
 public sealed record Problem(string Type, string Title, int Status, string Detail, string Code);
 
@@ -112,4 +126,9 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 [JsonSerializable(typeof(List<HostView>))]
 [JsonSerializable(typeof(ClusterStatusView))]
 [JsonSerializable(typeof(Problem))]
+[JsonSerializable(typeof(LlsVolumeView))]
+[JsonSerializable(typeof(List<LlsVolumeView>))]
+[JsonSerializable(typeof(LlsCreateBody))]
+[JsonSerializable(typeof(LlsSnapshotBody))]
+[JsonSerializable(typeof(LlsResizeBody))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

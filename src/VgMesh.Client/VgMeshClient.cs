@@ -166,13 +166,32 @@ public sealed class VgMeshClient : IDisposable
 
     public Task<ClusterStatusView> ClusterStatusAsync(CancellationToken ct = default) => GetAsync("v1/cluster/status", ApiJsonContext.Default.ClusterStatusView, ct);
 
+    // LLS: a container's own volumes, on the socket in its /lls (the agent knows the caller from the kernel).
+
+    public Task<List<LlsVolumeView>> LlsListAsync(CancellationToken ct = default) => GetAsync("lls/v1/volumes", ApiJsonContext.Default.ListLlsVolumeView, ct);
+
+    public Task<LlsVolumeView> LlsCreateAsync(LlsCreateBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, "lls/v1/volumes", body, ApiJsonContext.Default.LlsCreateBody, ApiJsonContext.Default.LlsVolumeView, ct);
+
+    public Task<LlsVolumeView> LlsSnapshotAsync(string origin, LlsSnapshotBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"lls/v1/volumes/{Uri.EscapeDataString(origin)}/snapshot", body, ApiJsonContext.Default.LlsSnapshotBody, ApiJsonContext.Default.LlsVolumeView, ct);
+
+    public Task<LlsVolumeView> LlsResizeAsync(string name, LlsResizeBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"lls/v1/volumes/{Uri.EscapeDataString(name)}/resize", body, ApiJsonContext.Default.LlsResizeBody, ApiJsonContext.Default.LlsVolumeView, ct);
+
+    public Task<LlsVolumeView> LlsDeleteAsync(string name, CancellationToken ct = default) =>
+        SendAsync<object, LlsVolumeView>(HttpMethod.Delete, $"lls/v1/volumes/{Uri.EscapeDataString(name)}", null, null, ApiJsonContext.Default.LlsVolumeView, ct);
+
     private async Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct)
     {
         using var r = await _http.GetAsync(new Uri(path, UriKind.Relative), ct).ConfigureAwait(false);
         return await ReadAsync(r, type, ct).ConfigureAwait(false);
     }
 
-    private async Task<OperationView> SendAsync<TBody>(HttpMethod method, string path, TBody? body, JsonTypeInfo<TBody>? type, CancellationToken ct)
+    private Task<OperationView> SendAsync<TBody>(HttpMethod method, string path, TBody? body, JsonTypeInfo<TBody>? type, CancellationToken ct) =>
+        SendAsync(method, path, body, type, ApiJsonContext.Default.OperationView, ct);
+
+    private async Task<TAnswer> SendAsync<TBody, TAnswer>(HttpMethod method, string path, TBody? body, JsonTypeInfo<TBody>? type, JsonTypeInfo<TAnswer> answer, CancellationToken ct)
     {
         using var msg = new HttpRequestMessage(method, new Uri(path, UriKind.Relative));
         if (body is not null && type is not null)
@@ -181,7 +200,7 @@ public sealed class VgMeshClient : IDisposable
         }
 
         using var r = await _http.SendAsync(msg, ct).ConfigureAwait(false);
-        return await ReadAsync(r, ApiJsonContext.Default.OperationView, ct).ConfigureAwait(false);
+        return await ReadAsync(r, answer, ct).ConfigureAwait(false);
     }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage r, JsonTypeInfo<T> type, CancellationToken ct)

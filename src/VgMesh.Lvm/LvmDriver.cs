@@ -98,7 +98,7 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>A classic (COW) snapshot; run it on the host where the origin is active.</summary>
-    public Task<long?> CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, MetadataWritePermit permit, CancellationToken ct = default)
+    public Task<long?> CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, IReadOnlyList<string>? tags, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(origin);
         LvmNames.ValidateLv(name);
@@ -112,6 +112,11 @@ public sealed partial class LvmDriver(ILvmRunner runner)
             }
 
             args.AddRange(["--chunksize", Bytes(chunk)]);
+        }
+
+        foreach (var tag in tags ?? [])
+        {
+            args.AddRange(["--addtag", LvmNames.ValidateTag(tag)]);
         }
 
         args.AddRange(["--", origin.FullName]);

@@ -37,7 +37,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             ?? throw new LvNotFound($"{options.VolumeGroup}/{name}");
     }
 
-    public Task<OperationView> CreateAsync(CreateLvBody body, CancellationToken ct)
+    public Task<OperationView> CreateAsync(CreateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(body.Name);
         foreach (var t in body.Tags ?? [])
@@ -46,16 +46,16 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         }
 
         var size = ParseSize(body.Size, allowRelative: false);
-        return SubmitAsync(OperationKinds.Create, new LvOperation(body.Name, size.Bytes, 0, body.Tags), body.OperationId, null, ct);
+        return SubmitAsync(OperationKinds.Create, Scoped(new LvOperation(body.Name, size.Bytes, 0, body.Tags), scope), body.OperationId, null, ct);
     }
 
-    public Task<OperationView> RemoveAsync(string name, string? operationId, CancellationToken ct)
+    public Task<OperationView> RemoveAsync(string name, string? operationId, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
-        return SubmitAsync(OperationKinds.Remove, new LvOperation(name), operationId, null, ct);
+        return SubmitAsync(OperationKinds.Remove, Scoped(new LvOperation(name), scope), operationId, null, ct);
     }
 
-    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, CancellationToken ct)
+    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
         var size = ParseSize(body.Size, allowRelative: true);
@@ -64,10 +64,10 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             throw new InvalidSize($"'{body.Size}' {(grow ? "would shrink" : "would grow")} {name}; use {(grow ? "reduce" : "extend")}.");
         }
 
-        return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, new LvOperation(name, size.Bytes, size.Sign), body.OperationId, null, ct);
+        return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, Scoped(new LvOperation(name, size.Bytes, size.Sign), scope), body.OperationId, null, ct);
     }
 
-    public async Task<OperationView> ActivateAsync(string name, ActivateLvBody body, CancellationToken ct)
+    public async Task<OperationView> ActivateAsync(string name, ActivateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
         var host = body.Host ?? options.Host;
@@ -77,17 +77,17 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         }
 
         // Settled: active on the host, and (exclusive) nowhere else.
-        return await SubmitAsync(OperationKinds.Activate, new LvOperation(name, Host: host, Exclusive: body.Exclusive, Wait: body.Wait), body.OperationId,
+        return await SubmitAsync(OperationKinds.Activate, Scoped(new LvOperation(name, Host: host, Exclusive: body.Exclusive, Wait: body.Wait), scope), body.OperationId,
             async c => StateReader.Statuses(await cluster.StatusAsync(c).ConfigureAwait(false)) is var s &&
                 s.TryGetValue(host, out var mine) && mine.Active.Any(a => a.Name == name && !a.Announced) &&
                 (!body.Exclusive || !s.Any(o => o.Key != host && o.Value.Active.Any(a => a.Name == name))),
             ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
     }
 
-    public Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, CancellationToken ct)
+    public Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
-        return SubmitAsync(OperationKinds.Deactivate, new LvOperation(name, Host: body.Host), body.OperationId,
+        return SubmitAsync(OperationKinds.Deactivate, Scoped(new LvOperation(name, Host: body.Host), scope), body.OperationId,
             async c => !StateReader.Statuses(await cluster.StatusAsync(c).ConfigureAwait(false))
                 .Any(s => (body.Host is null || s.Key == body.Host) && s.Value.Active.Any(a => a.Name == name)), ct);
     }
@@ -99,7 +99,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         return SubmitAsync(OperationKinds.Rename, new LvOperation(name, NewName: body.NewName), body.OperationId, null, ct);
     }
 
-    public Task<OperationView> SnapshotAsync(string origin, SnapshotLvBody body, CancellationToken ct)
+    public Task<OperationView> SnapshotAsync(string origin, SnapshotLvBody body, Lls.LlsScope? scope, IReadOnlyList<string>? tags, CancellationToken ct)
     {
         LvmNames.ValidateLv(origin);
         LvmNames.ValidateLv(body.Name);
@@ -110,7 +110,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             throw new InvalidSize($"chunk size '{body.ChunkSize}' of snapshot {body.Name} must be a power of two from 4K to 512K.");
         }
 
-        return SubmitAsync(OperationKinds.Snapshot, new LvOperation(origin, size.Bytes, NewName: body.Name, ChunkBytes: chunk), body.OperationId, null, ct);
+        return SubmitAsync(OperationKinds.Snapshot, Scoped(new LvOperation(origin, size.Bytes, Tags: tags, NewName: body.Name, ChunkBytes: chunk), scope), body.OperationId, null, ct);
     }
 
     public Task<OperationView> MergeAsync(string snapshot, MergeLvBody body, CancellationToken ct)
@@ -217,6 +217,9 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         }
         while (follow && !ct.IsCancellationRequested);
     }
+
+    /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
+    private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota };
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)
     {

@@ -40,7 +40,7 @@ public sealed class SnapshotOperation(LvmDriver lvm, Placement placement, AgentO
         }
 
         // Origin inactive everywhere: LVM creates the snapshot inactive too (seen on 2.03.16).
-        var seqno = await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, run.Permit, ct).ConfigureAwait(false);
+        var seqno = await lvm.CreateSnapshotAsync(origin, name, args.SizeBytes!.Value, args.ChunkBytes, args.Tags, run.Permit, ct).ConfigureAwait(false);
         return new OperationDone($"created snapshot {origin.Vg}/{name} of {origin.FullName} on {options.Host}", "lv.snapshot-created", default, seqno);
     }
 }

@@ -23,7 +23,7 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
                 localSteps.Ran(step.OperationId);
                 return new StepResult($"{extended}, where it is active", seqno);
             case OperationKinds.Snapshot:
-                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, permit, ct).ConfigureAwait(false);
+                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, step.Args.Tags, permit, ct).ConfigureAwait(false);
                 return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
             case OperationKinds.Merge:
                 var merged = await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);

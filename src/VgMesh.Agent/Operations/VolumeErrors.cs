@@ -15,8 +15,9 @@ public abstract class VolumeException(string message) : Exception(message)
     public static int StatusOf(string code) => code switch
     {
         "not-found" or "unknown-host" => 404,
+        "forbidden" => 403,
         "invalid-name" or "invalid-size" or "bad-request" => 400,
-        "in-use" or "already-exists" or "size-unchanged" or "insufficient-space" or "shrink-refused" or "host-down" or "snapshot-invalid" or "metadata-locked" or "cannot-delegate" => 409,
+        "in-use" or "already-exists" or "size-unchanged" or "insufficient-space" or "shrink-refused" or "host-down" or "snapshot-invalid" or "metadata-locked" or "cannot-delegate" or "over-quota" => 409,
         "no-coordinator" or "not-leader" or "cluster-unavailable" => 503,
         "timeout" => 504,
         _ => 500,
@@ -40,6 +41,7 @@ public abstract class VolumeException(string message) : Exception(message)
             AlreadyExists.ErrorCode => new AlreadyExists("", message),
             ShrinkRefused.ErrorCode => new ShrinkRefused(message),
             CannotDelegate.ErrorCode => new CannotDelegate(message),
+            Forbidden.ErrorCode => new Forbidden(message),
             _ => new OperationRefused(code, message),
         };
     }
@@ -179,4 +181,12 @@ public sealed class CannotDelegate(string detail) : VolumeException(detail)
 public sealed class OperationRefused(string code, string detail) : VolumeException(detail)
 {
     public override string Code { get; } = code;
+}
+
+/// <summary>The caller may not do this: not in a registered container, or not the volume's owner.</summary>
+public sealed class Forbidden(string detail) : VolumeException(detail)
+{
+    public const string ErrorCode = "forbidden";
+
+    public override string Code => ErrorCode;
 }

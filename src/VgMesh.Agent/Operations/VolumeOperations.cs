@@ -48,6 +48,11 @@ public sealed partial class VolumeOperations : IOperationHandler
         try
         {
             var handler = _byKind.GetValueOrDefault(op.Request.Kind) ?? throw new BadRequest($"unknown operation kind '{op.Request.Kind}'");
+            if (args.Owner is not null)
+            {
+                Lls.LlsGuard.Check(op.Request.Kind, lv, args, await _lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false));
+            }
+
             var done = await handler.RunAsync(new OperationRun(lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);
             // The sequence number the command reported committing, or the one read with the LV;
             // a vgs only when neither said.

@@ -114,7 +114,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
         try
         {
             // Inside the try: a client gone while the snapshot is made still gets it removed.
-            await volumes.SnapshotAsync(origin, new SnapshotLvBody(snap, cow), ct).ConfigureAwait(false);
+            await volumes.SnapshotAsync(origin, new SnapshotLvBody(snap, cow), null, null, ct).ConfigureAwait(false);
             using var source = BlockFile.Open(Device(snap), write: false);
             http.Response.ContentType = "application/octet-stream";
             http.Response.ContentLength = source.Length;
@@ -151,7 +151,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
         var ok = false;
         try
         {
-            await volumes.SnapshotAsync(origin, new SnapshotLvBody(next, cow), ct).ConfigureAwait(false);
+            await volumes.SnapshotAsync(origin, new SnapshotLvBody(next, cow), null, null, ct).ConfigureAwait(false);
             using var store = BlockFile.Open(Device(current) + "-cow", write: false);
             using var source = BlockFile.Open(Device(next), write: false);
             http.Response.ContentType = DeltaService.ContentType;
@@ -172,7 +172,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
     {
         try
         {
-            await volumes.RemoveAsync(snap, null, ct).ConfigureAwait(false);
+            await volumes.RemoveAsync(snap, null, null, ct).ConfigureAwait(false);
         }
         catch (LvNotFound)
         {

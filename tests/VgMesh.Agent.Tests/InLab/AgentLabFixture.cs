@@ -7,12 +7,15 @@ namespace VgMesh.Agent.Tests.InLab;
 /// <summary>A three-host lab "agenttest" with vgmeshd on every host and the VG "san".</summary>
 public sealed class AgentLabFixture : IAsyncLifetime
 {
+    /// <summary>LXC containers registered for LLS: two on node1, one on node2.</summary>
+    public const string Containers = "node1:c1,node1:c2,node2:c3";
+
     public global::VgMesh.Lab.Lab Lab { get; } = new("agenttest");
 
     public async Task InitializeAsync()
     {
         await Lab.DownAsync();
-        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "up", "--hosts", "3", "--agent", "--vg", "san"]);
+        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "up", "--hosts", "3", "--agent", "--vg", "san", "--containers", Containers]);
         Assert.True(r.Succeeded, r.Stderr);
     }
 

@@ -88,7 +88,22 @@ public sealed class RogueNodeTests(PostgresFixture pg) : IAsyncLifetime, IDispos
             options = options with { CertificateDirectory = null, AllowPlaintextRemoting = true };
         }
 
-        var rogue = await LocalCluster.StartAsync(options, new ScriptedHandler());
+        ClusterNode rogue;
+        try
+        {
+            rogue = await LocalCluster.StartAsync(options, new ScriptedHandler());
+        }
+        catch (InvalidOperationException e) when (kind != "no certificate" && e.Message.Contains("terminat", StringComparison.Ordinal))
+        {
+            // Akka.Remote 1.5.74 shuts an ActorSystem down after a failed outbound TLS handshake:
+            // with a certificate the cluster refuses, that may happen before hosting has started
+            // the rogue's actors (seen in CI, 2026-12-05). It never ran, so it never joined.
+            await Task.Delay(2000);
+            Assert.All(_cluster, n => Assert.DoesNotContain(n.Cluster.State.Members, m => m.Address.Port == port));
+            Assert.DoesNotContain(_received, m => m is HostApplied { Host: "rogue" });
+            return;
+        }
+
         _nodes.Add(rogue);
         var protocol = options.CertificateDirectory is null ? "akka.tcp" : "akka.ssl.tcp";
         rogue.System.ActorSelection(RecorderPath(protocol)).Tell(new HostApplied("rogue", 99, DateTimeOffset.UnixEpoch));

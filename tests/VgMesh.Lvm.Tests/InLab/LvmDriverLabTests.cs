@@ -101,7 +101,7 @@ public class LvmDriverLabTests(LvmLabFixture lab)
         var dm = lab.Dm();
         await d.CreateLvAsync(new CreateLvRequest(Lv("orig"), 16 * MiB), lab.Permit);
         await lab.OnAsync("node1", "sh", "-c", "printf AAAA | dd of=/dev/vgt/orig conv=notrunc,fsync status=none");
-        await d.CreateSnapshotAsync(Lv("orig"), "orig-snap", 8 * MiB, 16 * 1024, lab.Permit);
+        await d.CreateSnapshotAsync(Lv("orig"), "orig-snap", 8 * MiB, 16 * 1024, null, lab.Permit);
         var snap = await d.GetLvAsync(Lv("orig-snap"));
         Assert.True(snap.IsSnapshot);
         Assert.Equal(16 * 1024, snap.ChunkSizeBytes);

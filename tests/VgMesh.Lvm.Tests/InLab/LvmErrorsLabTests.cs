@@ -16,7 +16,7 @@ public class LvmErrorsLabTests(LvmLabFixture lab)
         Assert.Equal("vgt/nope", (await Assert.ThrowsAsync<LvmNotFoundException>(() => d.GetLvAsync(Lv("nope")))).ObjectName);
         await Assert.ThrowsAsync<LvmNotFoundException>(() => d.GetVgAsync("novg"));
         await Assert.ThrowsAsync<LvmNotFoundException>(() => d.RemoveLvAsync(Lv("nope"), lab.Permit));
-        await Assert.ThrowsAsync<LvmNotFoundException>(() => d.CreateSnapshotAsync(Lv("nope"), "s-of-nope", 4 * MiB, null, lab.Permit));
+        await Assert.ThrowsAsync<LvmNotFoundException>(() => d.CreateSnapshotAsync(Lv("nope"), "s-of-nope", 4 * MiB, null, null, lab.Permit));
         await Assert.ThrowsAsync<LvmNotFoundException>(() => lab.Dm().RemoveAsync("vgt-nope"));
     }
 
@@ -72,7 +72,7 @@ public class LvmErrorsLabTests(LvmLabFixture lab)
     {
         var d = lab.Driver();
         await d.CreateLvAsync(new CreateLvRequest(Lv("busy"), 16 * MiB), lab.Permit);
-        await d.CreateSnapshotAsync(Lv("busy"), "busy-snap", 4 * MiB, null, lab.Permit);
+        await d.CreateSnapshotAsync(Lv("busy"), "busy-snap", 4 * MiB, null, null, lab.Permit);
         await lab.OnAsync("node1", "dd", "if=/dev/zero", "of=/dev/vgt/busy", "bs=1M", "count=12", "oflag=direct", "status=none");
         var status = Assert.IsType<SnapshotStatus>(Assert.Single(await lab.Dm().StatusAsync("vgt-busy--snap")).Status);
         Assert.Equal(SnapshotHealth.Invalid, status.Health);
@@ -128,6 +128,6 @@ public class LvmErrorsLabTests(LvmLabFixture lab)
         await Assert.ThrowsAsync<InvalidLvmNameException>(() => d.RenameLvAsync(Lv("a"), "@all", lab.Permit));
         await Assert.ThrowsAsync<InvalidLvmNameException>(() => d.GetVgAsync("-n"));
         await Assert.ThrowsAsync<InvalidLvmNameException>(() => d.AddTagAsync(Lv("a"), "bad tag", lab.Permit));
-        await Assert.ThrowsAsync<InvalidLvmNameException>(() => d.CreateSnapshotAsync(Lv("a"), "snapshotX", 4 * MiB, null, lab.Permit));
+        await Assert.ThrowsAsync<InvalidLvmNameException>(() => d.CreateSnapshotAsync(Lv("a"), "snapshotX", 4 * MiB, null, null, lab.Permit));
     }
 }

@@ -1,0 +1,85 @@
+using VgMesh.Agent.Operations;
+using VgMesh.Lvm;
+using VgMesh.Lvm.Reports;
+
+namespace VgMesh.Agent.Lls;
+
+/// <summary>
+/// What the coordinator checks before it runs a container's operation, against the VG as it is
+/// at that moment (serialized with every other change, so two requests cannot both fit a quota
+/// that has room for one): the LV is the owner's (its tag, in the shared metadata), and the
+/// result stays within the owner's quota. Pure: the caller reads the LVs.
+/// </summary>
+public static class LlsGuard
+{
+    public static void Check(string kind, LvRef lv, LvOperation args, IReadOnlyList<LogicalVolume> all)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(all);
+        var owner = args.Owner ?? throw new ArgumentException("not an LLS operation", nameof(args));
+        var tag = LlsNames.OwnerTag(owner);
+        var mine = all.Where(l => l.Tags.Contains(tag)).ToList();
+        var target = all.FirstOrDefault(l => l.Name == lv.Lv);
+        if (kind != OperationKinds.Create && (target is null || !target.Tags.Contains(tag)))
+        {
+            // The same answer whether it is missing or someone else's: names are not disclosed.
+            throw new LvNotFound(lv.FullName, $"{lv.FullName} is not a volume of {owner}; 'lls list' shows yours.");
+        }
+
+        if (args.Quota is not { } q)
+        {
+            return;
+        }
+
+        var bytes = mine.Sum(l => l.SizeBytes);
+        var (volumes, snapshots) = (mine.Count, mine.Count(l => l.IsSnapshot));
+        switch (kind)
+        {
+            case OperationKinds.Create:
+                Within(q, owner, "create", bytes + args.SizeBytes!.Value, volumes + 1, snapshots, null);
+                break;
+            case OperationKinds.Snapshot:
+                Within(q, owner, "snapshot", bytes + args.SizeBytes!.Value, volumes + 1, snapshots + 1, args.SizeBytes);
+                break;
+            case OperationKinds.Extend:
+                var size = args.SizeSign > 0 ? target!.SizeBytes + args.SizeBytes!.Value : args.SizeBytes!.Value;
+                Within(q, owner, "resize", bytes - target!.SizeBytes + size, volumes, snapshots, target.IsSnapshot ? size : null);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private static void Within(LlsQuota q, string owner, string what, long bytes, int volumes, int snapshots, long? snapshotBytes)
+    {
+        var over = new List<string>();
+        if (q.MaxBytes is { } mb && bytes > mb)
+        {
+            over.Add($"{bytes} bytes in all, over the {mb} allowed");
+        }
+
+        if (q.MaxVolumes is { } mv && volumes > mv)
+        {
+            over.Add($"{volumes} volumes, over the {mv} allowed");
+        }
+
+        if (q.MaxSnapshots is { } ms && snapshots > ms)
+        {
+            over.Add($"{snapshots} snapshots, over the {ms} allowed");
+        }
+
+        if (snapshotBytes is { } sb && q.MaxSnapshotBytes is { } msb && sb > msb)
+        {
+            over.Add($"a snapshot of {sb} bytes, over the {msb} allowed");
+        }
+
+        if (over.Count > 0)
+        {
+            throw new OperationRefused("over-quota", $"{owner}'s {what} would make {string.Join("; ", over)}. Nothing was changed; delete volumes or ask the host's administrator for a larger quota.");
+        }
+    }
+}
+
+/// <summary>A container's request as the coordinator sees it: whose, and within what limits.</summary>
+public sealed record LlsScope(string Owner, LlsQuota Quota);

@@ -1,0 +1,134 @@
+using System.Text.RegularExpressions;
+
+namespace VgMesh.Agent.Lls;
+
+/// <summary>
+/// LLS on this host (section <c>VgMesh:Lls</c>): the containers that may manage their own
+/// volumes, where their sockets live, and their quotas. No containers: LLS is off.
+/// </summary>
+public sealed record LlsOptions
+{
+    /// <summary>The registered containers; a caller in any other is refused.</summary>
+    public LlsContainer[] Containers { get; init; } = [];
+
+    /// <summary>Each container's directory <c>ROOT/NAME</c> (bind-mounted at <c>/lls</c> in it) holds <c>lls.sock</c> and the <c>lls</c> client.</summary>
+    public string SocketRoot { get; init; } = "/run/lls";
+
+    /// <summary>The static <c>lls</c> client copied into each container's directory at start; missing: not copied.</summary>
+    public string ClientPath { get; init; } = "/usr/lib/vgmesh/lls";
+
+    /// <summary>Where a container finds its volumes' device nodes.</summary>
+    public string DeviceDir { get; init; } = "/dev/lls";
+
+    /// <summary>Quotas of every container without its own.</summary>
+    public LlsQuota Quota { get; init; } = new();
+
+    public LlsContainer? Find(string name) => Containers.FirstOrDefault(c => c.Name == name);
+
+    public string DirectoryOf(string container) => Path.Combine(SocketRoot, container);
+
+    public string SocketOf(string container) => Path.Combine(DirectoryOf(container), "lls.sock");
+
+    public LlsQuota QuotaOf(LlsContainer container) => container.Quota ?? Quota;
+
+    /// <summary>The reasons these settings are unusable, each naming the setting.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (!Path.IsPathRooted(SocketRoot) || !Path.IsPathRooted(DeviceDir))
+        {
+            yield return $"Lls.SocketRoot '{SocketRoot}' and Lls.DeviceDir '{DeviceDir}' must be absolute paths";
+        }
+
+        foreach (var c in Containers)
+        {
+            if (!LlsNames.IsContainerName(c.Name))
+            {
+                yield return $"Lls.Containers: '{c.Name}' is not a container name vgmesh accepts (1-32 of A-Z a-z 0-9 _ -, not starting with '-')";
+            }
+
+            if (c.Cgroup is { } g && (!g.StartsWith('/') || g.Contains("..", StringComparison.Ordinal)))
+            {
+                yield return $"Lls.Containers: the cgroup '{g}' of {c.Name} must be an absolute cgroup path such as /machine.slice/systemd-nspawn@{c.Name}.service";
+            }
+        }
+
+        foreach (var dup in Containers.GroupBy(c => c.Name, StringComparer.Ordinal).Where(g => g.Count() > 1))
+        {
+            yield return $"Lls.Containers: '{dup.Key}' is listed twice";
+        }
+    }
+}
+
+/// <summary>
+/// One registered container. <see cref="Cgroup"/>: the cgroup its processes run in (and below),
+/// for runtimes other than LXC; LXC's default is <c>/lxc.payload.NAME</c>.
+/// </summary>
+public sealed record LlsContainer
+{
+    public string Name { get; init; } = "";
+
+    public string? Cgroup { get; init; }
+
+    public LlsQuota? Quota { get; init; }
+
+    public string CgroupPath => Cgroup ?? $"/lxc.payload.{Name}";
+}
+
+/// <summary>A container's limits; null: no limit. Snapshots count as volumes too.</summary>
+public sealed record LlsQuota
+{
+    public long? MaxBytes { get; init; }
+
+    public int? MaxVolumes { get; init; }
+
+    public int? MaxSnapshots { get; init; }
+
+    public long? MaxSnapshotBytes { get; init; }
+}
+
+/// <summary>
+/// How LLS volumes are named in the shared VG and marked: a container's volume NAME is the LV
+/// <c>lls.HOST.CONTAINER.NAME</c>, tagged <c>lls.owner=HOST/CONTAINER</c>. A container can name
+/// only LVs under its own prefix (its names have no dots), and the tag, in the shared metadata,
+/// is checked by the coordinator on every change.
+/// </summary>
+public static partial class LlsNames
+{
+    public const string OwnerTagPrefix = "lls.owner=";
+
+    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$")]
+    private static partial Regex ContainerName();
+
+    [GeneratedRegex("^[A-Za-z0-9_+][A-Za-z0-9_+-]{0,63}$")]
+    private static partial Regex VolumeName();
+
+    public static bool IsContainerName(string? name) => name is not null && ContainerName().IsMatch(name);
+
+    public static string Owner(string host, string container) => $"{host}/{container}";
+
+    public static string OwnerTag(string owner) => OwnerTagPrefix + owner;
+
+    public static string Prefix(string host, string container) => $"lls.{host}.{container}.";
+
+    /// <summary>The LV of a container's volume, after the name is checked.</summary>
+    /// <exception cref="VgMesh.Lvm.InvalidLvmNameException">The name is not one LLS accepts.</exception>
+    public static string LvName(string host, string container, string name)
+    {
+        if (name is null || !VolumeName().IsMatch(name))
+        {
+            throw new VgMesh.Lvm.InvalidLvmNameException(name ?? "", "LLS volume",
+                "use 1-64 of A-Z a-z 0-9 _ + -, not starting with '-'");
+        }
+
+        var lv = Prefix(host, container) + name;
+        VgMesh.Lvm.LvmNames.ValidateLv(lv);
+        return lv;
+    }
+
+    /// <summary>The container's name for an LV under its prefix, or null.</summary>
+    public static string? VolumeOf(string lv, string host, string container)
+    {
+        var prefix = Prefix(host, container);
+        return lv.StartsWith(prefix, StringComparison.Ordinal) && VolumeName().IsMatch(lv[prefix.Length..]) ? lv[prefix.Length..] : null;
+    }
+}

@@ -1,0 +1,129 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text.Json;
+using VgMesh.Client;
+
+namespace VgMesh.Lls;
+
+/// <summary>Exit codes, as <c>vgmesh</c>'s: 0 done, 1 refused or failed, 2 usage, 3 agent unreachable.</summary>
+internal static class ExitCodes
+{
+    public const int Ok = 0, Failed = 1, Usage = 2, Unreachable = 3;
+}
+
+/// <summary>
+/// <c>lls</c>: a container's own LVM volumes and snapshots, through the host agent's socket in
+/// <c>/lls</c>. The agent knows the container from the kernel; nothing here says who it is.
+/// </summary>
+internal static class LlsApp
+{
+    public const string DefaultSocket = "/lls/lls.sock";
+
+    private static readonly Option<bool> Json = new("--json") { Description = "print JSON instead of text", Recursive = true };
+
+    private static readonly Option<string> Socket = new("--socket")
+    {
+        Description = $"the agent's socket (default {DefaultSocket}, or $LLS_SOCKET)",
+        Recursive = true,
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable("LLS_SOCKET") ?? DefaultSocket,
+    };
+
+    public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(argv);
+        var root = Build();
+        if (argv.Length == 0)
+        {
+            // The seed's scripts: usage when run without arguments.
+            await root.Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = stderr, Error = stderr }, ct).ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        var parsed = root.Parse(argv, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        var code = await parsed.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }, ct).ConfigureAwait(false);
+        return parsed.Errors.Count > 0 ? ExitCodes.Usage : code;
+    }
+
+    internal static RootCommand Build()
+    {
+        var root = new RootCommand("lls: manage this container's LVM volumes and snapshots (LXC+LVM+Snapshots), through the host's vgmeshd.\n" +
+            "Exit codes: 0 done, 1 refused or failed, 2 usage, 3 agent unreachable.") { Json, Socket };
+
+        var name = new Argument<string>("NAME") { Description = "the volume's name (A-Z a-z 0-9 _ + -)" };
+        var size = new Option<string>("--size") { Description = "size, e.g. 10G or 512M", Required = true };
+        var create = new Command("create", "create a volume; its device is /dev/lls/NAME") { name, size };
+        create.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsCreateAsync(new LlsCreateBody(p.GetValue(name)!, p.GetValue(size)!), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
+
+        var origin = new Argument<string>("ORIGIN") { Description = "the volume to snapshot" };
+        var snapName = new Option<string>("--name") { Description = "the snapshot's name", Required = true };
+        var snapSize = new Option<string?>("--size") { Description = "room for changes (default: a quarter of the origin)" };
+        var snapshot = new Command("snapshot", "snapshot a volume (copy-on-write); the snapshot is a volume too") { origin, snapName, snapSize };
+        snapshot.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsSnapshotAsync(p.GetValue(origin)!, new LlsSnapshotBody(p.GetValue(snapName)!, p.GetValue(snapSize)), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
+
+        var delName = new Argument<string>("NAME") { Description = "the volume or snapshot" };
+        var delete = new Command("delete", "delete a volume or snapshot (unmount it first)") { delName };
+        delete.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) =>
+        {
+            var gone = await c.LlsDeleteAsync(p.GetValue(delName)!, ct2).ConfigureAwait(false);
+            await o.WriteLineAsync(p.GetValue(Json) ? JsonSerializer.Serialize(gone, ApiJsonContext.Default.LlsVolumeView) : $"deleted {gone.Name}").ConfigureAwait(false);
+        }, ct));
+
+        var resName = new Argument<string>("NAME") { Description = "the volume" };
+        var resSize = new Option<string>("--size") { Description = "the new size, e.g. 20G (or +5G)", Required = true };
+        var resize = new Command("resize", "grow a volume (shrinking needs it unmounted and inactive)") { resName, resSize };
+        resize.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsResizeAsync(p.GetValue(resName)!, new LlsResizeBody(p.GetValue(resSize)!), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
+
+        var list = new Command("list", "list this container's volumes, and refresh /dev/lls");
+        list.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) =>
+        {
+            var all = await c.LlsListAsync(ct2).ConfigureAwait(false);
+            if (p.GetValue(Json))
+            {
+                await o.WriteLineAsync(JsonSerializer.Serialize(all, ApiJsonContext.Default.ListLlsVolumeView)).ConfigureAwait(false);
+                return;
+            }
+
+            await o.WriteLineAsync($"{"NAME",-20} {"SIZE",10} {"ORIGIN",-16} {"USED%",6}  DEVICE").ConfigureAwait(false);
+            foreach (var v in all)
+            {
+                var used = v.DataPercent is { } d ? d.ToString("0.0", CultureInfo.InvariantCulture) : "";
+                await o.WriteLineAsync($"{v.Name,-20} {SizeSpec.Format(v.SizeBytes),10} {v.Origin ?? "",-16} {used,6}  {v.Device ?? (v.Active ? "-" : "(inactive)")}{(v.Flags.Count > 0 ? "  [" + string.Join(",", v.Flags) + "]" : "")}").ConfigureAwait(false);
+            }
+        }, ct));
+
+        root.Subcommands.Add(create);
+        root.Subcommands.Add(snapshot);
+        root.Subcommands.Add(delete);
+        root.Subcommands.Add(resize);
+        root.Subcommands.Add(list);
+        return root;
+    }
+
+    private static Task Volume(TextWriter o, LlsVolumeView v, bool json) => o.WriteLineAsync(json ? JsonSerializer.Serialize(v, ApiJsonContext.Default.LlsVolumeView)
+        : $"{v.Name}: {SizeSpec.Format(v.SizeBytes)}{(v.Origin is { } og ? $", snapshot of {og}" : "")}, {v.Device ?? "no device"}");
+
+    private static async Task<int> WithClientAsync(ParseResult parsed, Func<VgMeshClient, TextWriter, CancellationToken, Task> verb, CancellationToken ct)
+    {
+        var stdout = parsed.InvocationConfiguration.Output;
+        var stderr = parsed.InvocationConfiguration.Error;
+        var socket = parsed.GetValue(Socket)!;
+        using var client = VgMeshClient.ForUnixSocket(socket);
+        try
+        {
+            await verb(client, stdout, ct).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+        catch (VgMeshApiException e)
+        {
+            await stderr.WriteLineAsync($"lls: {e.Problem.Code}: {e.Problem.Detail}").ConfigureAwait(false);
+            return ExitCodes.Failed;
+        }
+        catch (HttpRequestException e) when (e.InnerException is SocketException or IOException || e.HttpRequestError == HttpRequestError.ConnectionError)
+        {
+            var why = e.InnerException is SocketException { SocketErrorCode: SocketError.AddressNotAvailable } ? "no socket there" : e.Message;
+            await stderr.WriteLineAsync($"lls: cannot reach the host's agent at {socket}: {why}. Is /lls bound into this container, and vgmeshd running on the host with this container in its Lls.Containers?").ConfigureAwait(false);
+            return ExitCodes.Unreachable;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+using VgMesh.Lls;
+
+return await LlsApp.RunAsync(args, Console.Out, Console.Error);

@@ -1,0 +1,131 @@
+using System.Text.Json;
+using VgMesh.Client;
+using VgMesh.Lvm.Commands;
+
+namespace VgMesh.Agent.Tests.InLab;
+
+/// <summary>
+/// LLS in real LXC containers inside the lab hosts: c1 and c2 on node1, c3 on node2 (the
+/// fixture's <c>--containers</c>), each with the host's <c>/run/lls/NAME</c> bound at <c>/lls</c>.
+/// </summary>
+[Collection("agent-lab")]
+public class LlsLabTests(AgentLabFixture f)
+{
+    private Task<ProcessResult> InAsync(string host, string container, params string[] command) => f.Lab.ContainerExecAsync(host, container, command);
+
+    private async Task<string> InOkAsync(string host, string container, params string[] command)
+    {
+        var r = await InAsync(host, container, command);
+        Assert.True(r.Succeeded, $"{string.Join(' ', command)} in {container} on {host} exited {r.ExitCode}: {r.Stderr}");
+        return r.Stdout;
+    }
+
+    private async Task<LlsVolumeView> LlsOkAsync(string host, string container, params string[] args) =>
+        JsonSerializer.Deserialize(await InOkAsync(host, container, ["/lls/lls", "--json", .. args]), ApiJsonContext.Default.LlsVolumeView)!;
+
+    private async Task<List<LlsVolumeView>> ListAsync(string host, string container) =>
+        JsonSerializer.Deserialize(await InOkAsync(host, container, "/lls/lls", "--json", "list"), ApiJsonContext.Default.ListLlsVolumeView)!;
+
+    [Fact]
+    public async Task SeedWorkflow_CreateMountSnapshotReadOldContentsDelete()
+    {
+        await f.AllLiveAsync();
+        var data = await LlsOkAsync("node1", "c1", "create", "data", "--size", "32M");
+        Assert.Equal(("/dev/lls/data", 32L << 20), (data.Device, data.SizeBytes));
+        // The LV is the container's, exclusively on its host, tagged with its owner in the shared metadata.
+        var lv = JsonSerializer.Deserialize((await f.CliAsync("node1", "lv", "show", "lls.node1.c1.data")).Stdout, ApiJsonContext.Default.LvView)!;
+        Assert.Equal(("node1", "exclusive"), (lv.ClaimedBy, lv.ClaimMode));
+        Assert.Contains("lls.owner=node1/c1", lv.Tags);
+
+        await InOkAsync("node1", "c1", "mke2fs", "-q", "/dev/lls/data");
+        await InOkAsync("node1", "c1", "mkdir", "-p", "/mnt/data", "/mnt/snap");
+        await InOkAsync("node1", "c1", "mount", "/dev/lls/data", "/mnt/data");
+        await InOkAsync("node1", "c1", "sh", "-c", "echo one > /mnt/data/f && sync");
+
+        var snap = await LlsOkAsync("node1", "c1", "snapshot", "data", "--name", "before", "--size", "8M");
+        Assert.Equal(("data", true, "/dev/lls/before"), (snap.Origin, snap.Snapshot, snap.Device));
+        await InOkAsync("node1", "c1", "sh", "-c", "echo two > /mnt/data/f && sync");
+        await InOkAsync("node1", "c1", "mount", "-o", "ro", "/dev/lls/before", "/mnt/snap");
+        Assert.Equal("one", (await InOkAsync("node1", "c1", "cat", "/mnt/snap/f")).Trim());
+        Assert.Equal("two", (await InOkAsync("node1", "c1", "cat", "/mnt/data/f")).Trim());
+
+        // Mounted: refused, nothing changed.
+        var busy = await InAsync("node1", "c1", "/lls/lls", "delete", "before");
+        Assert.Equal(1, busy.ExitCode);
+        Assert.Contains("unmount it first", busy.Stderr, StringComparison.Ordinal);
+        var origin = await InAsync("node1", "c1", "/lls/lls", "delete", "data");
+        Assert.Contains("has snapshots (before)", origin.Stderr, StringComparison.Ordinal);
+
+        await InOkAsync("node1", "c1", "umount", "/mnt/snap");
+        await InOkAsync("node1", "c1", "umount", "/mnt/data");
+        await LlsOkAsync("node1", "c1", "delete", "before");
+        await LlsOkAsync("node1", "c1", "delete", "data");
+        Assert.Empty(await ListAsync("node1", "c1"));
+        Assert.False((await InAsync("node1", "c1", "test", "-e", "/dev/lls/data")).Succeeded);
+        Assert.NotEqual(0, (await f.CliAsync("node1", "lv", "show", "lls.node1.c1.data")).ExitCode);
+    }
+
+    [Fact]
+    public async Task Containers_CannotSeeOrTouchEachOthersVolumes_AndTheHostIsRefused()
+    {
+        await f.AllLiveAsync();
+        var mine = await LlsOkAsync("node1", "c1", "create", "iso", "--size", "8M");
+        try
+        {
+            // c2 on the same host and c3 on another: the name "iso" is theirs to use, never c1's volume.
+            foreach (var (host, other) in new[] { ("node1", "c2"), ("node2", "c3") })
+            {
+                Assert.DoesNotContain(await ListAsync(host, other), v => v.Name == "iso");
+                foreach (var args in new[] { new[] { "delete", "iso" }, ["snapshot", "iso", "--name", "s"], ["resize", "iso", "--size", "16M"] })
+                {
+                    var r = await InAsync(host, other, ["/lls/lls", .. args]);
+                    Assert.Equal(1, r.ExitCode);
+                    Assert.Contains("not-found", r.Stderr, StringComparison.Ordinal);
+                }
+
+                // Names that try to leave the container's prefix are refused before anything runs.
+                var escape = await InAsync(host, other, "/lls/lls", "delete", "../lls.node1.c1.iso");
+                Assert.Contains("invalid-name", escape.Stderr, StringComparison.Ordinal);
+            }
+
+            // A node c2 makes itself of c1's device: the kernel refuses to open it.
+            var numbers = (await f.Lab.ExecOkAsync("node1", ["dmsetup", "info", "-c", "--noheadings", "-o", "major,minor", "san-lls.node1.c1.iso"])).Trim().Split(':');
+            await InOkAsync("node1", "c2", "mknod", "/tmp/stolen", "b", numbers[0], numbers[1]);
+            var stolen = await InAsync("node1", "c2", "dd", "if=/tmp/stolen", "of=/dev/null", "bs=4096", "count=1");
+            Assert.NotEqual(0, stolen.ExitCode);
+            Assert.Contains("not permitted", stolen.Stderr, StringComparison.OrdinalIgnoreCase);
+            Assert.True((await InAsync("node1", "c1", "dd", "if=/dev/lls/iso", "of=/dev/null", "bs=4096", "count=1")).Succeeded);
+
+            // A process on the host, outside every container, on c1's socket.
+            var host1 = await f.Lab.ExecAsync("node1", ["/run/lls/c1/lls", "--socket", "/run/lls/c1/lls.sock", "list"]);
+            Assert.Equal(1, host1.ExitCode);
+            Assert.Contains("forbidden", host1.Stderr, StringComparison.Ordinal);
+            Assert.Contains("not in a registered container", host1.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await LlsOkAsync("node1", "c1", "delete", mine.Name);
+        }
+    }
+
+    [Fact]
+    public async Task OverQuota_RefusedWithTheFigures_NothingChanged()
+    {
+        await f.AllLiveAsync();
+        await LlsOkAsync("node2", "c3", "create", "q1", "--size", "300M");
+        try
+        {
+            var seqno = await f.SeqnoAsync();
+            var r = await InAsync("node2", "c3", "/lls/lls", "create", "q2", "--size", "100M");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("over-quota", r.Stderr, StringComparison.Ordinal);
+            Assert.Contains($"{400L << 20} bytes in all, over the {384L << 20} allowed", r.Stderr, StringComparison.Ordinal);
+            Assert.Equal(seqno, await f.SeqnoAsync());
+            Assert.Equal(["q1"], (await ListAsync("node2", "c3")).Select(v => v.Name));
+        }
+        finally
+        {
+            await LlsOkAsync("node2", "c3", "delete", "q1");
+        }
+    }
+}
