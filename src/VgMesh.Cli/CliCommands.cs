@@ -138,6 +138,13 @@ internal static class CliCommands
         lv.Subcommands.Add(Verb("merge", "Merge a snapshot back into its origin.",
             (p, c, json, o, e, ct) => Output.ChangeAsync(c.MergeLvAsync(p.GetValue(merge)!, new MergeLvBody(), ct), json, o, e), merge));
 
+        var tagged = LvName();
+        var addTags = new Option<string[]>("--add") { Description = "A tag to put on (repeatable), e.g. lls.read-only.", AllowMultipleArgumentsPerToken = false };
+        var removeTags = new Option<string[]>("--remove") { Description = "A tag to take off (repeatable)." };
+        lv.Subcommands.Add(Verb("tag", "Put tags on an LV or take them off (LLS flags: lls.hidden, lls.read-only, lls.no-mount).",
+            (p, c, json, o, e, ct) => Output.ChangeAsync(c.TagLvAsync(p.GetValue(tagged)!, new TagLvBody(p.GetValue(addTags), p.GetValue(removeTags)), ct), json, o, e),
+            tagged, addTags, removeTags));
+
         var activate = LvName();
         var exclusive = new Option<bool>("--exclusive") { Description = "Active on one host only (the default): a VM's disk." };
         var shared = new Option<bool>("--shared") { Description = "Active on several hosts at once (read-mostly or cluster filesystems)." };

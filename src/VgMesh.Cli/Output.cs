@@ -32,8 +32,13 @@ internal static class Output
     public static string Event(EventView e, bool json) => json ? JsonSerializer.Serialize(e, ApiJsonContext.Default.EventView)
         : $"{e.Time.ToLocalTime():yyyy-MM-dd HH:mm:ss.fff}  rev {e.Revision,-6} {e.Kind,-20} {e.Subject,-24} by {e.Host}{(e.VgSeqno is { } q ? $"  vg_seqno {q}" : "")}{(e.OperationId is { } id ? $"  op {id}" : "")}";
 
-    public static string LvTable(List<LvView> lvs) => Table(["NAME", "SIZE", "ATTR", "ACTIVE ON", "CLAIM", "ORIGIN", "DATA%"],
-        lvs.Select(l => new[] { l.Name, SizeSpec.Format(l.SizeBytes), l.Attr, string.Join(",", l.ActiveOn), l.ClaimMode is null ? "-" : $"{l.ClaimMode}{(l.ClaimedBy is null ? "" : ":" + l.ClaimedBy)}", l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "" }));
+    /// <summary>OWNER: the LLS container (HOST/CONTAINER) an LV belongs to, from its tag.</summary>
+    public static string LvTable(List<LvView> lvs) => Table(["NAME", "SIZE", "ATTR", "ACTIVE ON", "CLAIM", "ORIGIN", "DATA%", "OWNER"],
+        lvs.Select(l => new[]
+        {
+            l.Name, SizeSpec.Format(l.SizeBytes), l.Attr, string.Join(",", l.ActiveOn), l.ClaimMode is null ? "-" : $"{l.ClaimMode}{(l.ClaimedBy is null ? "" : ":" + l.ClaimedBy)}",
+            l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "", l.Tags.FirstOrDefault(t => t.StartsWith("lls.owner=", StringComparison.Ordinal))?["lls.owner=".Length..] ?? "",
+        }));
 
     public static string UsageTable(List<CloneUsageView> clones) => Table(["NAME", "TEMPLATE", "COW", "ALLOCATED", "USE%", "ACTIVE ON"],
         clones.Select(c => new[] { c.Name, c.Template, SizeSpec.Format(c.CowBytes), c.AllocatedBytes is { } a ? SizeSpec.Format(a) : "-", c.Percent?.ToString("0.00", CultureInfo.InvariantCulture) ?? "inactive", c.ActiveOn ?? "-" }));

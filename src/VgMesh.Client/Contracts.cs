@@ -42,6 +42,11 @@ public sealed record SnapshotLvBody(string Name, string Size, string? ChunkSize 
 
 public sealed record MergeLvBody(string? OperationId = null);
 
+public sealed record TagLvBody(IReadOnlyList<string>? Add, IReadOnlyList<string>? Remove, string? OperationId = null);
+
+/// <summary>A container's flags for one volume; null leaves a flag as it is.</summary>
+public sealed record LlsFlagsBody(bool? Hidden = null, bool? ReadOnly = null, bool? NoMount = null);
+
 /// <summary>One cluster event, as <c>GET /v1/events</c> streams them (one JSON object per line).</summary>
 public sealed record EventView(long Revision, string Kind, string Subject, long? VgSeqno, string? OperationId, string Host, DateTimeOffset Time, string? Data);
 
@@ -120,6 +125,8 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 [JsonSerializable(typeof(RenameLvBody))]
 [JsonSerializable(typeof(SnapshotLvBody))]
 [JsonSerializable(typeof(MergeLvBody))]
+[JsonSerializable(typeof(TagLvBody))]
+[JsonSerializable(typeof(LlsFlagsBody))]
 [JsonSerializable(typeof(EventView))]
 [JsonSerializable(typeof(OperationView))]
 [JsonSerializable(typeof(HostView))]

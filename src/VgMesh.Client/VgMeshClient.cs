@@ -85,6 +85,9 @@ public sealed class VgMeshClient : IDisposable
     public Task<OperationView> MergeLvAsync(string snapshot, MergeLvBody body, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(snapshot)}/merge", body, ApiJsonContext.Default.MergeLvBody, ct);
 
+    public Task<OperationView> TagLvAsync(string name, TagLvBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/tags", body, ApiJsonContext.Default.TagLvBody, ct);
+
     public Task<HostView> ShowHostAsync(string host, CancellationToken ct = default) => GetAsync($"v1/hosts/{Uri.EscapeDataString(host)}", ApiJsonContext.Default.HostView, ct);
 
     /// <summary>
@@ -178,6 +181,9 @@ public sealed class VgMeshClient : IDisposable
 
     public Task<LlsVolumeView> LlsResizeAsync(string name, LlsResizeBody body, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"lls/v1/volumes/{Uri.EscapeDataString(name)}/resize", body, ApiJsonContext.Default.LlsResizeBody, ApiJsonContext.Default.LlsVolumeView, ct);
+
+    public Task<LlsVolumeView> LlsSetAsync(string name, LlsFlagsBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Post, $"lls/v1/volumes/{Uri.EscapeDataString(name)}/flags", body, ApiJsonContext.Default.LlsFlagsBody, ApiJsonContext.Default.LlsVolumeView, ct);
 
     public Task<LlsVolumeView> LlsDeleteAsync(string name, CancellationToken ct = default) =>
         SendAsync<object, LlsVolumeView>(HttpMethod.Delete, $"lls/v1/volumes/{Uri.EscapeDataString(name)}", null, null, ApiJsonContext.Default.LlsVolumeView, ct);

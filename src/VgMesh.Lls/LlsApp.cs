@@ -92,12 +92,87 @@ internal static class LlsApp
             }
         }, ct));
 
+        var setName = new Argument<string>("NAME") { Description = "the volume or snapshot" };
+        Option<bool> Flag(string name, string description) => new(name) { Description = description };
+        var hidden = Flag("--hidden", "not listed and no device (while it is under construction)");
+        var visible = Flag("--visible", "listed, with its device");
+        var readOnly = Flag("--read-only", "its device opens for reading only");
+        var readWrite = Flag("--read-write", "its device opens for reading and writing");
+        var noMount = Flag("--no-mount", "no device at all, listed");
+        var mount = Flag("--mount", "a device again");
+        var set = new Command("set", "set a volume's flags (unmount it before restricting it)") { setName, hidden, visible, readOnly, readWrite, noMount, mount };
+        set.Validators.Add(r =>
+        {
+            bool On(Option<bool> o) => r.GetValue(o);
+            if ((On(hidden) && On(visible)) || (On(readOnly) && On(readWrite)) || (On(noMount) && On(mount)))
+            {
+                r.AddError("contradicting flags: give one of --hidden/--visible, --read-only/--read-write, --no-mount/--mount each");
+            }
+            else if (!new[] { hidden, visible, readOnly, readWrite, noMount, mount }.Any(On))
+            {
+                r.AddError("give a flag: --hidden, --visible, --read-only, --read-write, --no-mount or --mount");
+            }
+        });
+        static bool? Either(ParseResult p, Option<bool> yes, Option<bool> no) => p.GetValue(yes) ? true : p.GetValue(no) ? false : null;
+        set.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsSetAsync(p.GetValue(setName)!,
+            new LlsFlagsBody(Either(p, hidden, visible), Either(p, readOnly, readWrite), Either(p, noMount, mount)), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
+
+        var fstab = new Option<string>("--fstab") { Description = "the table to read", DefaultValueFactory = _ => "/etc/fstab" };
+        var mountOnBoot = new Command("mount-on-boot", "mount this container's LLS volumes listed in /etc/fstab (for rc.local or a unit)") { fstab };
+        mountOnBoot.SetAction((p, ct) => WithClientAsync(p, (c, o, ct2) => MountOnBootAsync(c, p.GetValue(fstab)!, o, p.InvocationConfiguration.Error, ct2), ct));
+
         root.Subcommands.Add(create);
         root.Subcommands.Add(snapshot);
         root.Subcommands.Add(delete);
         root.Subcommands.Add(resize);
         root.Subcommands.Add(list);
+        root.Subcommands.Add(set);
+        root.Subcommands.Add(mountOnBoot);
         return root;
+    }
+
+    /// <summary>
+    /// The seed's lls_mount_on_boot.sh: the device nodes refreshed (a list), then every fstab
+    /// line on <c>/dev/lls/</c> not mounted yet is mounted by its mount point, so fstab's
+    /// options apply. A volume that cannot be mounted is reported and the rest still are.
+    /// </summary>
+    private static async Task MountOnBootAsync(VgMeshClient client, string fstab, TextWriter o, TextWriter stderr, CancellationToken ct)
+    {
+        var volumes = await client.LlsListAsync(ct).ConfigureAwait(false);
+        var mounted = File.Exists("/proc/mounts") ? File.ReadAllLines("/proc/mounts").Select(l => l.Split(' ')).Where(f => f.Length > 1).Select(f => f[1]).ToHashSet(StringComparer.Ordinal) : [];
+        var failed = 0;
+        foreach (var line in File.Exists(fstab) ? await File.ReadAllLinesAsync(fstab, ct).ConfigureAwait(false) : [])
+        {
+            var f = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (f.Length < 2 || f[0].StartsWith('#') || !f[0].StartsWith("/dev/lls/", StringComparison.Ordinal) || mounted.Contains(f[1]))
+            {
+                continue;
+            }
+
+            var name = f[0]["/dev/lls/".Length..];
+            if (volumes.FirstOrDefault(v => v.Name == name) is not { Device: not null })
+            {
+                await stderr.WriteLineAsync($"lls: {f[1]}: {name} has no device here (deleted, hidden, not mountable, or not active on this host)").ConfigureAwait(false);
+                failed++;
+                continue;
+            }
+
+            using var mount = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mount") { ArgumentList = { f[1] }, UseShellExecute = false })!;
+            await mount.WaitForExitAsync(ct).ConfigureAwait(false);
+            if (mount.ExitCode == 0)
+            {
+                await o.WriteLineAsync($"mounted {f[0]} on {f[1]}").ConfigureAwait(false);
+            }
+            else
+            {
+                failed++;
+            }
+        }
+
+        if (failed > 0)
+        {
+            throw new VgMeshApiException(new Problem("about:blank", "mount failed", 1, $"{failed} LLS volume(s) of {fstab} not mounted", "mount-failed"));
+        }
     }
 
     private static Task Volume(TextWriter o, LlsVolumeView v, bool json) => o.WriteLineAsync(json ? JsonSerializer.Serialize(v, ApiJsonContext.Default.LlsVolumeView)

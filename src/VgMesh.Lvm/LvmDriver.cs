@@ -130,6 +130,27 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     public Task<long?> AddTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvchange", "--addtag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
 
+    /// <summary>Puts tags on and takes tags off in one metadata write (no table changes anywhere).</summary>
+    public Task<long?> ChangeTagsAsync(LvRef lv, IReadOnlyList<string> add, IReadOnlyList<string> remove, MetadataWritePermit permit, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        ArgumentNullException.ThrowIfNull(add);
+        ArgumentNullException.ThrowIfNull(remove);
+        var args = new List<string> { "lvchange" };
+        foreach (var tag in add)
+        {
+            args.AddRange(["--addtag", LvmNames.ValidateTag(tag)]);
+        }
+
+        foreach (var tag in remove)
+        {
+            args.AddRange(["--deltag", LvmNames.ValidateTag(tag)]);
+        }
+
+        args.AddRange(["--", Full(lv)]);
+        return WriteAsync(args, lv.FullName, permit, ct);
+    }
+
     public Task<long?> RemoveTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>
         WriteAsync(["lvchange", "--deltag", LvmNames.ValidateTag(tag), "--", Full(lv)], lv.FullName, permit, ct);
 

@@ -28,6 +28,7 @@ public static class Endpoints
         v1.MapPost("/lvs/{name}/rename", (string name, RenameLvBody body, VolumeService s, CancellationToken ct) => s.RenameAsync(name, body, ct));
         v1.MapPost("/lvs/{name}/snapshot", (string name, SnapshotLvBody body, VolumeService s, CancellationToken ct) => s.SnapshotAsync(name, body, null, null, ct));
         v1.MapPost("/lvs/{name}/merge", (string name, MergeLvBody body, VolumeService s, CancellationToken ct) => s.MergeAsync(name, body, ct));
+        v1.MapPost("/lvs/{name}/tags", (string name, TagLvBody body, VolumeService s, CancellationToken ct) => s.TagAsync(name, body, null, ct));
         v1.MapPost("/lvs/{name}/unfence", (string name, VolumeService s, CancellationToken ct) => s.UnfenceAsync(name, ct));
         v1.MapGet("/hosts", (VolumeService s, CancellationToken ct) => s.HostsAsync(ct));
         v1.MapGet("/hosts/{host}", (string host, VolumeService s, CancellationToken ct) => s.ShowHostAsync(host, ct));

@@ -113,6 +113,24 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         return SubmitAsync(OperationKinds.Snapshot, Scoped(new LvOperation(origin, size.Bytes, Tags: tags, NewName: body.Name, ChunkBytes: chunk), scope), body.OperationId, null, ct);
     }
 
+    public Task<OperationView> TagAsync(string name, TagLvBody body, Lls.LlsScope? scope, CancellationToken ct)
+    {
+        LvmNames.ValidateLv(name);
+        ArgumentNullException.ThrowIfNull(body);
+        var (add, remove) = (body.Add ?? [], body.Remove ?? []);
+        foreach (var t in add.Concat(remove))
+        {
+            LvmNames.ValidateTag(t);
+        }
+
+        if (add.Count + remove.Count == 0)
+        {
+            throw new BadRequest($"tagging {name} needs a tag to add or remove (--add TAG, --remove TAG).");
+        }
+
+        return SubmitAsync(OperationKinds.Tag, Scoped(new LvOperation(name, Tags: add, Untags: remove), scope), body.OperationId, null, ct);
+    }
+
     public Task<OperationView> MergeAsync(string snapshot, MergeLvBody body, CancellationToken ct)
     {
         LvmNames.ValidateLv(snapshot);

@@ -105,6 +105,7 @@ public static class LlsEndpoints
         lls.MapPost("/volumes", (LlsCreateBody body, HttpContext h, LlsService s, CancellationToken ct) => s.CreateAsync(Caller(h), body, ct));
         lls.MapPost("/volumes/{name}/snapshot", (string name, LlsSnapshotBody body, HttpContext h, LlsService s, CancellationToken ct) => s.SnapshotAsync(Caller(h), name, body, ct));
         lls.MapPost("/volumes/{name}/resize", (string name, LlsResizeBody body, HttpContext h, LlsService s, CancellationToken ct) => s.ResizeAsync(Caller(h), name, body, ct));
+        lls.MapPost("/volumes/{name}/flags", (string name, LlsFlagsBody body, HttpContext h, LlsService s, CancellationToken ct) => s.SetAsync(Caller(h), name, body, ct));
         lls.MapDelete("/volumes/{name}", (string name, HttpContext h, LlsService s, CancellationToken ct) => s.DeleteAsync(Caller(h), name, ct));
     }
 }

@@ -3,8 +3,11 @@ using System.Text.Json;
 
 namespace VgMesh.Agent.Lls;
 
+/// <summary>A device rule given to a container.</summary>
+public readonly record struct Grant(DeviceNumber Device, bool ReadOnly);
+
 /// <summary>
-/// The device rules this host has given each container (volume name to <c>MAJOR:MINOR</c>),
+/// The device rules this host has given each container (volume name to <c>MAJOR:MINOR r|rw</c>),
 /// kept on disk: a rule must be taken back even when its LV vanished meanwhile (removed by an
 /// operator, or while the agent was down), since the next LV may get the same minor.
 /// </summary>
@@ -13,16 +16,16 @@ public sealed class LlsGrants(string file)
     private readonly Lock _lock = new();
     private Dictionary<string, Dictionary<string, string>>? _grants;
 
-    public IReadOnlyDictionary<string, DeviceNumber> Of(string container)
+    public IReadOnlyDictionary<string, Grant> Of(string container)
     {
         lock (_lock)
         {
             return Load().GetValueOrDefault(container)?.ToDictionary(g => g.Key, g => Parse(g.Value), StringComparer.Ordinal)
-                ?? new Dictionary<string, DeviceNumber>(StringComparer.Ordinal);
+                ?? new Dictionary<string, Grant>(StringComparer.Ordinal);
         }
     }
 
-    public void Set(string container, string name, DeviceNumber device) => Change(container, g => g[name] = device.ToString());
+    public void Set(string container, string name, Grant grant) => Change(container, g => g[name] = $"{grant.Device} {(grant.ReadOnly ? "r" : "rw")}");
 
     public void Remove(string container, string name) => Change(container, g => g.Remove(name));
 
@@ -46,7 +49,7 @@ public sealed class LlsGrants(string file)
     private Dictionary<string, Dictionary<string, string>> Load() =>
         _grants ??= File.Exists(file) ? JsonSerializer.Deserialize(File.ReadAllText(file), AgentJsonContext.Default.DictionaryStringDictionaryStringString) ?? [] : [];
 
-    private static DeviceNumber Parse(string text) => text.Split(':') is [var a, var b]
-        ? new DeviceNumber(int.Parse(a, CultureInfo.InvariantCulture), int.Parse(b, CultureInfo.InvariantCulture))
-        : throw new FormatException($"device number '{text}'");
+    private static Grant Parse(string text) => text.Split(':', ' ') is [var a, var b, var access]
+        ? new Grant(new DeviceNumber(int.Parse(a, CultureInfo.InvariantCulture), int.Parse(b, CultureInfo.InvariantCulture)), access == "r")
+        : throw new FormatException($"device grant '{text}'");
 }

@@ -21,11 +21,13 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     private LlsOptions Lls => options.Lls;
 
     /// <summary>The caller's volumes; the device nodes in its <c>/dev/lls</c> are brought in line first (the seed's <c>/dev/mf</c> refresh).</summary>
-    public async Task<List<LlsVolumeView>> ListAsync(LlsCaller caller, CancellationToken ct)
+    public Task<List<LlsVolumeView>> ListAsync(LlsCaller caller, CancellationToken ct) => ListAsync(caller, hidden: false, ct);
+
+    private async Task<List<LlsVolumeView>> ListAsync(LlsCaller caller, bool hidden, CancellationToken ct)
     {
         var mine = await MineAsync(caller, ct).ConfigureAwait(false);
         var nodes = await SyncNodesAsync(caller, mine, ct).ConfigureAwait(false);
-        return mine.Where(v => !v.Lv.Tags.Contains(HiddenTag)).Select(v => View(v, mine, nodes)).ToList();
+        return mine.Where(v => hidden || !v.Lv.Tags.Contains(HiddenTag)).Select(v => View(v, mine, nodes)).ToList();
     }
 
     public async Task<LlsVolumeView> CreateAsync(LlsCaller caller, LlsCreateBody body, CancellationToken ct)
@@ -79,6 +81,39 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         var grow = size.Resolve(current.Lv.SizeBytes) >= current.Lv.SizeBytes;
         await AsContainerAsync(caller, () => volumes.ResizeAsync(lv, new ResizeLvBody(body.Size), grow, Scope(caller), ct)).ConfigureAwait(false);
         return await OneAsync(caller, name, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sets a volume's flags (tags in the shared metadata, so every host and every restart sees
+    /// them), then brings its node in line: hidden or not mountable, none; read-only, a node and
+    /// a rule for reading only. Restricting an open volume is refused: a descriptor opened
+    /// before a rule is taken away keeps working.
+    /// </summary>
+    public async Task<LlsVolumeView> SetAsync(LlsCaller caller, string name, LlsFlagsBody body, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(body);
+        var lv = LlsNames.LvName(options.Host, caller.Container, name);
+        var target = (await MineAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);
+        var wanted = new[] { (HiddenTag, body.Hidden), (ReadOnlyTag, body.ReadOnly), (NoMountTag, body.NoMount) }.Where(w => w.Item2 is not null).ToList();
+        if (wanted.Count == 0)
+        {
+            throw new BadRequest($"setting {name} needs a flag: --hidden, --visible, --read-only, --read-write, --no-mount or --mount.");
+        }
+
+        var add = wanted.Where(w => w.Item2 == true && !target.Lv.Tags.Contains(w.Item1)).Select(w => w.Item1).ToList();
+        var remove = wanted.Where(w => w.Item2 == false && target.Lv.Tags.Contains(w.Item1)).Select(w => w.Item1).ToList();
+        if (add.Count > 0 && target.Lv.DeviceOpen)
+        {
+            throw new OperationRefused(LvInUse.ErrorCode, $"{name} is open (mounted or in use) in {caller.Container}; unmount it before making it {string.Join(", ", add.Select(t => t["lls.".Length..]))}.");
+        }
+
+        if (add.Count + remove.Count > 0)
+        {
+            await AsContainerAsync(caller, () => volumes.TagAsync(lv, new TagLvBody(add, remove), Scope(caller), ct)).ConfigureAwait(false);
+        }
+
+        return (await ListAsync(caller, hidden: true, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);
     }
 
     /// <summary>
@@ -152,18 +187,18 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     {
         var wanted = mine.Where(v => v.Lv.ActiveLocally && v.Lv.KernelMajor is > 0 && v.Lv.KernelMinor is >= 0
                 && !v.Lv.Tags.Contains(HiddenTag) && !v.Lv.Tags.Contains(NoMountTag))
-            .ToDictionary(v => v.Name, v => (Device: new DeviceNumber(v.Lv.KernelMajor!.Value, v.Lv.KernelMinor!.Value), ReadOnly: v.Lv.Tags.Contains(ReadOnlyTag)), StringComparer.Ordinal);
+            .ToDictionary(v => v.Name, v => new Grant(new DeviceNumber(v.Lv.KernelMajor!.Value, v.Lv.KernelMinor!.Value), v.Lv.Tags.Contains(ReadOnlyTag)), StringComparer.Ordinal);
         var given = grants.Of(caller.Container);
-        foreach (var (name, device) in given.Where(g => !wanted.TryGetValue(g.Key, out var w) || w.Device != g.Value))
+        foreach (var (name, grant) in given.Where(g => !wanted.TryGetValue(g.Key, out var w) || w != g.Value))
         {
-            await devices.RevokeAsync(caller.Container, name, device, ct).ConfigureAwait(false);
+            await devices.RevokeAsync(caller.Container, name, grant.Device, ct).ConfigureAwait(false);
             grants.Remove(caller.Container, name);
         }
 
         var present = (await devices.NodesAsync(caller.Container, ct).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
-        foreach (var (name, w) in wanted.Where(w => !present.Contains(w.Key) || !given.ContainsKey(w.Key)))
+        foreach (var (name, w) in wanted.Where(w => !present.Contains(w.Key) || given.GetValueOrDefault(w.Key) != w.Value))
         {
-            grants.Set(caller.Container, name, w.Device); // recorded before the rule exists: never a rule unrecorded
+            grants.Set(caller.Container, name, w); // recorded before the rule exists: never a rule unrecorded
             await devices.DeliverAsync(caller.Container, name, w.Device, w.ReadOnly, ct).ConfigureAwait(false);
         }
 
@@ -178,7 +213,7 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
 
     private async Task RevokeAsync(string container, string name, CancellationToken ct)
     {
-        var device = grants.Of(container).TryGetValue(name, out var d) ? d : (DeviceNumber?)null;
+        var device = grants.Of(container).TryGetValue(name, out var g) ? g.Device : (DeviceNumber?)null;
         await devices.RevokeAsync(container, name, device, ct).ConfigureAwait(false);
         grants.Remove(container, name);
     }

@@ -109,6 +109,58 @@ public class LlsLabTests(AgentLabFixture f)
     }
 
     [Fact]
+    public async Task Flags_HoldInsideTheContainer_AndMountOnBootMountsFstabsVolumes()
+    {
+        await f.AllLiveAsync();
+        await LlsOkAsync("node1", "c2", "create", "fl", "--size", "8M");
+        try
+        {
+            var write = new[] { "dd", "if=/dev/zero", "of=/dev/lls/fl", "bs=4096", "count=1", "conv=fsync" };
+            var read = new[] { "dd", "if=/dev/lls/fl", "of=/dev/null", "bs=4096", "count=1" };
+            var ro = await LlsOkAsync("node1", "c2", "set", "fl", "--read-only");
+            Assert.Equal(["read-only"], ro.Flags);
+            Assert.Equal("/dev/lls/fl", ro.Device);
+            var refused = await InAsync("node1", "c2", write);
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("not permitted", refused.Stderr, StringComparison.OrdinalIgnoreCase);
+            await InOkAsync("node1", "c2", read);
+            await LlsOkAsync("node1", "c2", "set", "fl", "--read-write");
+            await InOkAsync("node1", "c2", write);
+
+            // Hidden: not listed, no node, and a node made by hand does not open.
+            var numbers = (await f.Lab.ExecOkAsync("node1", ["dmsetup", "info", "-c", "--noheadings", "-o", "major,minor", "san-lls.node1.c2.fl"])).Trim().Split(':');
+            var hidden = await LlsOkAsync("node1", "c2", "set", "fl", "--hidden");
+            Assert.Null(hidden.Device);
+            Assert.DoesNotContain(await ListAsync("node1", "c2"), v => v.Name == "fl");
+            Assert.False((await InAsync("node1", "c2", "test", "-e", "/dev/lls/fl")).Succeeded);
+            await InOkAsync("node1", "c2", "mknod", "/tmp/fl", "b", numbers[0], numbers[1]);
+            Assert.NotEqual(0, (await InAsync("node1", "c2", "dd", "if=/tmp/fl", "of=/dev/null", "bs=4096", "count=1")).ExitCode);
+            await InOkAsync("node1", "c2", "rm", "/tmp/fl");
+            await LlsOkAsync("node1", "c2", "set", "fl", "--visible");
+
+            // Not mountable: listed, without a device.
+            await LlsOkAsync("node1", "c2", "set", "fl", "--no-mount");
+            Assert.Null(Assert.Single(await ListAsync("node1", "c2"), v => v.Name == "fl").Device);
+            Assert.False((await InAsync("node1", "c2", "test", "-e", "/dev/lls/fl")).Succeeded);
+            await LlsOkAsync("node1", "c2", "set", "fl", "--mount");
+
+            // The container's fstab names it: mount-on-boot mounts it (the seed's rc.local step).
+            await InOkAsync("node1", "c2", "mke2fs", "-q", "/dev/lls/fl");
+            await InOkAsync("node1", "c2", "sh", "-c", "mkdir -p /mnt/fl && echo '/dev/lls/fl /mnt/fl ext2 defaults 0 0' > /etc/fstab");
+            Assert.Contains("mounted /dev/lls/fl on /mnt/fl", await InOkAsync("node1", "c2", "/lls/lls", "mount-on-boot"), StringComparison.Ordinal);
+            Assert.Contains(" /mnt/fl ", await InOkAsync("node1", "c2", "cat", "/proc/mounts"), StringComparison.Ordinal);
+            var busy = await InAsync("node1", "c2", "/lls/lls", "set", "fl", "--read-only");
+            Assert.Contains("unmount it before making it read-only", busy.Stderr, StringComparison.Ordinal);
+            await InOkAsync("node1", "c2", "umount", "/mnt/fl");
+        }
+        finally
+        {
+            await InAsync("node1", "c2", "sh", "-c", ": > /etc/fstab");
+            await LlsOkAsync("node1", "c2", "delete", "fl");
+        }
+    }
+
+    [Fact]
     public async Task OverQuota_RefusedWithTheFigures_NothingChanged()
     {
         await f.AllLiveAsync();
