@@ -169,6 +169,8 @@ s.AddSingleton(options.Lls);
 s.AddSingleton(_ => new VgMesh.Agent.Lls.LlsGrants(Path.Combine(options.StateDir, "lls-grants.json")));
 s.AddSingleton<VgMesh.Agent.Lls.ContainerDevices>();
 s.AddSingleton<VgMesh.Agent.Lls.LlsService>();
+s.AddSingleton<VgMesh.Agent.Lls.Mailer>();
+s.AddHostedService<VgMesh.Agent.Lls.SnapshotGrowth>();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start

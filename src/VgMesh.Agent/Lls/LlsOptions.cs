@@ -20,6 +20,36 @@ public sealed record LlsOptions
     /// <summary>Where a container finds its volumes' device nodes.</summary>
     public string DeviceDir { get; init; } = "/dev/lls";
 
+    /// <summary>A container's snapshot used this much (percent of its copy-on-write space) is grown.</summary>
+    public int GrowThresholdPercent { get; init; } = 80;
+
+    /// <summary>How much a snapshot grows each time, in percent of its size (at least one extent).</summary>
+    public int GrowStepPercent { get; init; } = 50;
+
+    /// <summary>How often the host where LLS snapshots are active reads their usage (only while there are some).</summary>
+    public int WatchIntervalMilliseconds { get; init; } = 250;
+
+    /// <summary>Who is told of every growth and of every snapshot that cannot grow; none: nobody.</summary>
+    public string? AdminMail { get; init; }
+
+    /// <summary>
+    /// The mail command, given the message (with its To and Subject headers) on stdin; empty:
+    /// <see cref="DefaultMailCommand"/> (empty by default: the configuration binder appends a
+    /// configured array to a default one).
+    /// </summary>
+    public string[] MailCommand { get; init; } = [];
+
+    public static IReadOnlyList<string> DefaultMailCommand { get; } = ["/usr/sbin/sendmail", "-t"];
+
+    public IReadOnlyList<string> MailArgv => MailCommand.Length > 0 ? MailCommand : DefaultMailCommand;
+
+    /// <summary>
+    /// A snapshot that would be full within this many seconds at the rate it is filling is grown
+    /// at once, whatever its usage: at a high write rate the threshold alone leaves too little
+    /// room for the time an extend takes.
+    /// </summary>
+    public int GrowAheadSeconds { get; init; } = 5;
+
     /// <summary>Quotas of every container without its own.</summary>
     public LlsQuota Quota { get; init; } = new();
 
@@ -37,6 +67,16 @@ public sealed record LlsOptions
         if (!Path.IsPathRooted(SocketRoot) || !Path.IsPathRooted(DeviceDir))
         {
             yield return $"Lls.SocketRoot '{SocketRoot}' and Lls.DeviceDir '{DeviceDir}' must be absolute paths";
+        }
+
+        if (GrowThresholdPercent is < 1 or > 99 || GrowStepPercent is < 1 or > 1000 || WatchIntervalMilliseconds is < 50 or > 60_000)
+        {
+            yield return $"Lls.GrowThresholdPercent {GrowThresholdPercent} must be 1-99, Lls.GrowStepPercent {GrowStepPercent} 1-1000 and Lls.WatchIntervalMilliseconds {WatchIntervalMilliseconds} 50-60000";
+        }
+
+        if (GrowAheadSeconds is < 0 or > 3600)
+        {
+            yield return $"Lls.GrowAheadSeconds {GrowAheadSeconds} must be 0-3600 (0: by the threshold only)";
         }
 
         foreach (var c in Containers)

@@ -28,6 +28,9 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _driftFound;
     private readonly Counter<long> _driftRepaired;
     private readonly Counter<long> _passes;
+    private readonly Counter<long> _snapshotGrown;
+    private readonly Histogram<double> _growReaction;
+    private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
     private bool _seenState;
 
@@ -42,6 +45,9 @@ public sealed class AgentMetrics : IDisposable
         _driftFound = _meter.CreateCounter<long>("vgmesh.reconcile.drift", "{change}", "Differences between desired and actual state found by the reconciler, by kind.");
         _driftRepaired = _meter.CreateCounter<long>("vgmesh.reconcile.repaired", "{change}", "Differences the reconciler repaired, by kind.");
         _passes = _meter.CreateCounter<long>("vgmesh.reconcile.passes", "{pass}", "Reconcile passes, by result (ok or failed).");
+        _snapshotGrown = _meter.CreateCounter<long>("vgmesh.lls.snapshot.grown", "{growth}", "LLS snapshots this host grew before they filled, by owner (HOST/CONTAINER).");
+        _growReaction = _meter.CreateHistogram<double>("vgmesh.lls.snapshot.grow.reaction", "s", "From an LLS snapshot's usage seen over its threshold to its extend applied on every host.");
+        _meter.CreateObservableGauge("vgmesh.lls.snapshot.grow.blocked", GrowBlocked, "{snapshot}", "LLS snapshots over their threshold that cannot grow (quota or VG space), by owner: they overflow unless space is made. The mail and the log name each one and why.");
 
         // Series exist from the start, so rates and alerts over them have data before the first event.
         foreach (var result in new[] { "ok", "failed" })
@@ -88,6 +94,38 @@ public sealed class AgentMetrics : IDisposable
         _operationDuration.Record(took.TotalSeconds, new TagList { { "kind", kind }, { "result", result } });
         _queueWait.Record(Math.Max(0, waited.TotalSeconds), new KeyValuePair<string, object?>("kind", kind));
     }
+
+    public void SnapshotGrown(string owner, TimeSpan reaction)
+    {
+        _snapshotGrown.Add(1, new KeyValuePair<string, object?>("owner", owner));
+        _growReaction.Record(reaction.TotalSeconds);
+    }
+
+    /// <summary>The LLS containers of this host: their series exist from the start (0), so rules over them have data.</summary>
+    public void LlsOwners(IEnumerable<string> owners)
+    {
+        var zero = owners.ToDictionary(o => o, _ => 0, StringComparer.Ordinal);
+        foreach (var owner in zero.Keys)
+        {
+            _snapshotGrown.Add(0, new KeyValuePair<string, object?>("owner", owner));
+        }
+
+        _growBlocked = zero;
+    }
+
+    /// <summary>How many snapshots of each owner cannot grow now.</summary>
+    public void GrowBlockedNow(IEnumerable<string> blockedOwners)
+    {
+        var counts = _growBlocked.Keys.ToDictionary(o => o, _ => 0, StringComparer.Ordinal);
+        foreach (var owner in blockedOwners)
+        {
+            counts[owner] = counts.GetValueOrDefault(owner) + 1;
+        }
+
+        _growBlocked = counts;
+    }
+
+    private IEnumerable<Measurement<int>> GrowBlocked() => _growBlocked.Select(b => new Measurement<int>(b.Value, new KeyValuePair<string, object?>("owner", b.Key)));
 
     public void LvmCommand(string tool, string verb, bool ok, TimeSpan took) =>
         _lvmDuration.Record(took.TotalSeconds, new TagList { { "tool", tool }, { "command", verb }, { "result", ok ? "ok" : "error" } });

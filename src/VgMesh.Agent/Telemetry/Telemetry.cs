@@ -15,7 +15,7 @@ namespace VgMesh.Agent.Telemetry;
 public static class Telemetry
 {
     /// <summary>The instruments whose buckets are the agent's (seconds, see <see cref="AgentMetrics.DurationBuckets"/>).</summary>
-    private static readonly string[] Durations = ["vgmesh.operation.duration", "vgmesh.lvm.command.duration", "vgmesh.queue.wait"];
+    private static readonly string[] Durations = ["vgmesh.operation.duration", "vgmesh.lvm.command.duration", "vgmesh.queue.wait", "vgmesh.lls.snapshot.grow.reaction"];
 
     public static IServiceCollection AddAgentTelemetry(this IServiceCollection services, AgentOptions options)
     {

@@ -161,6 +161,42 @@ public class LlsLabTests(AgentLabFixture f)
     }
 
     [Fact]
+    public async Task AWriteBurst_GrowsTheSnapshotBeforeItFills_AndTheAdministratorIsMailed()
+    {
+        await f.AllLiveAsync();
+        var mail = (await f.Lab.EnvAsync())["VGMESH_LAB_MAIL_DIR"];
+        var mailed = Directory.GetFiles(mail).Length;
+        await LlsOkAsync("node1", "c1", "create", "burst", "--size", "64M");
+        try
+        {
+            await LlsOkAsync("node1", "c1", "snapshot", "burst", "--name", "bsnap", "--size", "8M");
+            // 12 MiB of new data at about 1 MiB/s into the origin: an 8 MiB snapshot overflows unless it grows.
+            await InOkAsync("node1", "c1", "sh", "-c", "i=0; while [ $i -lt 12 ]; do dd if=/dev/urandom of=/dev/lls/burst bs=1M count=1 seek=$i oflag=direct 2>/dev/null || exit 1; i=$((i+1)); sleep 1; done");
+
+            var snap = Assert.Single(await ListAsync("node1", "c1"), v => v.Name == "bsnap");
+            Assert.True(snap.SizeBytes > 8L << 20, $"bsnap is still {snap.SizeBytes} bytes");
+            var attr = (await f.Lab.ExecOkAsync("node1", ["lvm", "lvs", "--noheadings", "-o", "lv_attr", "san/lls.node1.c1.bsnap"])).Trim();
+            Assert.NotEqual('I', attr[4]); // not invalidated
+            await InOkAsync("node1", "c1", "dd", "if=/dev/lls/bsnap", "of=/dev/null", "bs=1M", "count=12");
+
+            // The growth is an event (an extend like any other), a metric, and a mail.
+            var events = (await f.CliAsync("node1", "events")).Stdout;
+            Assert.Contains("lls.node1.c1.bsnap", events, StringComparison.Ordinal);
+            Assert.Contains("lv.extended", events, StringComparison.Ordinal);
+            var metrics = await f.Lab.ExecOkAsync("node1", ["curl", "-sf", "--unix-socket", "/run/vgmesh/vgmeshd.sock", "http://vgmeshd/metrics"]);
+            Assert.Matches(@"vgmesh_lls_snapshot_grown_total\{[^}]*owner=""node1/c1""[^}]*\} [1-9]", metrics);
+            var grown = await AgentLabFixture.EventuallyAsync(() => Task.FromResult(Directory.GetFiles(mail).Skip(mailed).Select(File.ReadAllText).ToList()),
+                m => m.Any(t => t.Contains("Subject: vgmesh: snapshot lls.node1.c1.bsnap of node1/c1 grown on node1", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "the growth mail");
+            Assert.Contains(grown, t => t.Contains("To: storage-admin@lab.invalid", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await InAsync("node1", "c1", "/lls/lls", "delete", "bsnap");
+            await LlsOkAsync("node1", "c1", "delete", "burst");
+        }
+    }
+
+    [Fact]
     public async Task OverQuota_RefusedWithTheFigures_NothingChanged()
     {
         await f.AllLiveAsync();
