@@ -58,11 +58,12 @@ public sealed record ActiveLv(string Name, int OpenCount, bool Announced = false
 /// <param name="NewName">Rename: the new name. Snapshot: the snapshot's name (<see cref="Lv"/> is the origin).</param>
 /// <param name="ChunkBytes">Snapshot: the COW chunk size, or null for LVM's default.</param>
 /// <param name="Owner">An LLS container's request (<c>HOST/CONTAINER</c>): the coordinator runs it only on an LV tagged as that owner's.</param>
+/// <param name="Why">Why the agent itself asked for it (a collection), kept with the event.</param>
 /// <param name="Untags">Tag: the tags to take off (<see cref="Tags"/> are put on).</param>
 /// <param name="Quota">An LLS container's quota, checked by the coordinator against the VG as it is when the operation runs.</param>
 public sealed record LvOperation(
     string Lv, long? SizeBytes = null, int SizeSign = 0, IReadOnlyList<string>? Tags = null, string? Host = null, bool Exclusive = true, bool Wait = false,
-    string? NewName = null, long? ChunkBytes = null, string? Owner = null, Lls.LlsQuota? Quota = null, IReadOnlyList<string>? Untags = null);
+    string? NewName = null, long? ChunkBytes = null, string? Owner = null, Lls.LlsQuota? Quota = null, IReadOnlyList<string>? Untags = null, string? Why = null);
 
 /// <summary>
 /// A metadata write the coordinator hands to the host where the LV is active (that kernel must
@@ -98,4 +99,5 @@ public static class OperationKinds
 [JsonSerializable(typeof(HashSet<string>))]
 [JsonSerializable(typeof(Dictionary<string, ActivationClaim>))]
 [JsonSerializable(typeof(Dictionary<string, Dictionary<string, string>>))]
+[JsonSerializable(typeof(Dictionary<string, DateTimeOffset>))]
 internal sealed partial class AgentJsonContext : JsonSerializerContext;

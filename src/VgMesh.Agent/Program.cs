@@ -170,7 +170,8 @@ s.AddSingleton(_ => new VgMesh.Agent.Lls.LlsGrants(Path.Combine(options.StateDir
 s.AddSingleton<VgMesh.Agent.Lls.ContainerDevices>();
 s.AddSingleton<VgMesh.Agent.Lls.LlsService>();
 s.AddSingleton<VgMesh.Agent.Lls.Mailer>();
-s.AddHostedService<VgMesh.Agent.Lls.SnapshotGrowth>();
+s.AddSingleton(_ => new VgMesh.Agent.Lls.SnapshotUse(Path.Combine(options.StateDir, "lls-snapshot-use.json")));
+s.AddHostedService<VgMesh.Agent.Lls.SnapshotWatch>();
 
 var app = builder.Build();
 _ = app.Services.GetRequiredService<MeterProvider>(); // instruments are read from the start

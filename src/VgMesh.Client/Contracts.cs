@@ -102,7 +102,11 @@ public sealed record ClusterStatusView(
 /// its <c>/dev/lls</c> (null while it has none: hidden, not mountable, or not active here).
 /// </summary>
 /// <param name="Flags">Any of <c>hidden</c>, <c>read-only</c>, <c>no-mount</c>.</param>
-public sealed record LlsVolumeView(string Name, long SizeBytes, string? Origin, bool Snapshot, double? DataPercent, bool Active, string? Device, IReadOnlyList<string> Flags);
+public sealed record LlsVolumeView(string Name, long SizeBytes, string? Origin, bool Snapshot, double? DataPercent, bool Active, string? Device, IReadOnlyList<string> Flags)
+{
+    /// <summary>A snapshot not open since a while: when it is collected unless it is opened first (null: open now, kept, or never).</summary>
+    public DateTimeOffset? CollectableAt { get; init; }
+}
 
 public sealed record LlsCreateBody(string Name, string Size);
 

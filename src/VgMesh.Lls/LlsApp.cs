@@ -88,7 +88,8 @@ internal static class LlsApp
             foreach (var v in all)
             {
                 var used = v.DataPercent is { } d ? d.ToString("0.0", CultureInfo.InvariantCulture) : "";
-                await o.WriteLineAsync($"{v.Name,-20} {SizeSpec.Format(v.SizeBytes),10} {v.Origin ?? "",-16} {used,6}  {v.Device ?? (v.Active ? "-" : "(inactive)")}{(v.Flags.Count > 0 ? "  [" + string.Join(",", v.Flags) + "]" : "")}").ConfigureAwait(false);
+                var collect = v.CollectableAt is { } at ? $"  (unused: collected at {at.UtcDateTime:yyyy-MM-dd HH:mm:ss} UTC unless opened)" : "";
+                await o.WriteLineAsync($"{v.Name,-20} {SizeSpec.Format(v.SizeBytes),10} {v.Origin ?? "",-16} {used,6}  {v.Device ?? (v.Active ? "-" : "(inactive)")}{(v.Flags.Count > 0 ? "  [" + string.Join(",", v.Flags) + "]" : "")}{collect}").ConfigureAwait(false);
             }
         }, ct));
 

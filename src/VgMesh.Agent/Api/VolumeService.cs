@@ -237,7 +237,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     }
 
     /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
-    private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota };
+    private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota, Why = scope.Why };
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)
     {

@@ -82,4 +82,5 @@ public static class LlsGuard
 }
 
 /// <summary>A container's request as the coordinator sees it: whose, and within what limits.</summary>
-public sealed record LlsScope(string Owner, LlsQuota Quota);
+/// <param name="Why">Recorded with the operation (and its event), e.g. why a snapshot was collected.</param>
+public sealed record LlsScope(string Owner, LlsQuota Quota, string? Why = null);

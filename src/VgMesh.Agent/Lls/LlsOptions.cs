@@ -50,6 +50,13 @@ public sealed record LlsOptions
     /// </summary>
     public int GrowAheadSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// A container's snapshot whose device has not been open for this long is removed (the
+    /// seed's "an unmounted snapshot may be deleted at any time"), unless the container keeps it
+    /// (<see cref="LlsContainer.Keep"/>); 0: never. One day by default.
+    /// </summary>
+    public int CollectUnusedAfterSeconds { get; init; } = 86_400;
+
     /// <summary>Quotas of every container without its own.</summary>
     public LlsQuota Quota { get; init; } = new();
 
@@ -72,6 +79,11 @@ public sealed record LlsOptions
         if (GrowThresholdPercent is < 1 or > 99 || GrowStepPercent is < 1 or > 1000 || WatchIntervalMilliseconds is < 50 or > 60_000)
         {
             yield return $"Lls.GrowThresholdPercent {GrowThresholdPercent} must be 1-99, Lls.GrowStepPercent {GrowStepPercent} 1-1000 and Lls.WatchIntervalMilliseconds {WatchIntervalMilliseconds} 50-60000";
+        }
+
+        if (CollectUnusedAfterSeconds < 0)
+        {
+            yield return $"Lls.CollectUnusedAfterSeconds {CollectUnusedAfterSeconds} must be 0 (never) or more";
         }
 
         if (GrowAheadSeconds is < 0 or > 3600)
@@ -111,6 +123,11 @@ public sealed record LlsContainer
 
     public LlsQuota? Quota { get; init; }
 
+    /// <summary>Snapshots never collected: names, or prefixes ending in <c>*</c>.</summary>
+    public string[] Keep { get; init; } = [];
+
+    public bool Keeps(string volume) => Keep.Any(k => k.EndsWith('*') ? volume.StartsWith(k[..^1], StringComparison.Ordinal) : volume == k);
+
     public string CgroupPath => Cgroup ?? $"/lxc.payload.{Name}";
 }
 
@@ -147,6 +164,10 @@ public static partial class LlsNames
     public static string Owner(string host, string container) => $"{host}/{container}";
 
     public static string OwnerTag(string owner) => OwnerTagPrefix + owner;
+
+    /// <summary>The owner (<c>HOST/CONTAINER</c>) an LV's tags name, or null.</summary>
+    public static string? OwnerOf(IEnumerable<string> tags) =>
+        tags.FirstOrDefault(t => t.StartsWith(OwnerTagPrefix, StringComparison.Ordinal))?[OwnerTagPrefix.Length..];
 
     public static string Prefix(string host, string container) => $"lls.{host}.{container}.";
 

@@ -12,7 +12,7 @@ namespace VgMesh.Agent.Lls;
 /// exclusively on the container's host by a normal claim, then the device node given to the
 /// container. Names in and out are the container's own; its LVs' full names never leave.
 /// </summary>
-public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDevices devices, LlsGrants grants, AgentOptions options)
+public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDevices devices, LlsGrants grants, SnapshotUse use, AgentOptions options)
 {
     public const string HiddenTag = "lls.hidden";
     public const string ReadOnlyTag = "lls.read-only";
@@ -174,8 +174,11 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     {
         var flags = new[] { HiddenTag, ReadOnlyTag, NoMountTag }.Where(v.Lv.Tags.Contains).Select(t => t["lls.".Length..]).ToList();
         var origin = v.Lv.Origin is { } o ? mine.FirstOrDefault(m => m.Lv.Name == o)?.Name : null;
+        var container = LlsNames.OwnerOf(v.Lv.Tags)?.Split('/')[^1];
+        DateTimeOffset? collectable = v.Lv.IsSnapshot && Lls.CollectUnusedAfterSeconds > 0 && container is not null && Lls.Find(container)?.Keeps(v.Name) == false
+            ? use.CollectableAt(v.Lv.Name, TimeSpan.FromSeconds(Lls.CollectUnusedAfterSeconds)) : null;
         return new LlsVolumeView(v.Name, v.Lv.SizeBytes, origin, v.Lv.IsSnapshot, v.Lv.DataPercent, v.Lv.ActiveLocally,
-            nodes.Contains(v.Name) ? $"{Lls.DeviceDir}/{v.Name}" : null, flags);
+            nodes.Contains(v.Name) ? $"{Lls.DeviceDir}/{v.Name}" : null, flags) { CollectableAt = collectable };
     }
 
     /// <summary>
@@ -211,7 +214,8 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         return [.. wanted.Keys];
     }
 
-    private async Task RevokeAsync(string container, string name, CancellationToken ct)
+    /// <summary>Takes a volume's node and device rule from its container (before the LV goes).</summary>
+    public async Task RevokeAsync(string container, string name, CancellationToken ct)
     {
         var device = grants.Of(container).TryGetValue(name, out var g) ? g.Device : (DeviceNumber?)null;
         await devices.RevokeAsync(container, name, device, ct).ConfigureAwait(false);

@@ -29,6 +29,7 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _driftRepaired;
     private readonly Counter<long> _passes;
     private readonly Counter<long> _snapshotGrown;
+    private readonly Counter<long> _snapshotCollected;
     private readonly Histogram<double> _growReaction;
     private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
@@ -46,6 +47,7 @@ public sealed class AgentMetrics : IDisposable
         _driftRepaired = _meter.CreateCounter<long>("vgmesh.reconcile.repaired", "{change}", "Differences the reconciler repaired, by kind.");
         _passes = _meter.CreateCounter<long>("vgmesh.reconcile.passes", "{pass}", "Reconcile passes, by result (ok or failed).");
         _snapshotGrown = _meter.CreateCounter<long>("vgmesh.lls.snapshot.grown", "{growth}", "LLS snapshots this host grew before they filled, by owner (HOST/CONTAINER).");
+        _snapshotCollected = _meter.CreateCounter<long>("vgmesh.lls.snapshot.collected", "{snapshot}", "LLS snapshots this host removed because their device was not open for the configured time, by owner.");
         _growReaction = _meter.CreateHistogram<double>("vgmesh.lls.snapshot.grow.reaction", "s", "From an LLS snapshot's usage seen over its threshold to its extend applied on every host.");
         _meter.CreateObservableGauge("vgmesh.lls.snapshot.grow.blocked", GrowBlocked, "{snapshot}", "LLS snapshots over their threshold that cannot grow (quota or VG space), by owner: they overflow unless space is made. The mail and the log name each one and why.");
 
@@ -108,10 +110,13 @@ public sealed class AgentMetrics : IDisposable
         foreach (var owner in zero.Keys)
         {
             _snapshotGrown.Add(0, new KeyValuePair<string, object?>("owner", owner));
+            _snapshotCollected.Add(0, new KeyValuePair<string, object?>("owner", owner));
         }
 
         _growBlocked = zero;
     }
+
+    public void SnapshotCollected(string owner) => _snapshotCollected.Add(1, new KeyValuePair<string, object?>("owner", owner));
 
     /// <summary>How many snapshots of each owner cannot grow now.</summary>
     public void GrowBlockedNow(IEnumerable<string> blockedOwners)

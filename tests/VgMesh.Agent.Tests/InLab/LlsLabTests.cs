@@ -197,6 +197,43 @@ public class LlsLabTests(AgentLabFixture f)
     }
 
     [Fact]
+    public async Task UnusedSnapshots_AreCollected_MountedAndKeptOnesStay()
+    {
+        await f.AllLiveAsync();
+        await LlsOkAsync("node1", "c2", "create", "col", "--size", "16M");
+        try
+        {
+            await InOkAsync("node1", "c2", "mke2fs", "-q", "/dev/lls/col");
+            foreach (var snap in new[] { "old", "kept-1", "inuse" })
+            {
+                await LlsOkAsync("node1", "c2", "snapshot", "col", "--name", snap, "--size", "4M");
+            }
+
+            await InOkAsync("node1", "c2", "sh", "-c", "mkdir -p /mnt/inuse && mount -o ro /dev/lls/inuse /mnt/inuse");
+            var listed = await ListAsync("node1", "c2");
+            Assert.NotNull(Assert.Single(listed, v => v.Name == "old").CollectableAt);
+            Assert.Null(Assert.Single(listed, v => v.Name == "kept-1").CollectableAt); // the container's Keep: ["kept*"]
+
+            // The lab collects after 60 s unused (Lls.CollectUnusedAfterSeconds).
+            var after = await AgentLabFixture.EventuallyAsync(() => ListAsync("node1", "c2"), l => l.All(v => v.Name != "old"), TimeSpan.FromSeconds(150), "the unused snapshot collected");
+            Assert.Contains(after, v => v.Name == "kept-1");
+            Assert.Contains(after, v => v.Name == "inuse");
+            var removed = (await f.CliAsync("node1", "events")).Stdout.Split('\n').Where(l => l.Contains("lv.removed", StringComparison.Ordinal) && l.Contains("lls.node1.c2.old", StringComparison.Ordinal)).ToList();
+            Assert.Contains(removed, l => l.Contains("collected", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await InAsync("node1", "c2", "umount", "/mnt/inuse");
+            foreach (var snap in new[] { "old", "kept-1", "inuse" })
+            {
+                await InAsync("node1", "c2", "/lls/lls", "delete", snap);
+            }
+
+            await LlsOkAsync("node1", "c2", "delete", "col");
+        }
+    }
+
+    [Fact]
     public async Task OverQuota_RefusedWithTheFigures_NothingChanged()
     {
         await f.AllLiveAsync();

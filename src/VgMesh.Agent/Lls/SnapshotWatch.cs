@@ -12,7 +12,9 @@ using VgMesh.Lvm.DeviceMapper;
 namespace VgMesh.Agent.Lls;
 
 /// <summary>
-/// Grows the containers' snapshots before they fill, on the host where they are active (the
+/// Watches the snapshots of this host's containers: collects the ones unused for
+/// <see cref="LlsOptions.CollectUnusedAfterSeconds"/> (never open: nothing reads them, and the
+/// space is the VG's), and grows the filling ones before they fill, on the host where they are active (the
 /// only kernel that knows their usage). LVM's own autoextend is not used: dmeventd would write
 /// the shared metadata from this host outside the coordinator, checks every 10 s, and tells
 /// nobody. Here the usage is read every <see cref="LlsOptions.WatchIntervalMilliseconds"/>
@@ -21,19 +23,20 @@ namespace VgMesh.Agent.Lls;
 /// its owner's quota; each growth is an event, a metric and a mail, and a snapshot that cannot
 /// grow raises the blocked metric (and its alert) and a mail before it overflows.
 /// </summary>
-public sealed partial class SnapshotGrowth(VolumeService volumes, LvmDriver lvm, DmSetup dm, Mailer mailer, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<SnapshotGrowth> logger)
+public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, DmSetup dm, Mailer mailer, SnapshotUse use, LlsService lls, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<SnapshotWatch> logger)
     : BackgroundService
 {
     private static readonly TimeSpan Relist = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryBlocked = TimeSpan.FromSeconds(30);
 
     private readonly ConcurrentDictionary<string, byte> _growing = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, byte> _collecting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SnapshotSample> _samples = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Owner, string Reason, DateTimeOffset RetryAt)> _blocked = new(StringComparer.Ordinal);
     private volatile bool _relist = true;
 
-    /// <summary>An LLS snapshot active here, by its device-mapper name.</summary>
-    private sealed record Watched(string Lv, string Owner, string Container, long SizeBytes);
+    /// <summary>An LLS snapshot of this host's containers.</summary>
+    private sealed record Watched(string Lv, string Owner, string Container, long SizeBytes, bool Active);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -78,13 +81,55 @@ public sealed partial class SnapshotGrowth(VolumeService volumes, LvmDriver lvm,
         }
     }
 
+    /// <summary>
+    /// Reads the containers' snapshots (every few seconds), records which are open, collects
+    /// those unused for long enough, and returns the active ones (by device-mapper name) to watch.
+    /// </summary>
     private async Task<Dictionary<string, Watched>> WatchedAsync(CancellationToken ct)
     {
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        return lvs.Where(l => l.IsSnapshot && l.ActiveLocally)
-            .Select(l => (Lv: l, Owner: l.Tags.FirstOrDefault(t => t.StartsWith(LlsNames.OwnerTagPrefix, StringComparison.Ordinal))?[LlsNames.OwnerTagPrefix.Length..]))
+        var mine = lvs.Where(l => l.IsSnapshot)
+            .Select(l => (Lv: l, Owner: LlsNames.OwnerOf(l.Tags)))
             .Where(x => x.Owner is { } o && o.Split('/') is [var host, var container] && host == options.Host && options.Lls.Find(container) is not null)
-            .ToDictionary(x => x.Lv.DmName, x => new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes), StringComparer.Ordinal);
+            .Select(x => (x.Lv, W: new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes, x.Lv.ActiveLocally)))
+            .ToList();
+        use.Observe(mine.Select(m => (m.Lv.Name, m.Lv.DeviceOpen)), time.GetUtcNow());
+        if (options.Lls.CollectUnusedAfterSeconds > 0)
+        {
+            var after = TimeSpan.FromSeconds(options.Lls.CollectUnusedAfterSeconds);
+            foreach (var (_, w) in mine.Where(m => use.CollectableAt(m.Lv.Name, after) <= time.GetUtcNow()))
+            {
+                var name = LlsNames.VolumeOf(w.Lv, options.Host, w.Container);
+                if (name is not null && !options.Lls.Find(w.Container)!.Keeps(name) && _collecting.TryAdd(w.Lv, 0))
+                {
+                    _ = CollectAsync(w, name, after, ct);
+                }
+            }
+        }
+
+        return mine.Where(m => m.W.Active).ToDictionary(m => m.Lv.DmName, m => m.W, StringComparer.Ordinal);
+    }
+
+    /// <summary>Removes an unused snapshot: its device taken from the container first, then the LV, through the coordinator.</summary>
+    private async Task CollectAsync(Watched w, string name, TimeSpan after, CancellationToken ct)
+    {
+        var why = $"collected: its device was not open for {after.TotalSeconds:0} s (Lls.CollectUnusedAfterSeconds)";
+        try
+        {
+            await lls.RevokeAsync(w.Container, name, ct).ConfigureAwait(false);
+            await volumes.RemoveAsync(w.Lv, null, new LlsScope(w.Owner, options.Lls.QuotaOf(options.Lls.Find(w.Container)!), why), ct).ConfigureAwait(false);
+            metrics.SnapshotCollected(w.Owner);
+            LogCollected(logger, w.Lv, w.Owner, after.TotalSeconds);
+        }
+        catch (Exception e) when (e is VolumeException or LvmException or IOException && !ct.IsCancellationRequested)
+        {
+            LogCollectFailed(logger, w.Lv, w.Owner, e.Message);
+        }
+        finally
+        {
+            _collecting.TryRemove(w.Lv, out _);
+            _relist = true;
+        }
     }
 
     private void Check(Dictionary<string, Watched> watched, IReadOnlyList<DmStatusLine> statuses, CancellationToken ct)
@@ -161,6 +206,12 @@ public sealed partial class SnapshotGrowth(VolumeService volumes, LvmDriver lvm,
 
     [LoggerMessage(EventId = 3622, Level = LogLevel.Warning, Message = "LLS snapshot {Lv} of {Owner} at {Used:0.0} % cannot grow ({Code}): {Reason}")]
     private static partial void LogBlocked(ILogger logger, string lv, string owner, double used, string code, string reason);
+
+    [LoggerMessage(EventId = 3626, Level = LogLevel.Information, Message = "LLS snapshot {Lv} of {Owner} collected: not open for {Seconds:0} s")]
+    private static partial void LogCollected(ILogger logger, string lv, string owner, double seconds);
+
+    [LoggerMessage(EventId = 3627, Level = LogLevel.Warning, Message = "LLS snapshot {Lv} of {Owner} not collected: {Reason}")]
+    private static partial void LogCollectFailed(ILogger logger, string lv, string owner, string reason);
 
     [LoggerMessage(EventId = 3624, Level = LogLevel.Information, Message = "LLS snapshot watch: {Containers} container(s); a snapshot over {Threshold} % grows by {Step} %, read every {Interval} ms while one is active here")]
     private static partial void LogWatching(ILogger logger, int containers, int threshold, int step, int interval);
