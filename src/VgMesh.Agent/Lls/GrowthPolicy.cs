@@ -11,14 +11,19 @@ public static class GrowthPolicy
 {
     private const long Mib = 1 << 20;
 
+    /// <summary>How far back the fill rate is measured: one reading 250 ms after a 1 MiB write says 4 MiB/s.</summary>
+    public const double RateWindowSeconds = 2;
+
     /// <summary>
     /// The bytes to grow by now, or null. Due when the usage is over the threshold, or when, at
     /// the rate between the two readings, the snapshot would be full within
     /// <see cref="LlsOptions.GrowAheadSeconds"/>. The step is the configured share of its size,
     /// or what that rate writes in twice the look-ahead, whichever is larger, so a fast writer
-    /// is not chased one small step at a time.
+    /// is not chased one small step at a time. <paramref name="previous"/> is the oldest reading
+    /// within <see cref="RateWindowSeconds"/>. <paramref name="room"/>, when known, is what the
+    /// quota still allows: the step is cut to it (0 when nothing: the caller reports it blocked).
     /// </summary>
-    public static long? Step(SnapshotSample? previous, SnapshotSample current, long sizeBytes, LlsOptions options)
+    public static long? Step(SnapshotSample? previous, SnapshotSample current, long sizeBytes, LlsOptions options, long? room = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var rate = previous is { } p && current.AtSeconds > p.AtSeconds && current.AllocatedSectors >= p.AllocatedSectors
@@ -33,6 +38,7 @@ public static class GrowthPolicy
 
         // Whole MiB: LVM takes sizes in sectors and rounds them up to extents itself.
         var step = Math.Max(sizeBytes * options.GrowStepPercent / 100, (long)(rate * options.GrowAheadSeconds * 2));
-        return Math.Max(1, (step + Mib - 1) / Mib) * Mib;
+        step = Math.Max(1, (step + Mib - 1) / Mib) * Mib;
+        return room is { } r ? Math.Min(step, Math.Max(0, r / Mib * Mib)) : step;
     }
 }

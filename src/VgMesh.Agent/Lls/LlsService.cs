@@ -51,7 +51,7 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(body);
         var originLv = LlsNames.LvName(options.Host, caller.Container, origin);
         var snapLv = LlsNames.LvName(options.Host, caller.Container, body.Name);
-        var source = (await MineAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == origin) ?? throw NotYours(origin);
+        var source = await FindAsync(caller, origin, ct).ConfigureAwait(false);
         var size = body.Size ?? SizeSpec.Format(Math.Max(4L << 20, source.Lv.SizeBytes / 4));
         var scope = Scope(caller);
         await AsContainerAsync(caller, async () =>
@@ -72,7 +72,7 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(body);
         var lv = LlsNames.LvName(options.Host, caller.Container, name);
-        var current = (await MineAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);
+        var current = await FindAsync(caller, name, ct).ConfigureAwait(false);
         if (!SizeSpec.TryParse(body.Size, out var size, out var error))
         {
             throw new InvalidSize(error);
@@ -94,7 +94,7 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(body);
         var lv = LlsNames.LvName(options.Host, caller.Container, name);
-        var target = (await MineAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);
+        var target = await FindAsync(caller, name, ct).ConfigureAwait(false);
         var wanted = new[] { (HiddenTag, body.Hidden), (ReadOnlyTag, body.ReadOnly), (NoMountTag, body.NoMount) }.Where(w => w.Item2 is not null).ToList();
         if (wanted.Count == 0)
         {
@@ -166,6 +166,9 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         return lvs.Where(l => l.Tags.Contains(tag) && LlsNames.VolumeOf(l.Name, options.Host, caller.Container) is not null)
             .Select(l => new Mine(LlsNames.VolumeOf(l.Name, options.Host, caller.Container)!, l)).OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
     }
+
+    private async Task<Mine> FindAsync(LlsCaller caller, string name, CancellationToken ct) =>
+        (await MineAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);
 
     private async Task<LlsVolumeView> OneAsync(LlsCaller caller, string name, CancellationToken ct) =>
         (await ListAsync(caller, ct).ConfigureAwait(false)).FirstOrDefault(v => v.Name == name) ?? throw NotYours(name);

@@ -31,12 +31,12 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
 
     private readonly ConcurrentDictionary<string, byte> _growing = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _collecting = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, SnapshotSample> _samples = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<SnapshotSample>> _samples = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (string Owner, string Reason, DateTimeOffset RetryAt)> _blocked = new(StringComparer.Ordinal);
     private volatile bool _relist = true;
 
-    /// <summary>An LLS snapshot of this host's containers.</summary>
-    private sealed record Watched(string Lv, string Owner, string Container, long SizeBytes, bool Active);
+    /// <summary>An LLS snapshot of this host's containers; <see cref="Room"/>: how much its owner's quota still lets it grow.</summary>
+    private sealed record Watched(string Lv, string Owner, string Container, long SizeBytes, bool Active, long? Room);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -91,7 +91,7 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         var mine = lvs.Where(l => l.IsSnapshot)
             .Select(l => (Lv: l, Owner: LlsNames.OwnerOf(l.Tags)))
             .Where(x => x.Owner is { } o && o.Split('/') is [var host, var container] && host == options.Host && options.Lls.Find(container) is not null)
-            .Select(x => (x.Lv, W: new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes, x.Lv.ActiveLocally)))
+            .Select(x => (x.Lv, W: new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes, x.Lv.ActiveLocally, Room(x.Lv, x.Owner!, lvs))))
             .ToList();
         use.Observe(mine.Select(m => (m.Lv.Name, m.Lv.DeviceOpen)), time.GetUtcNow());
         if (options.Lls.CollectUnusedAfterSeconds > 0)
@@ -108,6 +108,26 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         }
 
         return mine.Where(m => m.W.Active).ToDictionary(m => m.Lv.DmName, m => m.W, StringComparer.Ordinal);
+    }
+
+    /// <summary>What the owner's quota still lets this snapshot grow by (null: no limit).</summary>
+    private long? Room(VgMesh.Lvm.Reports.LogicalVolume snapshot, string owner, IReadOnlyList<VgMesh.Lvm.Reports.LogicalVolume> all)
+    {
+        var q = options.Lls.QuotaOf(options.Lls.Find(owner.Split('/')[1])!);
+        var tag = LlsNames.OwnerTag(owner);
+        long? room = null;
+        if (q.MaxSnapshotBytes is { } ms)
+        {
+            room = ms - snapshot.SizeBytes;
+        }
+
+        if (q.MaxBytes is { } mb)
+        {
+            var left = mb - all.Where(l => l.Tags.Contains(tag)).Sum(l => l.SizeBytes);
+            room = room is { } r ? Math.Min(r, left) : left;
+        }
+
+        return room;
     }
 
     /// <summary>Removes an unused snapshot: its device taken from the container first, then the LV, through the coordinator.</summary>
@@ -144,16 +164,27 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
             }
 
             var sample = new SnapshotSample(s.AllocatedSectors, s.TotalSectors, at);
-            var previous = _samples.TryGetValue(line.Device, out var p) && p.TotalSectors == s.TotalSectors ? p : (SnapshotSample?)null;
-            _samples[line.Device] = sample;
+            if (!_samples.TryGetValue(line.Device, out var window) || window.TryPeek(out var first) && first.TotalSectors != s.TotalSectors)
+            {
+                _samples[line.Device] = window = new Queue<SnapshotSample>(); // new, or grown: its rate starts again
+            }
+
+            while (window.TryPeek(out var old) && at - old.AtSeconds > GrowthPolicy.RateWindowSeconds)
+            {
+                window.Dequeue();
+            }
+
+            var previous = window.TryPeek(out var oldest) ? oldest : (SnapshotSample?)null;
+            window.Enqueue(sample);
             if (_growing.ContainsKey(w.Lv) || (_blocked.TryGetValue(w.Lv, out var b) && b.RetryAt > now)
-                || GrowthPolicy.Step(previous, sample, w.SizeBytes, options.Lls) is not { } step)
+                || GrowthPolicy.Step(previous, sample, w.SizeBytes, options.Lls, w.Room) is not { } step)
             {
                 continue;
             }
 
             _growing[w.Lv] = 0;
-            _ = GrowAsync(w, s.UsedPercent, step, time.GetTimestamp(), ct);
+            _ = step == 0 ? BlockedAsync(w, s.UsedPercent, "over-quota", $"{w.Owner}'s quota leaves {w.Lv} no room to grow", ct)
+                : GrowAsync(w, s.UsedPercent, step, time.GetTimestamp(), ct);
         }
 
         foreach (var gone in _samples.Keys.Where(k => !watched.ContainsKey(k)).ToList())
@@ -180,22 +211,34 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         }
         catch (Exception e) when (e is VolumeException or LvmException && !ct.IsCancellationRequested)
         {
-            var code = e is VolumeException v ? v.Code : ((LvmException)e).Code;
+            await BlockedAsync(w, used, e is VolumeException v ? v.Code : ((LvmException)e).Code, e.Message, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _growing.TryRemove(w.Lv, out _);
+            _relist = true; // its new size, or its being gone
+        }
+    }
+
+    /// <summary>A snapshot that must grow and cannot: the metric now, a mail the first time, another try in 30 s.</summary>
+    private async Task BlockedAsync(Watched w, double used, string code, string why, CancellationToken ct)
+    {
+        try
+        {
             var first = !_blocked.ContainsKey(w.Lv);
             _blocked[w.Lv] = (w.Owner, code, time.GetUtcNow() + RetryBlocked);
             PublishBlocked();
-            LogBlocked(logger, w.Lv, w.Owner, used, code, e.Message);
+            LogBlocked(logger, w.Lv, w.Owner, used, code, why);
             if (first)
             {
                 await mailer.SendAsync($"vgmesh: snapshot {w.Lv} of {w.Owner} CANNOT GROW on {options.Host}",
-                    $"The snapshot {options.VolumeGroup}/{w.Lv} of {w.Owner} is {used.ToString("0.0", CultureInfo.InvariantCulture)} % full and cannot grow ({code}): {e.Message}\n" +
+                    $"The snapshot {options.VolumeGroup}/{w.Lv} of {w.Owner} is {used.ToString("0.0", CultureInfo.InvariantCulture)} % full and cannot grow ({code}): {why}\n" +
                     "It becomes invalid when full. Free space in the volume group, raise the container's quota, or delete the snapshot.", ct).ConfigureAwait(false);
             }
         }
         finally
         {
             _growing.TryRemove(w.Lv, out _);
-            _relist = true; // its new size, or its being gone
         }
     }
 

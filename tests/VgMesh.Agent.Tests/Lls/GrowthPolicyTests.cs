@@ -37,4 +37,12 @@ public class GrowthPolicyTests
         var options = Options with { GrowAheadSeconds = 0 };
         Assert.Null(GrowthPolicy.Step(new SnapshotSample(4096, 16384, 20), new SnapshotSample(8192, 16384, 21), Size, options));
     }
+
+    [Fact]
+    public void TheStep_IsCutToWhatTheQuotaLeaves()
+    {
+        var over = new SnapshotSample(13200, 16384, 1);
+        Assert.Equal(3L << 20, GrowthPolicy.Step(null, over, Size, Options, room: (3L << 20) + 12345));
+        Assert.Equal(0, GrowthPolicy.Step(null, over, Size, Options, room: 100));
+    }
 }
