@@ -59,7 +59,21 @@ public sealed partial class ContainerDevices(LlsOptions options, TimeProvider ti
             throw new Operations.OperationRefused("container-down", $"container {container} is not running (lxc-info gave no init pid); start it first (lxc-start -n {container}).");
         }
 
-        return $"/proc/{pid}/root{options.DeviceDir}";
+        // The container's root may have made any of these a symbolic link, and an absolute one
+        // under /proc/PID/root resolves against the agent's own root: /dev/lls -> /etc would
+        // have the agent make and delete nodes in the host's /etc. Refused, whatever it points to.
+        var root = $"/proc/{pid}/root";
+        var path = root;
+        foreach (var part in options.DeviceDir.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            path = $"{path}/{part}";
+            if (new FileInfo(path).LinkTarget is not null)
+            {
+                throw new Operations.OperationRefused("container-error", $"{path[root.Length..]} in container {container} is a symbolic link; remove it (the agent makes {options.DeviceDir} itself).");
+            }
+        }
+
+        return path;
     }
 
     /// <summary>Makes (or remakes) the node <c>DeviceDir/NAME</c> and allows it, read-only or read-write.</summary>

@@ -96,6 +96,14 @@ public class LlsLabTests(AgentLabFixture f)
             Assert.Contains("not permitted", stolen.Stderr, StringComparison.OrdinalIgnoreCase);
             Assert.True((await InAsync("node1", "c1", "dd", "if=/dev/lls/iso", "of=/dev/null", "bs=4096", "count=1")).Succeeded);
 
+            // A container whose /dev/lls points out of it (an absolute link resolves against the
+            // agent's root under /proc/PID/root): refused, nothing made or removed on the host.
+            await InOkAsync("node1", "c2", "sh", "-c", "rm -rf /dev/lls && ln -s /etc /dev/lls");
+            var link = await InAsync("node1", "c2", "/lls/lls", "list");
+            await InOkAsync("node1", "c2", "rm", "/dev/lls");
+            Assert.Equal(1, link.ExitCode);
+            Assert.Contains("/dev/lls in container c2 is a symbolic link", link.Stderr, StringComparison.Ordinal);
+
             // A process on the host, outside every container, on c1's socket.
             var host1 = await f.Lab.ExecAsync("node1", ["/run/lls/c1/lls", "--socket", "/run/lls/c1/lls.sock", "list"]);
             Assert.Equal(1, host1.ExitCode);
