@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
-using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 
 namespace VgMesh.Agent.Lls;
@@ -22,35 +21,10 @@ public readonly record struct DeviceNumber(int Major, int Minor)
 /// </summary>
 public sealed partial class ContainerDevices(LlsOptions options, TimeProvider time, ILogger<ContainerDevices> logger)
 {
-    /// <summary>The device-mapper numbers of an active LV on this host, from sysfs (no process), or null when it is not active.</summary>
-    public static DeviceNumber? NumberOf(LvRef lv, string sysBlock = "/sys/block")
-    {
-        ArgumentNullException.ThrowIfNull(lv);
-        if (!Directory.Exists(sysBlock))
-        {
-            return null;
-        }
-
-        foreach (var dm in Directory.EnumerateDirectories(sysBlock, "dm-*"))
-        {
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dm, "dm", "name")).Trim() == lv.DmName &&
-                    File.ReadAllText(Path.Combine(dm, "dev")).Trim().Split(':') is [var ma, var mi])
-                {
-                    return new DeviceNumber(int.Parse(ma, CultureInfo.InvariantCulture), int.Parse(mi, CultureInfo.InvariantCulture));
-                }
-            }
-            catch (IOException)
-            {
-                // Removed while listed: not this one.
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The container's device directory as this host sees it, through its init process.</summary>
+    /// <summary>
+    /// The container's device directory as this host sees it, through its init process (one
+    /// <c>lxc-info</c>): resolved once by the caller and handed to the calls below.
+    /// </summary>
     public async Task<string> DeviceDirAsync(string container, CancellationToken ct)
     {
         var r = await RunAsync(["lxc-info", "--name", container, "--pid", "--no-humanize"], container, ct).ConfigureAwait(false);
@@ -77,9 +51,8 @@ public sealed partial class ContainerDevices(LlsOptions options, TimeProvider ti
     }
 
     /// <summary>Makes (or remakes) the node <c>DeviceDir/NAME</c> and allows it, read-only or read-write.</summary>
-    public async Task DeliverAsync(string container, string name, DeviceNumber device, bool readOnly, CancellationToken ct)
+    public async Task DeliverAsync(string container, string dir, string name, DeviceNumber device, bool readOnly, CancellationToken ct)
     {
-        var dir = await DeviceDirAsync(container, ct).ConfigureAwait(false);
         // Allowed first, with the access wanted only: a rule left from read-write is taken away.
         if (readOnly)
         {
@@ -105,7 +78,7 @@ public sealed partial class ContainerDevices(LlsOptions options, TimeProvider ti
     }
 
     /// <summary>Takes a volume's rule and node away (a missing node is no error).</summary>
-    public async Task RevokeAsync(string container, string name, DeviceNumber? device, CancellationToken ct)
+    public async Task RevokeAsync(string container, string dir, string name, DeviceNumber? device, CancellationToken ct)
     {
         if (device is { } d)
         {
@@ -113,17 +86,13 @@ public sealed partial class ContainerDevices(LlsOptions options, TimeProvider ti
             await RuleAsync(container, "devices.deny", d, "r", ct).ConfigureAwait(false);
         }
 
-        var dir = await DeviceDirAsync(container, ct).ConfigureAwait(false);
         File.Delete(Path.Combine(dir, name));
         LogRevoked(logger, container, name, device);
     }
 
     /// <summary>The names of the nodes in the container's device directory.</summary>
-    public async Task<IReadOnlyList<string>> NodesAsync(string container, CancellationToken ct)
-    {
-        var dir = await DeviceDirAsync(container, ct).ConfigureAwait(false);
-        return Directory.Exists(dir) ? Directory.EnumerateFiles(dir).Select(Path.GetFileName).OfType<string>().ToList() : [];
-    }
+    public static IReadOnlyList<string> Nodes(string dir) =>
+        Directory.Exists(dir) ? Directory.EnumerateFiles(dir).Select(Path.GetFileName).OfType<string>().ToList() : [];
 
     // A deny cancels only the allow with the identical access string (lab-recipe): both are sent.
     private Task<ProcessResult> RuleAsync(string container, string key, DeviceNumber device, string access, CancellationToken ct) =>

@@ -194,24 +194,25 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         var wanted = mine.Where(v => v.Lv.ActiveLocally && v.Lv.KernelMajor is > 0 && v.Lv.KernelMinor is >= 0
                 && !v.Lv.Tags.Contains(HiddenTag) && !v.Lv.Tags.Contains(NoMountTag))
             .ToDictionary(v => v.Name, v => new Grant(new DeviceNumber(v.Lv.KernelMajor!.Value, v.Lv.KernelMinor!.Value), v.Lv.Tags.Contains(ReadOnlyTag)), StringComparer.Ordinal);
+        var dir = await devices.DeviceDirAsync(caller.Container, ct).ConfigureAwait(false);
         var given = grants.Of(caller.Container);
         foreach (var (name, grant) in given.Where(g => !wanted.TryGetValue(g.Key, out var w) || w != g.Value))
         {
-            await devices.RevokeAsync(caller.Container, name, grant.Device, ct).ConfigureAwait(false);
+            await devices.RevokeAsync(caller.Container, dir, name, grant.Device, ct).ConfigureAwait(false);
             grants.Remove(caller.Container, name);
         }
 
-        var present = (await devices.NodesAsync(caller.Container, ct).ConfigureAwait(false)).ToHashSet(StringComparer.Ordinal);
+        var present = ContainerDevices.Nodes(dir).ToHashSet(StringComparer.Ordinal);
         foreach (var (name, w) in wanted.Where(w => !present.Contains(w.Key) || given.GetValueOrDefault(w.Key) != w.Value))
         {
             grants.Set(caller.Container, name, w); // recorded before the rule exists: never a rule unrecorded
-            await devices.DeliverAsync(caller.Container, name, w.Device, w.ReadOnly, ct).ConfigureAwait(false);
+            await devices.DeliverAsync(caller.Container, dir, name, w.Device, w.ReadOnly, ct).ConfigureAwait(false);
         }
 
         // A node the agent did not make (or whose rule is gone) is removed too: nodes mirror rules.
         foreach (var stray in present.Where(p => !wanted.ContainsKey(p)))
         {
-            await devices.RevokeAsync(caller.Container, stray, null, ct).ConfigureAwait(false);
+            await devices.RevokeAsync(caller.Container, dir, stray, null, ct).ConfigureAwait(false);
         }
 
         return [.. wanted.Keys];
@@ -221,7 +222,8 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     public async Task RevokeAsync(string container, string name, CancellationToken ct)
     {
         var device = grants.Of(container).TryGetValue(name, out var g) ? g.Device : (DeviceNumber?)null;
-        await devices.RevokeAsync(container, name, device, ct).ConfigureAwait(false);
+        var dir = await devices.DeviceDirAsync(container, ct).ConfigureAwait(false);
+        await devices.RevokeAsync(container, dir, name, device, ct).ConfigureAwait(false);
         grants.Remove(container, name);
     }
 
