@@ -60,10 +60,12 @@ public sealed record ActiveLv(string Name, int OpenCount, bool Announced = false
 /// <param name="Owner">An LLS container's request (<c>HOST/CONTAINER</c>): the coordinator runs it only on an LV tagged as that owner's.</param>
 /// <param name="Why">Why the agent itself asked for it (a collection), kept with the event.</param>
 /// <param name="Untags">Tag: the tags to take off (<see cref="Tags"/> are put on).</param>
-/// <param name="Quota">An LLS container's quota, checked by the coordinator against the VG as it is when the operation runs.</param>
+/// <param name="Quota">An LLS container's quota (its host's configuration), checked by the coordinator against the VG as it is when the operation runs, with the limits set in the VG's tags in front.</param>
+/// <param name="QuotaChanges">Quota (<see cref="OperationKinds.LlsQuota"/>): <c>limit=N|none|inherit</c> for <see cref="Owner"/>; <see cref="Lv"/> is the container's name prefix.</param>
 public sealed record LvOperation(
     string Lv, long? SizeBytes = null, int SizeSign = 0, IReadOnlyList<string>? Tags = null, string? Host = null, bool Exclusive = true, bool Wait = false,
-    string? NewName = null, long? ChunkBytes = null, string? Owner = null, Lls.LlsQuota? Quota = null, IReadOnlyList<string>? Untags = null, string? Why = null);
+    string? NewName = null, long? ChunkBytes = null, string? Owner = null, Lls.LlsQuota? Quota = null, IReadOnlyList<string>? Untags = null, string? Why = null,
+    IReadOnlyList<string>? QuotaChanges = null);
 
 /// <summary>
 /// A metadata write the coordinator hands to the host where the LV is active (that kernel must
@@ -88,6 +90,9 @@ public static class OperationKinds
     public const string Snapshot = "lv.snapshot";
     public const string Merge = "lv.merge";
     public const string Tag = "lv.tag";
+
+    /// <summary>Limits set for a container in the VG's tags (<see cref="Lls.LlsQuotaTags"/>).</summary>
+    public const string LlsQuota = "lls.quota";
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

@@ -152,7 +152,7 @@ s.AddSingleton<PeerClient>();
 s.AddSingleton<LocalSteps>();
 s.AddSingleton<Placement>();
 s.AddSingleton<ExtendOperation>();
-foreach (var operation in new[] { typeof(CreateOperation), typeof(RemoveOperation), typeof(ReduceOperation), typeof(SnapshotOperation), typeof(MergeOperation), typeof(RenameOperation), typeof(ActivateOperation), typeof(DeactivateOperation), typeof(TagOperation) })
+foreach (var operation in new[] { typeof(CreateOperation), typeof(RemoveOperation), typeof(ReduceOperation), typeof(SnapshotOperation), typeof(MergeOperation), typeof(RenameOperation), typeof(ActivateOperation), typeof(DeactivateOperation), typeof(TagOperation), typeof(QuotaOperation) })
 {
     s.AddSingleton(typeof(IVolumeOperation), operation);
 }

@@ -49,7 +49,7 @@ internal static class CliCommands
         var root = new RootCommand("vgmesh: operate the shared volume group through any host's vgmesh agent. Every change goes through the cluster's coordinator and is applied by every host before the command returns.")
         {
             Socket, Endpoint, TokenFile, Json,
-            Lv(), Host(), Cluster(), Events(), SyncCommand.Command(), Completion.Command(), ManPage.Command(),
+            Lv(), Lls(), Host(), Cluster(), Events(), SyncCommand.Command(), Completion.Command(), ManPage.Command(),
         };
         // Only the spellings a Linux operator types: '-?', '/?' and '/h' would crowd every completion.
         root.Options.Remove(root.Options.OfType<HelpOption>().Single());
@@ -187,6 +187,43 @@ internal static class CliCommands
         lv.Subcommands.Add(BackupCommands.Backup(() => LvName()));
         lv.Subcommands.Add(BackupCommands.Restore());
         return lv;
+    }
+
+    /// <summary>Operators' side of LLS: quotas for the whole cluster (flags are LV tags: <c>vgmesh lv tag</c>).</summary>
+    private static Command Lls()
+    {
+        var lls = new Command("lls", "LLS containers' volumes: quotas set for the whole cluster (flags: 'vgmesh lv tag NAME --add lls.hidden').");
+        var quota = new Command("quota", "Containers' quotas: list them, set limits, or go back to the host's configuration.");
+        quota.Subcommands.Add(Verb("list", "Every container with LLS volumes or a quota: its limits (set here, configured on its host) and what it uses.",
+            async (_, c, json, o, _, ct) => await Output.PrintAsync(await c.LlsQuotasAsync(ct).ConfigureAwait(false), ApiJsonContext.Default.ListLlsQuotaView, json, o, Output.QuotaTable).ConfigureAwait(false)));
+
+        var owner = new Argument<string>("HOST/CONTAINER") { Description = "The container, as 'vgmesh lls quota list' shows it." };
+        var maxBytes = new Option<string?>("--max-bytes") { Description = "All its volumes together, like 10G; 'none' or 'inherit' (its host's configuration).", HelpName = "SIZE" };
+        var maxVolumes = new Option<string?>("--max-volumes") { Description = "Number of volumes, snapshots included; 'none' or 'inherit'.", HelpName = "N" };
+        var maxSnapshots = new Option<string?>("--max-snapshots") { Description = "Number of snapshots; 'none' or 'inherit'.", HelpName = "N" };
+        var maxSnapshotBytes = new Option<string?>("--max-snapshot-bytes") { Description = "The largest a snapshot may be or grow to; 'none' or 'inherit'.", HelpName = "SIZE" };
+        quota.Subcommands.Add(Verb("set", "Set limits of a container's quota for the whole cluster (kept in the VG's metadata); limits not given are left as they are. Volumes over a lowered limit stay; the next create, snapshot or growth is refused.",
+            (p, c, json, o, e, ct) => Split(p.GetValue(owner)!) is var (h, n) && h is not null
+                ? Output.ChangeAsync(c.SetLlsQuotaAsync(h, n!, new LlsQuotaBody(p.GetValue(maxBytes), p.GetValue(maxVolumes), p.GetValue(maxSnapshots), p.GetValue(maxSnapshotBytes)), ct), json, o, e)
+                : BadOwnerAsync(e, p.GetValue(owner) ?? ""),
+            owner, maxBytes, maxVolumes, maxSnapshots, maxSnapshotBytes));
+
+        var resetOwner = new Argument<string>("HOST/CONTAINER") { Description = "The container." };
+        quota.Subcommands.Add(Verb("reset", "Drop the limits set for a container: its host's configured quota applies again.",
+            (p, c, json, o, e, ct) => Split(p.GetValue(resetOwner)!) is var (h, n) && h is not null
+                ? Output.ChangeAsync(c.SetLlsQuotaAsync(h, n!, new LlsQuotaBody("inherit", "inherit", "inherit", "inherit"), ct), json, o, e)
+                : BadOwnerAsync(e, p.GetValue(resetOwner) ?? ""),
+            resetOwner));
+        lls.Subcommands.Add(quota);
+        return lls;
+
+        static (string? Host, string? Container) Split(string owner) => owner.Split('/') is [var h, var n] && h.Length > 0 && n.Length > 0 ? (h, n) : (null, null);
+
+        static async Task<int> BadOwnerAsync(TextWriter stderr, string owner)
+        {
+            await stderr.WriteLineAsync($"vgmesh: '{owner}' is not HOST/CONTAINER; 'vgmesh lls quota list' shows the containers").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
     }
 
     private static Command Host()

@@ -40,6 +40,23 @@ internal static class Output
             l.Origin ?? "", l.DataPercent?.ToString("0.0", CultureInfo.InvariantCulture) ?? "", l.Tags.FirstOrDefault(t => t.StartsWith("lls.owner=", StringComparison.Ordinal))?["lls.owner=".Length..] ?? "",
         }));
 
+    /// <summary>SET: the cluster's limits; CONFIGURED: the host's (only for containers of the answering host); USED: what the container has now.</summary>
+    public static string QuotaTable(List<LlsQuotaView> quotas) => Table(["CONTAINER", "BYTES", "VOLUMES", "SNAPSHOTS", "LARGEST SNAPSHOT", "SET IN CLUSTER"],
+        quotas.Select(q => new[]
+        {
+            q.Owner,
+            Used(SizeSpec.Format(q.Bytes), q.Effective?.MaxBytes is { } b ? SizeSpec.Format(b) : Unknown(q, "bytes")),
+            Used(q.Volumes.ToString(CultureInfo.InvariantCulture), q.Effective?.MaxVolumes?.ToString(CultureInfo.InvariantCulture) ?? Unknown(q, "volumes")),
+            Used(q.Snapshots.ToString(CultureInfo.InvariantCulture), q.Effective?.MaxSnapshots?.ToString(CultureInfo.InvariantCulture) ?? Unknown(q, "snapshots")),
+            q.Effective?.MaxSnapshotBytes is { } sb ? SizeSpec.Format(sb) : Unknown(q, "snapshot-bytes"),
+            q.Set.Count == 0 ? "-" : string.Join(" ", q.Set.Select(kv => $"{kv.Key}={kv.Value}")),
+        }));
+
+    private static string Used(string used, string limit) => $"{used} of {limit}";
+
+    /// <summary>No limit when the quota in force is known; else the container's host has the rest of it.</summary>
+    private static string Unknown(LlsQuotaView q, string limit) => q.Effective is not null ? "no limit" : q.Set.TryGetValue(limit, out var v) ? v : "(its host's)";
+
     public static string UsageTable(List<CloneUsageView> clones) => Table(["NAME", "TEMPLATE", "COW", "ALLOCATED", "USE%", "ACTIVE ON"],
         clones.Select(c => new[] { c.Name, c.Template, SizeSpec.Format(c.CowBytes), c.AllocatedBytes is { } a ? SizeSpec.Format(a) : "-", c.Percent?.ToString("0.00", CultureInfo.InvariantCulture) ?? "inactive", c.ActiveOn ?? "-" }));
 

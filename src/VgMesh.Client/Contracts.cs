@@ -115,6 +115,23 @@ public sealed record LlsSnapshotBody(string Name, string? Size = null);
 
 public sealed record LlsResizeBody(string Size);
 
+/// <summary>
+/// Changes to a container's quota (operators: <c>vgmesh lls quota set</c>): each limit a size
+/// (bytes) or count, <c>none</c> (no limit) or <c>inherit</c> (the container's host's
+/// configuration again); a limit left null is not changed.
+/// </summary>
+public sealed record LlsQuotaBody(string? MaxBytes = null, string? MaxVolumes = null, string? MaxSnapshots = null, string? MaxSnapshotBytes = null, string? OperationId = null);
+
+/// <summary>A container's limits; null: no limit.</summary>
+public sealed record LlsLimits(long? MaxBytes, int? MaxVolumes, int? MaxSnapshots, long? MaxSnapshotBytes);
+
+/// <summary>A container's quota and what it uses, as the answering host knows them.</summary>
+/// <param name="Owner"><c>HOST/CONTAINER</c>.</param>
+/// <param name="Set">The limits set for the whole cluster (in the VG's tags): limit name to a number or <c>none</c>.</param>
+/// <param name="Configured">The limits in the container's host's configuration, when the answering host is that host.</param>
+/// <param name="Effective">What the coordinator checks: the set limits over the configured ones (null when the answering host cannot know them all).</param>
+public sealed record LlsQuotaView(string Owner, IReadOnlyDictionary<string, string> Set, LlsLimits? Configured, LlsLimits? Effective, long Bytes, int Volumes, int Snapshots);
+
 /// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>
 public sealed record Problem(string Type, string Title, int Status, string Detail, string Code);
 
@@ -142,4 +159,6 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 [JsonSerializable(typeof(LlsCreateBody))]
 [JsonSerializable(typeof(LlsSnapshotBody))]
 [JsonSerializable(typeof(LlsResizeBody))]
+[JsonSerializable(typeof(LlsQuotaBody))]
+[JsonSerializable(typeof(List<LlsQuotaView>))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -169,6 +169,12 @@ public sealed class VgMeshClient : IDisposable
 
     public Task<ClusterStatusView> ClusterStatusAsync(CancellationToken ct = default) => GetAsync("v1/cluster/status", ApiJsonContext.Default.ClusterStatusView, ct);
 
+    /// <summary>Every LLS container's quota and use (operators; the owners found in the VG, the quotas set, and this host's containers).</summary>
+    public Task<List<LlsQuotaView>> LlsQuotasAsync(CancellationToken ct = default) => GetAsync("v1/lls/quotas", ApiJsonContext.Default.ListLlsQuotaView, ct);
+
+    public Task<OperationView> SetLlsQuotaAsync(string host, string container, LlsQuotaBody body, CancellationToken ct = default) =>
+        SendAsync(HttpMethod.Put, $"v1/lls/quotas/{Uri.EscapeDataString(host)}/{Uri.EscapeDataString(container)}", body, ApiJsonContext.Default.LlsQuotaBody, ct);
+
     // LLS: a container's own volumes, on the socket in its /lls (the agent knows the caller from the kernel).
 
     public Task<List<LlsVolumeView>> LlsListAsync(CancellationToken ct = default) => GetAsync("lls/v1/volumes", ApiJsonContext.Default.ListLlsVolumeView, ct);

@@ -134,9 +134,21 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     public Task<long?> ChangeTagsAsync(LvRef lv, IReadOnlyList<string> add, IReadOnlyList<string> remove, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(lv);
+        return WriteAsync(TagArgs("lvchange", add, remove, Full(lv)), lv.FullName, permit, ct);
+    }
+
+    /// <summary>The same for the VG's own tags (settings every host reads from the shared metadata).</summary>
+    public Task<long?> ChangeVgTagsAsync(string vg, IReadOnlyList<string> add, IReadOnlyList<string> remove, MetadataWritePermit permit, CancellationToken ct = default)
+    {
+        LvmNames.ValidateVg(vg);
+        return WriteAsync(TagArgs("vgchange", add, remove, vg), vg, permit, ct);
+    }
+
+    private static List<string> TagArgs(string command, IReadOnlyList<string> add, IReadOnlyList<string> remove, string target)
+    {
         ArgumentNullException.ThrowIfNull(add);
         ArgumentNullException.ThrowIfNull(remove);
-        var args = new List<string> { "lvchange" };
+        var args = new List<string> { command };
         foreach (var tag in add)
         {
             args.AddRange(["--addtag", LvmNames.ValidateTag(tag)]);
@@ -147,8 +159,8 @@ public sealed partial class LvmDriver(ILvmRunner runner)
             args.AddRange(["--deltag", LvmNames.ValidateTag(tag)]);
         }
 
-        args.AddRange(["--", Full(lv)]);
-        return WriteAsync(args, lv.FullName, permit, ct);
+        args.AddRange(["--", target]);
+        return args;
     }
 
     public Task<long?> RemoveTagAsync(LvRef lv, string tag, MetadataWritePermit permit, CancellationToken ct = default) =>

@@ -30,6 +30,8 @@ public static class Endpoints
         v1.MapPost("/lvs/{name}/merge", (string name, MergeLvBody body, VolumeService s, CancellationToken ct) => s.MergeAsync(name, body, ct));
         v1.MapPost("/lvs/{name}/tags", (string name, TagLvBody body, VolumeService s, CancellationToken ct) => s.TagAsync(name, body, null, ct));
         v1.MapPost("/lvs/{name}/unfence", (string name, VolumeService s, CancellationToken ct) => s.UnfenceAsync(name, ct));
+        v1.MapGet("/lls/quotas", (VolumeService s, CancellationToken ct) => s.QuotasAsync(ct));
+        v1.MapPut("/lls/quotas/{host}/{container}", (string host, string container, LlsQuotaBody body, VolumeService s, CancellationToken ct) => s.SetQuotaAsync(host, container, body, ct));
         v1.MapGet("/hosts", (VolumeService s, CancellationToken ct) => s.HostsAsync(ct));
         v1.MapGet("/hosts/{host}", (string host, VolumeService s, CancellationToken ct) => s.ShowHostAsync(host, ct));
         v1.MapPost("/lvs/{name}/backup", (string name, bool? incremental, bool? fresh, string? cowSize, HttpContext http, BackupService s, CancellationToken ct) =>

@@ -55,7 +55,16 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         return SubmitAsync(OperationKinds.Remove, Scoped(new LvOperation(name), scope), operationId, null, ct);
     }
 
-    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, Lls.LlsScope? scope, CancellationToken ct)
+    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, Lls.LlsScope? scope, CancellationToken ct) =>
+        ResizeAsync(name, body, grow, scope, untilApplied: true, ct);
+
+    /// <summary>
+    /// A resize; with <paramref name="untilApplied"/> off it is answered at the coordinator's
+    /// result instead of after every host's acknowledgement. For growing an LV active on one host
+    /// only (an LLS snapshot): LVM reloaded that host's table in the command, so the growth is in
+    /// effect at the result, and the other hosts have nothing to change.
+    /// </summary>
+    public Task<OperationView> ResizeAsync(string name, ResizeLvBody body, bool grow, Lls.LlsScope? scope, bool untilApplied, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
         var size = ParseSize(body.Size, allowRelative: true);
@@ -64,7 +73,8 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             throw new InvalidSize($"'{body.Size}' {(grow ? "would shrink" : "would grow")} {name}; use {(grow ? "reduce" : "extend")}.");
         }
 
-        return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, Scoped(new LvOperation(name, size.Bytes, size.Sign), scope), body.OperationId, null, ct);
+        return SubmitAsync(grow ? OperationKinds.Extend : OperationKinds.Reduce, Scoped(new LvOperation(name, size.Bytes, size.Sign), scope), body.OperationId, null, ct,
+            untilApplied: untilApplied);
     }
 
     public async Task<OperationView> ActivateAsync(string name, ActivateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
@@ -237,6 +247,63 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     }
 
     /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
+    /// <summary>
+    /// Sets limits of a container's quota for the whole cluster (the VG's tags, through the
+    /// coordinator). Every value is checked here first: a bad one changes nothing.
+    /// </summary>
+    public Task<OperationView> SetQuotaAsync(string host, string container, LlsQuotaBody body, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        if (!Lls.LlsNames.IsContainerName(host) || !Lls.LlsNames.IsContainerName(container))
+        {
+            throw new BadRequest($"'{host}/{container}' is not a container: give HOST/CONTAINER as 'vgmesh lls quota' lists them.");
+        }
+
+        var changes = new List<string>();
+        foreach (var (limit, text, bytes) in new[] { ("bytes", body.MaxBytes, true), ("volumes", body.MaxVolumes, false), ("snapshots", body.MaxSnapshots, false), ("snapshot-bytes", body.MaxSnapshotBytes, true) })
+        {
+            if (text is null)
+            {
+                continue;
+            }
+
+            changes.Add(text is Lls.LlsQuotaTags.None or Lls.LlsQuotaTags.Inherit ? $"{limit}={text}"
+                : bytes ? $"{limit}={ParseSize(text, allowRelative: false).Bytes}"
+                : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? $"{limit}={n}"
+                : throw new BadRequest($"'{text}' is not a count of {limit} for {host}/{container}: give a number, 'none' or 'inherit'."));
+        }
+
+        if (changes.Count == 0)
+        {
+            throw new BadRequest($"nothing to set for {host}/{container}: give --max-bytes, --max-volumes, --max-snapshots or --max-snapshot-bytes.");
+        }
+
+        var owner = Lls.LlsNames.Owner(host, container);
+        return SubmitAsync(OperationKinds.LlsQuota, new LvOperation(Lls.LlsNames.Prefix(host, container).TrimEnd('.'), Owner: owner, QuotaChanges: changes), body.OperationId, null, ct);
+    }
+
+    /// <summary>Every owner of LLS volumes in the VG, every quota set, and this host's containers: their limits and use.</summary>
+    public async Task<List<LlsQuotaView>> QuotasAsync(CancellationToken ct)
+    {
+        var (lvs, vg) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var set = Lls.LlsQuotaTags.All((vg ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Tags);
+        var owned = lvs.Select(l => (Lv: l, Owner: Lls.LlsNames.OwnerOf(l.Tags))).Where(x => x.Owner is not null).ToLookup(x => x.Owner!, x => x.Lv, StringComparer.Ordinal);
+        var owners = owned.Select(g => g.Key).Concat(set.Keys).Concat(options.Lls.Containers.Select(c => Lls.LlsNames.Owner(options.Host, c.Name))).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return owners.Select(o =>
+        {
+            var mine = set.GetValueOrDefault(o) ?? [];
+            var here = o.Split('/') is [var h, var c] && h == options.Host ? options.Lls.Find(c) : null;
+            var configured = here is null ? null : options.Lls.QuotaOf(here);
+            var effective = configured is not null ? Lls.LlsQuotaTags.Apply(configured, mine)
+                : Lls.LlsQuotaTags.Limits.All(mine.ContainsKey) ? Lls.LlsQuotaTags.Apply(new Lls.LlsQuota(), mine) : null;
+            var used = owned[o].ToList();
+            return new LlsQuotaView(o, mine.ToDictionary(kv => kv.Key, kv => kv.Value?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? Lls.LlsQuotaTags.None, StringComparer.Ordinal),
+                Limits(configured), Limits(effective), used.Sum(l => l.SizeBytes), used.Count, used.Count(l => l.IsSnapshot));
+        }).ToList();
+
+        static LlsLimits? Limits(Lls.LlsQuota? q) => q is null ? null : new(q.MaxBytes, q.MaxVolumes, q.MaxSnapshots, q.MaxSnapshotBytes);
+    }
+
     private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota, Why = scope.Why };
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)
@@ -254,7 +321,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         return size;
     }
 
-    private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null)
+    private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null, bool untilApplied = true)
     {
         var id = operationId is null ? OperationIds.New() : OperationIds.Validate(operationId);
         var answer = await cluster.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), Propagation, ct).ConfigureAwait(false);
@@ -268,6 +335,11 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         if (result.Status != OperationStatus.Succeeded)
         {
             throw VolumeException.FromCode(result.Data ?? "failed", result.Message);
+        }
+
+        if (!untilApplied)
+        {
+            return new OperationView(id, "done", result.Message, result.LastEventSequence, result.Generation, result.CompletedBy, [], []);
         }
 
         // Every live host applies the change (its reconciler acts, and its follower acknowledges):

@@ -21,6 +21,9 @@ public readonly record struct DeviceNumber(int Major, int Minor)
 /// </summary>
 public sealed partial class ContainerDevices(LlsOptions options, TimeProvider time, ILogger<ContainerDevices> logger)
 {
+    /// <summary>The error code of a request for a container that is not running.</summary>
+    public const string ContainerDown = "container-down";
+
     /// <summary>
     /// The container's device directory as this host sees it, through its init process (one
     /// <c>lxc-info</c>): resolved once by the caller and handed to the calls below.
@@ -30,7 +33,7 @@ public sealed partial class ContainerDevices(LlsOptions options, TimeProvider ti
         var r = await RunAsync(["lxc-info", "--name", container, "--pid", "--no-humanize"], container, ct).ConfigureAwait(false);
         if (!int.TryParse(r.Stdout.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid <= 0)
         {
-            throw new Operations.OperationRefused("container-down", $"container {container} is not running (lxc-info gave no init pid); start it first (lxc-start -n {container}).");
+            throw new Operations.OperationRefused(ContainerDown, $"container {container} is not running (lxc-info gave no init pid); start it first (lxc-start -n {container}).");
         }
 
         // The container's root may have made any of these a symbolic link, and an absolute one

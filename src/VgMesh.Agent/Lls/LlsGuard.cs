@@ -12,7 +12,8 @@ namespace VgMesh.Agent.Lls;
 /// </summary>
 public static class LlsGuard
 {
-    public static void Check(string kind, LvRef lv, LvOperation args, IReadOnlyList<LogicalVolume> all)
+    /// <param name="vgTags">The VG's tags, read with <paramref name="all"/>: limits set by an operator there override the requesting host's configured ones.</param>
+    public static void Check(string kind, LvRef lv, LvOperation args, IReadOnlyList<LogicalVolume> all, IReadOnlyList<string>? vgTags)
     {
         ArgumentNullException.ThrowIfNull(lv);
         ArgumentNullException.ThrowIfNull(args);
@@ -27,10 +28,7 @@ public static class LlsGuard
             throw new LvNotFound(lv.FullName, $"{lv.FullName} is not a volume of {owner}; 'lls list' shows yours.");
         }
 
-        if (args.Quota is not { } q)
-        {
-            return;
-        }
+        var q = LlsQuotaTags.Apply(args.Quota ?? new LlsQuota(), LlsQuotaTags.Find(vgTags, owner));
 
         var bytes = mine.Sum(l => l.SizeBytes);
         var (volumes, snapshots) = (mine.Count, mine.Count(l => l.IsSnapshot));
@@ -76,7 +74,7 @@ public static class LlsGuard
 
         if (over.Count > 0)
         {
-            throw new OperationRefused("over-quota", $"{owner}'s {what} would make {string.Join("; ", over)}. Nothing was changed; delete volumes or ask the host's administrator for a larger quota.");
+            throw new OperationRefused("over-quota", $"{owner}'s {what} would make {string.Join("; ", over)}. Nothing was changed; delete volumes or ask an administrator for a larger quota ('vgmesh lls quota set').");
         }
     }
 }

@@ -18,6 +18,8 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     public const string ReadOnlyTag = "lls.read-only";
     public const string NoMountTag = "lls.no-mount";
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, SemaphoreSlim> _syncGates = new(StringComparer.Ordinal);
+
     private LlsOptions Lls => options.Lls;
 
     /// <summary>The caller's volumes; the device nodes in its <c>/dev/lls</c> are brought in line first (the seed's <c>/dev/mf</c> refresh).</summary>
@@ -26,7 +28,7 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     private async Task<List<LlsVolumeView>> ListAsync(LlsCaller caller, bool hidden, CancellationToken ct)
     {
         var mine = await MineAsync(caller, ct).ConfigureAwait(false);
-        var nodes = await SyncNodesAsync(caller, mine, ct).ConfigureAwait(false);
+        var nodes = await SyncNodesAsync(caller.Container, mine, ct).ConfigureAwait(false);
         return mine.Where(v => hidden || !v.Lv.Tags.Contains(HiddenTag)).Select(v => View(v, mine, nodes)).ToList();
     }
 
@@ -159,12 +161,40 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
 
     private sealed record Mine(string Name, LogicalVolume Lv);
 
-    private async Task<List<Mine>> MineAsync(LlsCaller caller, CancellationToken ct)
+    private async Task<List<Mine>> MineAsync(LlsCaller caller, CancellationToken ct) =>
+        MineOf(await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false), caller.Container);
+
+    private List<Mine> MineOf(IReadOnlyList<LogicalVolume> lvs, string container)
     {
-        var tag = LlsNames.OwnerTag(caller.Owner);
-        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        return lvs.Where(l => l.Tags.Contains(tag) && LlsNames.VolumeOf(l.Name, options.Host, caller.Container) is not null)
-            .Select(l => new Mine(LlsNames.VolumeOf(l.Name, options.Host, caller.Container)!, l)).OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
+        var tag = LlsNames.OwnerTag(LlsNames.Owner(options.Host, container));
+        return lvs.Where(l => l.Tags.Contains(tag) && LlsNames.VolumeOf(l.Name, options.Host, container) is not null)
+            .Select(l => new Mine(LlsNames.VolumeOf(l.Name, options.Host, container)!, l)).OrderBy(m => m.Name, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// Takes back what a container may no longer have: called with every reading of the VG, so a
+    /// flag an operator sets (<c>vgmesh lv tag NAME --add lls.hidden</c>, on any host) or an LV
+    /// gone or deactivated elsewhere removes the node within a reading, not at the container's
+    /// next <c>lls list</c>. Nothing runs unless a given grant no longer matches.
+    /// </summary>
+    public async Task RestrictAsync(IReadOnlyList<LogicalVolume> lvs, CancellationToken ct)
+    {
+        foreach (var container in Lls.Containers.Select(c => c.Name))
+        {
+            var mine = MineOf(lvs, container);
+            var wanted = Wanted(mine);
+            if (grants.Of(container).Any(g => !wanted.TryGetValue(g.Key, out var w) || w != g.Value))
+            {
+                try
+                {
+                    await SyncNodesAsync(container, mine, ct).ConfigureAwait(false);
+                }
+                catch (OperationRefused e) when (e.Code == ContainerDevices.ContainerDown)
+                {
+                    // Stopped: its device rules went with its cgroup; the grants are brought in line when it lists again.
+                }
+            }
+        }
     }
 
     private async Task<Mine> FindAsync(LlsCaller caller, string name, CancellationToken ct) =>
@@ -189,34 +219,54 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
     /// and mount, at the LV's current numbers, and takes back every other rule it was given.
     /// Returns the names that have a node.
     /// </summary>
-    private async Task<HashSet<string>> SyncNodesAsync(LlsCaller caller, List<Mine> mine, CancellationToken ct)
+    private async Task<HashSet<string>> SyncNodesAsync(string container, List<Mine> mine, CancellationToken ct)
     {
-        var wanted = mine.Where(v => v.Lv.ActiveLocally && v.Lv.KernelMajor is > 0 && v.Lv.KernelMinor is >= 0
-                && !v.Lv.Tags.Contains(HiddenTag) && !v.Lv.Tags.Contains(NoMountTag))
-            .ToDictionary(v => v.Name, v => new Grant(new DeviceNumber(v.Lv.KernelMajor!.Value, v.Lv.KernelMinor!.Value), v.Lv.Tags.Contains(ReadOnlyTag)), StringComparer.Ordinal);
-        var dir = await devices.DeviceDirAsync(caller.Container, ct).ConfigureAwait(false);
-        var given = grants.Of(caller.Container);
+        // One sync per container at a time: a list and the watch's restriction must not interleave
+        // a delivery from an older reading with a revocation from a newer one.
+        var gate = _syncGates.GetOrAdd(container, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await SyncNodesLockedAsync(container, mine, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<HashSet<string>> SyncNodesLockedAsync(string container, List<Mine> mine, CancellationToken ct)
+    {
+        var wanted = Wanted(mine);
+        var dir = await devices.DeviceDirAsync(container, ct).ConfigureAwait(false);
+        var given = grants.Of(container);
         foreach (var (name, grant) in given.Where(g => !wanted.TryGetValue(g.Key, out var w) || w != g.Value))
         {
-            await devices.RevokeAsync(caller.Container, dir, name, grant.Device, ct).ConfigureAwait(false);
-            grants.Remove(caller.Container, name);
+            await devices.RevokeAsync(container, dir, name, grant.Device, ct).ConfigureAwait(false);
+            grants.Remove(container, name);
         }
 
         var present = ContainerDevices.Nodes(dir).ToHashSet(StringComparer.Ordinal);
         foreach (var (name, w) in wanted.Where(w => !present.Contains(w.Key) || given.GetValueOrDefault(w.Key) != w.Value))
         {
-            grants.Set(caller.Container, name, w); // recorded before the rule exists: never a rule unrecorded
-            await devices.DeliverAsync(caller.Container, dir, name, w.Device, w.ReadOnly, ct).ConfigureAwait(false);
+            grants.Set(container, name, w); // recorded before the rule exists: never a rule unrecorded
+            await devices.DeliverAsync(container, dir, name, w.Device, w.ReadOnly, ct).ConfigureAwait(false);
         }
 
         // A node the agent did not make (or whose rule is gone) is removed too: nodes mirror rules.
         foreach (var stray in present.Where(p => !wanted.ContainsKey(p)))
         {
-            await devices.RevokeAsync(caller.Container, dir, stray, null, ct).ConfigureAwait(false);
+            await devices.RevokeAsync(container, dir, stray, null, ct).ConfigureAwait(false);
         }
 
         return [.. wanted.Keys];
     }
+
+    /// <summary>The node each volume should have in its container: active here, neither hidden nor unmountable; read-only as flagged.</summary>
+    private static Dictionary<string, Grant> Wanted(List<Mine> mine) =>
+        mine.Where(v => v.Lv.ActiveLocally && v.Lv.KernelMajor is > 0 && v.Lv.KernelMinor is >= 0
+                && !v.Lv.Tags.Contains(HiddenTag) && !v.Lv.Tags.Contains(NoMountTag))
+            .ToDictionary(v => v.Name, v => new Grant(new DeviceNumber(v.Lv.KernelMajor!.Value, v.Lv.KernelMinor!.Value), v.Lv.Tags.Contains(ReadOnlyTag)), StringComparer.Ordinal);
 
     /// <summary>Takes a volume's node and device rule from its container (before the LV goes).</summary>
     public async Task RevokeAsync(string container, string name, CancellationToken ct)

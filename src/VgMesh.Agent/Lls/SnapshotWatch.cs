@@ -18,7 +18,7 @@ namespace VgMesh.Agent.Lls;
 /// only kernel that knows their usage). LVM's own autoextend is not used: dmeventd would write
 /// the shared metadata from this host outside the coordinator, checks every 10 s, and tells
 /// nobody. Here the usage is read every <see cref="LlsOptions.WatchIntervalMilliseconds"/>
-/// (one <c>dmsetup status</c> for all, only while such snapshots are active here), and a
+/// (device-mapper's status ioctl, no process, only while such snapshots are active here), and a
 /// snapshot over the threshold is extended through the coordinator like any change, within
 /// its owner's quota; each growth is an event, a metric and a mail, and a snapshot that cannot
 /// grow raises the blocked metric (and its alert) and a mail before it overflows.
@@ -69,7 +69,7 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
 
                 if (watched.Count > 0)
                 {
-                    Check(watched, await dm.StatusAsync(stoppingToken).ConfigureAwait(false), stoppingToken);
+                    Check(watched, await dm.StatusOfAsync(watched.Keys, stoppingToken).ConfigureAwait(false), stoppingToken);
                 }
             }
             catch (Exception e) when (e is LvmException or VolumeException && !stoppingToken.IsCancellationRequested)
@@ -87,11 +87,20 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
     /// </summary>
     private async Task<Dictionary<string, Watched>> WatchedAsync(CancellationToken ct)
     {
-        var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        var (lvs, vg) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        try
+        {
+            await lls.RestrictAsync(lvs, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is VolumeException or LvmException or IOException && !ct.IsCancellationRequested)
+        {
+            LogRestrictFailed(logger, e.Message); // the growth watch goes on
+        }
+        var set = LlsQuotaTags.All(vg?.Tags);
         var mine = lvs.Where(l => l.IsSnapshot)
             .Select(l => (Lv: l, Owner: LlsNames.OwnerOf(l.Tags)))
             .Where(x => x.Owner is { } o && o.Split('/') is [var host, var container] && host == options.Host && options.Lls.Find(container) is not null)
-            .Select(x => (x.Lv, W: new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes, x.Lv.ActiveLocally, Room(x.Lv, x.Owner!, lvs))))
+            .Select(x => (x.Lv, W: new Watched(x.Lv.Name, x.Owner!, x.Owner!.Split('/')[1], x.Lv.SizeBytes, x.Lv.ActiveLocally, Room(x.Lv, x.Owner!, lvs, set.GetValueOrDefault(x.Owner!)))))
             .ToList();
         use.Observe(mine.Select(m => (m.Lv.Name, m.Lv.DeviceOpen)), time.GetUtcNow());
         if (options.Lls.CollectUnusedAfterSeconds > 0)
@@ -110,10 +119,10 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         return mine.Where(m => m.W.Active).ToDictionary(m => m.Lv.DmName, m => m.W, StringComparer.Ordinal);
     }
 
-    /// <summary>What the owner's quota still lets this snapshot grow by (null: no limit).</summary>
-    private long? Room(VgMesh.Lvm.Reports.LogicalVolume snapshot, string owner, IReadOnlyList<VgMesh.Lvm.Reports.LogicalVolume> all)
+    /// <summary>What the owner's quota (the limits set in the VG's tags over the configured ones) still lets this snapshot grow by (null: no limit).</summary>
+    private long? Room(VgMesh.Lvm.Reports.LogicalVolume snapshot, string owner, IReadOnlyList<VgMesh.Lvm.Reports.LogicalVolume> all, Dictionary<string, long?>? set)
     {
-        var q = options.Lls.QuotaOf(options.Lls.Find(owner.Split('/')[1])!);
+        var q = LlsQuotaTags.Apply(options.Lls.QuotaOf(options.Lls.Find(owner.Split('/')[1])!), set ?? []);
         var tag = LlsNames.OwnerTag(owner);
         long? room = null;
         if (q.MaxSnapshotBytes is { } ms)
@@ -198,7 +207,7 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         var quota = options.Lls.QuotaOf(options.Lls.Find(w.Container)!);
         try
         {
-            await volumes.ResizeAsync(w.Lv, new ResizeLvBody("+" + SizeSpec.Format(step)), grow: true, new LlsScope(w.Owner, quota), ct).ConfigureAwait(false);
+            await volumes.ResizeAsync(w.Lv, new ResizeLvBody("+" + SizeSpec.Format(step)), grow: true, new LlsScope(w.Owner, quota), untilApplied: false, ct).ConfigureAwait(false);
             var reaction = time.GetElapsedTime(seen);
             metrics.SnapshotGrown(w.Owner, reaction);
             _blocked.TryRemove(w.Lv, out _);
@@ -261,6 +270,9 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
 
     [LoggerMessage(EventId = 3625, Level = LogLevel.Information, Message = "LLS snapshot watch: {Count} active here ({Names})")]
     private static partial void LogWatched(ILogger logger, int count, string names);
+
+    [LoggerMessage(EventId = 3628, Level = LogLevel.Warning, Message = "LLS device nodes: taking back what a container may no longer have failed: {Reason}")]
+    private static partial void LogRestrictFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 3623, Level = LogLevel.Warning, Message = "LLS snapshot watch: {Reason}")]
     private static partial void LogWatchFailed(ILogger logger, string reason);

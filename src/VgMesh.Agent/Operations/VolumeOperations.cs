@@ -48,9 +48,12 @@ public sealed partial class VolumeOperations : IOperationHandler
         try
         {
             var handler = _byKind.GetValueOrDefault(op.Request.Kind) ?? throw new BadRequest($"unknown operation kind '{op.Request.Kind}'");
-            if (args.Owner is not null)
+            if (args.Owner is not null && op.Request.Kind != OperationKinds.LlsQuota)
             {
-                Lls.LlsGuard.Check(op.Request.Kind, lv, args, await _lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false));
+                // One report for the LVs and the VG's tags (the quotas operators set); a VG with no LV reports no VG row.
+                var (lvs, vg) = await _lvm.ListLvsWithVgAsync(lv.Vg, ct).ConfigureAwait(false);
+                var vgTags = (vg ?? await _lvm.GetVgAsync(lv.Vg, ct).ConfigureAwait(false)).Tags;
+                Lls.LlsGuard.Check(op.Request.Kind, lv, args, lvs, vgTags);
             }
 
             var done = await handler.RunAsync(new OperationRun(lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);

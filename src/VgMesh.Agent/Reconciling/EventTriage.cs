@@ -17,7 +17,7 @@ public sealed class EventTriage(DmSetup dm, Operations.LocalSteps localSteps, Ag
     /// snapshot was made by the host where its origin is active, a rename needed the LV inactive
     /// everywhere.
     /// </summary>
-    private static readonly HashSet<string> Quiet = new(StringComparer.Ordinal) { "lv.created", "lv.snapshot-created", "lv.renamed", "lv.tagged" };
+    private static readonly HashSet<string> Quiet = new(StringComparer.Ordinal) { "lv.created", "lv.snapshot-created", "lv.renamed", "lv.tagged", "lls.quota-set" };
 
     /// <summary>Events that concern only hosts where the LV has a device (and, for a claim, the claimant).</summary>
     private static readonly HashSet<string> QuietWithoutDevice = new(StringComparer.Ordinal) { "lv.extended", "lv.reduced", "lv.removed", "lv.released", "lv.claimed" };

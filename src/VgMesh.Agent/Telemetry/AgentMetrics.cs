@@ -48,7 +48,7 @@ public sealed class AgentMetrics : IDisposable
         _passes = _meter.CreateCounter<long>("vgmesh.reconcile.passes", "{pass}", "Reconcile passes, by result (ok or failed).");
         _snapshotGrown = _meter.CreateCounter<long>("vgmesh.lls.snapshot.grown", "{growth}", "LLS snapshots this host grew before they filled, by owner (HOST/CONTAINER).");
         _snapshotCollected = _meter.CreateCounter<long>("vgmesh.lls.snapshot.collected", "{snapshot}", "LLS snapshots this host removed because their device was not open for the configured time, by owner.");
-        _growReaction = _meter.CreateHistogram<double>("vgmesh.lls.snapshot.grow.reaction", "s", "From an LLS snapshot's usage seen over its threshold to its extend applied on every host.");
+        _growReaction = _meter.CreateHistogram<double>("vgmesh.lls.snapshot.grow.reaction", "s", "From an LLS snapshot's usage seen over its threshold to its extend done where it is active (the coordinator's result).");
         _meter.CreateObservableGauge("vgmesh.lls.snapshot.grow.blocked", GrowBlocked, "{snapshot}", "LLS snapshots over their threshold that cannot grow (quota or VG space), by owner: they overflow unless space is made. The mail and the log name each one and why.");
 
         // Series exist from the start, so rates and alerts over them have data before the first event.

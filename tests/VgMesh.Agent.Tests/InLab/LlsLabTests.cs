@@ -261,4 +261,52 @@ public class LlsLabTests(AgentLabFixture f)
             await LlsOkAsync("node2", "c3", "delete", "q1");
         }
     }
+
+    [Fact]
+    public async Task Operators_SetQuotasAndFlagsWithVgmesh_FromAnyHost()
+    {
+        await f.AllLiveAsync();
+        await LlsOkAsync("node2", "c3", "create", "oq1", "--size", "16M");
+        try
+        {
+            // Set on node3, which hosts no container: one limit lowered, one lifted.
+            var set = await f.OkAsync("node3", "lls", "quota", "set", "node2/c3", "--max-volumes", "1", "--max-bytes", "none");
+            Assert.Contains("quota of node2/c3 set: bytes=none volumes=1", set.Message, StringComparison.Ordinal);
+            var seen = JsonSerializer.Deserialize((await f.CliAsync("node2", "lls", "quota", "list")).Stdout, ApiJsonContext.Default.ListLlsQuotaView)!.Single(q => q.Owner == "node2/c3");
+            Assert.Equal(new LlsLimits(null, 1, 3, 64L << 20), seen.Effective); // the rest from node2's configuration
+            Assert.Equal((16L << 20, 1), (seen.Bytes, seen.Volumes));
+            var elsewhere = JsonSerializer.Deserialize((await f.CliAsync("node1", "lls", "quota", "list")).Stdout, ApiJsonContext.Default.ListLlsQuotaView)!.Single(q => q.Owner == "node2/c3");
+            Assert.Null(elsewhere.Configured);
+            Assert.Equal("1", elsewhere.Set["volumes"]);
+
+            var r = await InAsync("node2", "c3", "/lls/lls", "create", "oq2", "--size", "8M");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("2 volumes, over the 1 allowed", r.Stderr, StringComparison.Ordinal);
+
+            // Bad input: refused before anything is queued, nothing changed.
+            var seqno = await f.SeqnoAsync();
+            var bad = await f.CliAsync("node1", "lls", "quota", "set", "node2/c3", "--max-volumes", "many");
+            Assert.Equal(1, bad.ExitCode);
+            Assert.Contains("'many' is not a count of volumes for node2/c3", bad.Stderr, StringComparison.Ordinal);
+            Assert.Equal(2, (await f.CliAsync("node1", "lls", "quota", "set", "c3", "--max-volumes", "2")).ExitCode);
+            Assert.Equal(seqno, await f.SeqnoAsync());
+
+            await f.OkAsync("node1", "lls", "quota", "reset", "node2/c3");
+            await LlsOkAsync("node2", "c3", "create", "oq2", "--size", "8M");
+
+            // A flag an operator puts on from another host takes the node away without the container asking.
+            Assert.Equal("/dev/lls/oq1", Assert.Single(await ListAsync("node2", "c3"), v => v.Name == "oq1").Device);
+            await f.OkAsync("node3", "lv", "tag", "lls.node2.c3.oq1", "--add", "lls.hidden");
+            await AgentLabFixture.EventuallyAsync(async () => (await InAsync("node2", "c3", "test", "-e", "/dev/lls/oq1")).Succeeded, present => !present,
+                TimeSpan.FromSeconds(30), "the hidden volume's node gone from c3");
+            await f.OkAsync("node3", "lv", "tag", "lls.node2.c3.oq1", "--remove", "lls.hidden");
+            Assert.Equal("/dev/lls/oq1", Assert.Single(await ListAsync("node2", "c3"), v => v.Name == "oq1").Device);
+        }
+        finally
+        {
+            await f.CliAsync("node1", "lls", "quota", "reset", "node2/c3");
+            await InAsync("node2", "c3", "/lls/lls", "delete", "oq2");
+            await LlsOkAsync("node2", "c3", "delete", "oq1");
+        }
+    }
 }

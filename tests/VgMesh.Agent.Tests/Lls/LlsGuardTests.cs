@@ -21,7 +21,7 @@ public class LlsGuardTests
         Lv("lls.node1.c1.untagged", 8 * MiB),
     ];
 
-    private static void Check(string kind, string lv, LvOperation args) => LlsGuard.Check(kind, new LvRef("san", lv), args, Vg);
+    private static void Check(string kind, string lv, LvOperation args, params string[] vgTags) => LlsGuard.Check(kind, new LvRef("san", lv), args, Vg, vgTags);
 
     [Fact]
     public void AnLvWithoutTheOwnersTag_IsNotFound_WhateverItsName()
@@ -46,6 +46,23 @@ public class LlsGuardTests
 
         var grow = Assert.Throws<OperationRefused>(() => Check(OperationKinds.Extend, "lls.node1.c1.snap", new LvOperation("lls.node1.c1.snap", 20 * MiB, 1, Owner: "node1/c1", Quota: quota)));
         Assert.Contains($"a snapshot of {36 * MiB} bytes, over the {32 * MiB} allowed", grow.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LimitsSetInTheVgsTags_OverrideTheHostsConfiguredOnes_OnePerLimit()
+    {
+        var configured = new LlsQuota { MaxBytes = 100 * MiB, MaxVolumes = 3 };
+        var create = new LvOperation("lls.node1.c1.new", 8 * MiB, Owner: "node1/c1", Quota: configured);
+        Check(OperationKinds.Create, "lls.node1.c1.new", create);
+
+        var lowered = Assert.Throws<OperationRefused>(() => Check(OperationKinds.Create, "lls.node1.c1.new", create, "lls.quota=node1/c1:volumes=2"));
+        Assert.Contains("3 volumes, over the 2 allowed", lowered.Message, StringComparison.Ordinal);
+        Assert.Contains("vgmesh lls quota set", lowered.Message, StringComparison.Ordinal);
+
+        // bytes=none lifts the configured 100 MiB; volumes stays the configured 3.
+        Check(OperationKinds.Create, "lls.node1.c1.new", create with { SizeBytes = 500 * MiB }, "lls.quota=node1/c1:bytes=none");
+        // Another container's limits and tags this version cannot read change nothing.
+        Check(OperationKinds.Create, "lls.node1.c1.new", create, "lls.quota=node1/c2:volumes=0", "lls.quota=node1/c1:colour=blue", "other");
     }
 
     [Theory]
