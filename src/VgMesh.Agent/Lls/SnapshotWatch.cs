@@ -96,6 +96,7 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
         {
             LogRestrictFailed(logger, e.Message); // the growth watch goes on
         }
+
         var set = LlsQuotaTags.All(vg?.Tags);
         var mine = lvs.Where(l => l.IsSnapshot)
             .Select(l => (Lv: l, Owner: LlsNames.OwnerOf(l.Tags)))
