@@ -8,14 +8,17 @@ namespace VgMesh.Cli;
 /// <summary>
 /// <c>vgmesh sync SNAPSHOT --to DEST</c>: the snapshot's changed chunks, read by the agent on the
 /// host where it is active, written to stdout (<c>-</c>) or applied to a device or image file
-/// here. <c>vgmesh sync --apply STREAM DEST</c> applies a saved stream (or a snapback) here.
+/// here, or sent over ssh to <c>vgmesh sync --apply</c> on another machine (<see cref="SshDestination"/>).
+/// <c>vgmesh sync --apply STREAM DEST</c> applies a saved stream (or a snapback) here.
 /// </summary>
 internal static class SyncCommand
 {
     public static Command Command()
     {
         var target = new Argument<string>("SNAPSHOT|DEST") { Description = "The snapshot to send; with --apply, the device or image file to write." };
-        var to = new Option<string?>("--to") { Description = "Where the delta goes: - (stdout), or a device or image file on this host, written here.", HelpName = "DEST" };
+        var to = new Option<string?>("--to") { Description = "Where the delta goes: - (stdout), a device or image file on this host (written here), or ssh://[USER@]HOST[:PORT]/DEVICE (applied there by 'vgmesh sync --apply - DEVICE' over ssh).", HelpName = "DEST" };
+        var sshOption = new Option<string[]>("--ssh-option") { Description = "With an ssh:// destination: an ssh_config option for ssh -o, like IdentityFile=/root/.ssh/id_sync (repeatable).", HelpName = "KEY=VALUE" };
+        var remoteVgmesh = new Option<string>("--remote-vgmesh") { Description = "With an ssh:// destination: the vgmesh to run there (an absolute path when it is not on the remote PATH).", HelpName = "PATH", DefaultValueFactory = _ => "vgmesh" };
         var apply = new Option<string?>("--apply") { Description = "Apply a saved stream (a file, or - for stdin) to DEST instead of sending.", HelpName = "STREAM" };
         var format = new Option<string>("--format") { Description = "The stream's format when sending: vgmesh (checked end to end) or lvmsync (lvmsync 3.x's own).", HelpName = "FORMAT", DefaultValueFactory = _ => "vgmesh" };
         format.AcceptOnlyFromAmong("vgmesh", "lvmsync");
@@ -23,7 +26,7 @@ internal static class SyncCommand
         target.CompletionSources.Add(ctx => Completion.LvNames(ctx));
         var c = new Command("sync", "Send only the chunks a snapshot recorded as changed (lvmsync-style), or apply such a stream, with an optional snapback for rollback.")
         {
-            target, to, apply, format, snapback,
+            target, to, apply, format, snapback, sshOption, remoteVgmesh,
         };
         c.Validators.Add(r =>
         {
@@ -38,6 +41,9 @@ internal static class SyncCommand
             var json = p.GetValue(CliCommands.Json);
             return p.GetValue(apply) is { } stream
                 ? SyncErrors.RunAsync(() => ApplyAsync(stream, p.GetValue(target)!, p.GetValue(snapback), json, stdout, stderr), stderr, p.GetValue(snapback))
+                : p.GetValue(to) is { } dest && SshDestination.IsSsh(dest)
+                ? CliApp.WithClientAsync(p, (client, j, o, e, t) => SyncErrors.RunAsync(() => SendOverSshAsync(client, p.GetValue(target)!, SshDestination.Parse(dest),
+                    new SshSettings(p.GetValue(sshOption) ?? [], p.GetValue(remoteVgmesh)!), p.GetValue(format)!, p.GetValue(snapback), j, e, t), e, p.GetValue(snapback)), ct)
                 : CliApp.WithClientAsync(p, (client, j, o, e, t) => SyncErrors.RunAsync(() => SendAsync(client, p.GetValue(target)!, p.GetValue(to)!, p.GetValue(format)!, p.GetValue(snapback), j, o, e, t), e, p.GetValue(snapback)), ct);
         });
         return c;
@@ -80,6 +86,58 @@ internal static class SyncCommand
         using var target = BlockFile.Open(dest, write: true);
         await using var delta = await client.OpenDeltaAsync(snapshot, format, ct).ConfigureAwait(false);
         return await Task.Run(() => Apply(delta, target, snapback, json, stdout, stderr, progress), ct).ConfigureAwait(false);
+    }
+
+    private sealed record SshSettings(IReadOnlyList<string> Options, string RemoteVgmesh);
+
+    /// <summary>
+    /// Streams the delta into <c>ssh HOST vgmesh sync --apply - DEVICE</c>: the remote vgmesh
+    /// checks and applies it (and writes the snapback there), and its summary or error comes back
+    /// on this command's stdout and stderr. Its exit code is this command's; ssh's own failure
+    /// (255: no connection, refused key) is "unreachable".
+    /// </summary>
+    private static async Task<int> SendOverSshAsync(VgMeshClient client, string snapshot, SshDestination dest, SshSettings ssh, string format, string? snapback, bool json, TextWriter stderr, CancellationToken ct)
+    {
+        var argv = dest.Argv(ssh.RemoteVgmesh, ssh.Options, snapback, json); // everything checked before the holder reads anything
+
+        await using var delta = await client.OpenDeltaAsync(snapshot, format, ct).ConfigureAwait(false);
+        var psi = new System.Diagnostics.ProcessStartInfo(argv[0]) { RedirectStandardInput = true, UseShellExecute = false };
+        foreach (var a in argv.Skip(1))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var process = System.Diagnostics.Process.Start(psi) ?? throw new SyncException("ssh-failed", "ssh did not start; install openssh-client.");
+        var progress = ProgressLine.For(stderr, json);
+        long sent = 0;
+        try
+        {
+            var input = process.StandardInput.BaseStream;
+            var buffer = new byte[1 << 20];
+            int n;
+            while ((n = await delta.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+            {
+                await input.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                sent += n;
+                progress?.Invoke(sent, 0);
+            }
+
+            await input.FlushAsync(ct).ConfigureAwait(false);
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // The far side stopped reading (it refused the stream, or the connection went): its exit says why.
+        }
+
+        await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (process.ExitCode == 0)
+        {
+            return ExitCodes.Ok;
+        }
+
+        await stderr.WriteLineAsync($"vgmesh: {(process.ExitCode == 255 ? "unreachable" : "remote-failed")}: {string.Join(' ', argv)} exited {process.ExitCode} after {sent} bytes of the stream were sent; its message is above").ConfigureAwait(false);
+        return process.ExitCode == 255 ? ExitCodes.Unreachable : ExitCodes.Failed;
     }
 
     private static Task<int> ApplyAsync(string stream, string dest, string? snapback, bool json, TextWriter stdout, TextWriter stderr) => Task.Run(() =>

@@ -63,4 +63,57 @@ public class SyncLabTests(AgentLabFixture f)
         await f.OkAsync("node1", "lv", "remove", "so1");
         await f.OkAsync("node1", "lv", "remove", "sd1");
     }
+
+    [Fact]
+    public async Task SyncOverSsh_AppliesOnTheFarHost_WithASnapbackThere()
+    {
+        const string holder = "node1", far = "node3";
+        var env = await f.Lab.EnvAsync();
+        await f.OkAsync("node1", "lv", "create", "ss1", "--size", "16M");
+        await f.OkAsync("node1", "lv", "create", "sd2", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "ss1", "--exclusive", "--host", holder);
+        await f.OkAsync("node1", "lv", "activate", "sd2", "--exclusive", "--host", far);
+        await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/zero", "of=/dev/san/ss1", "bs=1M", "count=16", "oflag=direct"]);
+        await f.Lab.ExecOkAsync(far, ["dd", "if=/dev/zero", "of=/dev/san/sd2", "bs=1M", "count=16", "oflag=direct"]);
+        await f.OkAsync("node1", "lv", "snapshot", "ss1", "--name", "ss1snap", "--size", "8M");
+        await f.Lab.ExecOkAsync(holder, ["sh", "-c", "dd if=/dev/urandom of=/dev/san/ss1 bs=4096 seek=7 count=300 conv=notrunc oflag=direct 2>/dev/null; dd if=/dev/urandom of=/dev/san/ss1 bs=1 seek=9000001 count=5555 conv=notrunc 2>/dev/null; sync"]);
+        var zeros = await ShaAsync(far, "sd2");
+
+        // From the holder, over ssh to the far host's management address, as to a machine outside
+        // the cluster: ssh runs vgmesh there (not on ssh's PATH in the lab, hence --remote-vgmesh).
+        var snapback = $"{env["VGMESH_LAB_NODE3_DIR"]}/sd2.snapback";
+        string[] ssh = ["--ssh-option", $"IdentityFile={env["VGMESH_LAB_SSH_KEY"]}", "--ssh-option", "StrictHostKeyChecking=no", "--ssh-option", "UserKnownHostsFile=/dev/null",
+            "--remote-vgmesh", $"{env["VGMESH_LAB_DIR"]}/bin/vgmesh"];
+        var dest = $"ssh://root@{env["VGMESH_LAB_NODE3_MGMT"]}/dev/san/sd2";
+        try
+        {
+            var sync = await f.Lab.ExecAsync(holder, ["vgmesh", "sync", "ss1snap", "--to", dest, "--snapback", snapback, .. ssh]);
+            Assert.True(sync.ExitCode == 0, $"vgmesh sync over ssh exited {sync.ExitCode}: {sync.Stderr}");
+            Assert.Contains("applied", sync.Stderr, StringComparison.Ordinal);
+            Assert.Equal(await ShaAsync(holder, "ss1"), await ShaAsync(far, "sd2"));
+
+            // The snapback was written on the far host; applied there, it gives the zeros back.
+            await f.Lab.ExecOkAsync(far, ["vgmesh", "sync", "--apply", snapback, "/dev/san/sd2"]);
+            Assert.Equal(zeros, await ShaAsync(far, "sd2"));
+
+            // A destination that could be read as shell syntax, or a missing device there: refused, nothing changed.
+            var hostile = await f.Lab.ExecAsync(holder, ["vgmesh", "sync", "ss1snap", "--to", $"ssh://root@{env["VGMESH_LAB_NODE3_MGMT"]}/dev/san/sd2;reboot", .. ssh]);
+            Assert.Equal(1, hostile.ExitCode);
+            Assert.Contains("bad-destination", hostile.Stderr, StringComparison.Ordinal);
+            var missing = await f.Lab.ExecAsync(holder, ["vgmesh", "sync", "ss1snap", "--to", $"ssh://root@{env["VGMESH_LAB_NODE3_MGMT"]}/dev/san/nosuchlv", .. ssh]);
+            Assert.Equal(1, missing.ExitCode);
+            Assert.Contains("/dev/san/nosuchlv", missing.Stderr, StringComparison.Ordinal);
+            Assert.Equal(zeros, await ShaAsync(far, "sd2"));
+        }
+        finally
+        {
+            await f.Lab.ExecAsync(far, ["rm", "-f", snapback]);
+            await f.CliAsync("node1", "lv", "remove", "ss1snap");
+            foreach (var lv in new[] { "ss1", "sd2" })
+            {
+                await f.CliAsync("node1", "lv", "deactivate", lv);
+                await f.CliAsync("node1", "lv", "remove", lv);
+            }
+        }
+    }
 }
