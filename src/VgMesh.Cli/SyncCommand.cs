@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using VgMesh.Client;
 using VgMesh.Sync;
 
@@ -67,18 +68,9 @@ internal static class SyncCommand
             await using var input = await client.OpenDeltaAsync(snapshot, format, ct).ConfigureAwait(false);
             var started = TimeProvider.System.GetTimestamp();
             await using var output = Console.OpenStandardOutput();
-            long sent = 0;
-            var buffer = new byte[1 << 20];
-            int n;
-            while ((n = await input.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-            {
-                await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                sent += n;
-                progress?.Invoke(sent, 0);
-            }
-
-            await output.FlushAsync(ct).ConfigureAwait(false);
-            await stderr.WriteLineAsync($"{(progress is null ? "" : "\n")}sent {snapshot}'s delta: {sent} bytes in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:0.0} s").ConfigureAwait(false);
+            var sent = new StrongBox<long>();
+            await CopyAsync(input, output, progress, sent, ct).ConfigureAwait(false);
+            await stderr.WriteLineAsync($"{(progress is null ? "" : "\n")}sent {snapshot}'s delta: {sent.Value} bytes in {TimeProvider.System.GetElapsedTime(started).TotalSeconds:0.0} s").ConfigureAwait(false);
             return ExitCodes.Ok;
         }
 
@@ -109,20 +101,10 @@ internal static class SyncCommand
 
         using var process = System.Diagnostics.Process.Start(psi) ?? throw new SyncException("ssh-failed", "ssh did not start; install openssh-client.");
         var progress = ProgressLine.For(stderr, json);
-        long sent = 0;
+        var sent = new StrongBox<long>();
         try
         {
-            var input = process.StandardInput.BaseStream;
-            var buffer = new byte[1 << 20];
-            int n;
-            while ((n = await delta.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
-            {
-                await input.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
-                sent += n;
-                progress?.Invoke(sent, 0);
-            }
-
-            await input.FlushAsync(ct).ConfigureAwait(false);
+            await CopyAsync(delta, process.StandardInput.BaseStream, progress, sent, ct).ConfigureAwait(false);
             process.StandardInput.Close();
         }
         catch (IOException)
@@ -136,8 +118,23 @@ internal static class SyncCommand
             return ExitCodes.Ok;
         }
 
-        await stderr.WriteLineAsync($"vgmesh: {(process.ExitCode == 255 ? "unreachable" : "remote-failed")}: {string.Join(' ', argv)} exited {process.ExitCode} after {sent} bytes of the stream were sent; its message is above").ConfigureAwait(false);
+        await stderr.WriteLineAsync($"vgmesh: {(process.ExitCode == 255 ? "unreachable" : "remote-failed")}: {string.Join(' ', argv)} exited {process.ExitCode} after {sent.Value} bytes of the stream were sent; its message is above").ConfigureAwait(false);
         return process.ExitCode == 255 ? ExitCodes.Unreachable : ExitCodes.Failed;
+    }
+
+    /// <summary>Passes the stream on as it arrives; <paramref name="sent"/> counts what went, also when the far side stops reading.</summary>
+    private static async Task CopyAsync(Stream from, Stream to, Progress? progress, StrongBox<long> sent, CancellationToken ct)
+    {
+        var buffer = new byte[1 << 20];
+        int n;
+        while ((n = await from.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+        {
+            await to.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+            sent.Value += n;
+            progress?.Invoke(sent.Value, 0);
+        }
+
+        await to.FlushAsync(ct).ConfigureAwait(false);
     }
 
     private static Task<int> ApplyAsync(string stream, string dest, string? snapback, bool json, TextWriter stdout, TextWriter stderr) => Task.Run(() =>

@@ -11,17 +11,22 @@ public class SyncLabTests(AgentLabFixture f)
     private Task<string> ShaAsync(string host, string lv) =>
         f.Lab.ExecOkAsync(host, ["sh", "-c", $"dd if=/dev/san/{lv} iflag=direct bs=1M 2>/dev/null | sha256sum"]);
 
+    /// <summary>Origin and destination created, each active exclusively on its host, both zeros: the same starting point.</summary>
+    private async Task PrepareAsync((string Lv, string Host) origin, (string Lv, string Host) dest, int mib)
+    {
+        foreach (var (lv, host) in new[] { origin, dest })
+        {
+            await f.OkAsync("node1", "lv", "create", lv, "--size", $"{mib}M");
+            await f.OkAsync("node1", "lv", "activate", lv, "--exclusive", "--host", host);
+            await f.Lab.ExecOkAsync(host, ["dd", "if=/dev/zero", $"of=/dev/san/{lv}", "bs=1M", $"count={mib}", "oflag=direct"]);
+        }
+    }
+
     [Fact]
     public async Task SyncToAnLvOnAnotherHost_MakesItEqualToTheOrigin()
     {
         const string holder = "node2", dest = "node3";
-        await f.OkAsync("node1", "lv", "create", "so1", "--size", "32M");
-        await f.OkAsync("node1", "lv", "create", "sd1", "--size", "32M");
-        await f.OkAsync("node1", "lv", "activate", "so1", "--exclusive", "--host", holder);
-        await f.OkAsync("node1", "lv", "activate", "sd1", "--exclusive", "--host", dest);
-        // The same starting point on both: zeros.
-        await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/zero", "of=/dev/san/so1", "bs=1M", "count=32", "oflag=direct"]);
-        await f.Lab.ExecOkAsync(dest, ["dd", "if=/dev/zero", "of=/dev/san/sd1", "bs=1M", "count=32", "oflag=direct"]);
+        await PrepareAsync(("so1", holder), ("sd1", dest), 32);
         await f.OkAsync("node1", "lv", "snapshot", "so1", "--name", "so1snap", "--size", "8M", "--chunk-size", "4K");
 
         // Random writes after the snapshot: aligned 4 KiB blocks, and unaligned byte ranges.
@@ -69,12 +74,7 @@ public class SyncLabTests(AgentLabFixture f)
     {
         const string holder = "node1", far = "node3";
         var env = await f.Lab.EnvAsync();
-        await f.OkAsync("node1", "lv", "create", "ss1", "--size", "16M");
-        await f.OkAsync("node1", "lv", "create", "sd2", "--size", "16M");
-        await f.OkAsync("node1", "lv", "activate", "ss1", "--exclusive", "--host", holder);
-        await f.OkAsync("node1", "lv", "activate", "sd2", "--exclusive", "--host", far);
-        await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/zero", "of=/dev/san/ss1", "bs=1M", "count=16", "oflag=direct"]);
-        await f.Lab.ExecOkAsync(far, ["dd", "if=/dev/zero", "of=/dev/san/sd2", "bs=1M", "count=16", "oflag=direct"]);
+        await PrepareAsync(("ss1", holder), ("sd2", far), 16);
         await f.OkAsync("node1", "lv", "snapshot", "ss1", "--name", "ss1snap", "--size", "8M");
         await f.Lab.ExecOkAsync(holder, ["sh", "-c", "dd if=/dev/urandom of=/dev/san/ss1 bs=4096 seek=7 count=300 conv=notrunc oflag=direct 2>/dev/null; dd if=/dev/urandom of=/dev/san/ss1 bs=1 seek=9000001 count=5555 conv=notrunc 2>/dev/null; sync"]);
         var zeros = await ShaAsync(far, "sd2");
