@@ -163,6 +163,7 @@ s.AddSingleton<StepRunner>();
 s.AddSingleton<VolumeService>();
 s.AddSingleton<VgMesh.Agent.Sync.PeerRelay>();
 s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();
+s.AddSingleton<VgMesh.Agent.Sync.SyncToLvService>();
 s.AddSingleton<VgMesh.Agent.Sync.BackupService>();
 s.AddSingleton<VgMesh.Agent.Sync.UsageService>();
 s.AddSingleton(options.Lls);

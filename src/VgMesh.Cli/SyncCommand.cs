@@ -17,7 +17,7 @@ internal static class SyncCommand
     public static Command Command()
     {
         var target = new Argument<string>("SNAPSHOT|DEST") { Description = "The snapshot to send; with --apply, the device or image file to write." };
-        var to = new Option<string?>("--to") { Description = "Where the delta goes: - (stdout), a device or image file on this host (written here), or ssh://[USER@]HOST[:PORT]/DEVICE (applied there by 'vgmesh sync --apply - DEVICE' over ssh).", HelpName = "DEST" };
+        var to = new Option<string?>("--to") { Description = "Where the delta goes: - (stdout), an LV of the cluster by name (written by the agent where it is active), a device or image file on this host (written here), or ssh://[USER@]HOST[:PORT]/DEVICE (applied there by 'vgmesh sync --apply - DEVICE' over ssh).", HelpName = "DEST" };
         var sshOption = new Option<string[]>("--ssh-option") { Description = "With an ssh:// destination: an ssh_config option for ssh -o, like IdentityFile=/root/.ssh/id_sync (repeatable).", HelpName = "KEY=VALUE" };
         var remoteVgmesh = new Option<string>("--remote-vgmesh") { Description = "With an ssh:// destination: the vgmesh to run there (an absolute path when it is not on the remote PATH).", HelpName = "PATH", DefaultValueFactory = _ => "vgmesh" };
         var apply = new Option<string?>("--apply") { Description = "Apply a saved stream (a file, or - for stdin) to DEST instead of sending.", HelpName = "STREAM" };
@@ -52,9 +52,24 @@ internal static class SyncCommand
 
     private static async Task<int> SendAsync(VgMeshClient client, string snapshot, string dest, string format, string? snapback, bool json, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
+        if (dest != "-" && !dest.Contains('/', StringComparison.Ordinal))
+        {
+            // An LV of the cluster: written by the agent of the host where it is active.
+            var shown = ProgressLine.For(stderr, json);
+            var done = await client.SyncToLvAsync(dest, snapshot, format, snapback, shown is null ? null : b => shown(b, 0), ct).ConfigureAwait(false);
+            if (shown is not null)
+            {
+                await stderr.WriteLineAsync().ConfigureAwait(false);
+            }
+
+            await (json ? stdout : stderr).WriteLineAsync(json ? System.Text.Json.JsonSerializer.Serialize(done, ApiJsonContext.Default.SyncResultView)
+                : string.Create(CultureInfo.InvariantCulture, $"applied {done.Records} records, {done.Bytes} bytes, to {done.Lv} on {done.Host} in {done.Seconds:0.0} s{(done.Snapback is null ? "" : $"; snapback in {done.Snapback} on {done.Host}")}")).ConfigureAwait(false);
+            return ExitCodes.Ok;
+        }
+
         if (dest != "-" && !Path.IsPathFullyQualified(dest))
         {
-            throw new SyncException("bad-destination", $"--to {dest}: give - (stdout) or the absolute path of a device or image file on this host.");
+            throw new SyncException("bad-destination", $"--to {dest}: give -, an LV of the cluster (its name), the absolute path of a device or image file on this host, or ssh://HOST/DEVICE.");
         }
 
         if (dest == "-" && snapback is not null)

@@ -132,6 +132,17 @@ public sealed record LlsLimits(long? MaxBytes, int? MaxVolumes, int? MaxSnapshot
 /// <param name="Effective">What the coordinator checks: the set limits over the configured ones (null when the answering host cannot know them all).</param>
 public sealed record LlsQuotaView(string Owner, IReadOnlyDictionary<string, string> Set, LlsLimits? Configured, LlsLimits? Effective, long Bytes, int Volumes, int Snapshots);
 
+/// <summary>A snapshot's delta applied to an LV of the cluster (<c>vgmesh sync SNAP --to LV</c>): where, and what was written.</summary>
+/// <param name="Host">The host that wrote it (where the LV is active).</param>
+/// <param name="Snapback">Where, on that host, what the apply overwrote was saved.</param>
+public sealed record SyncResultView(string Host, string Lv, long Records, long Bytes, long Written, double Seconds, string? Snapback);
+
+/// <summary>
+/// One line of <c>POST /v1/lvs/{dest}/sync</c>'s answer (<c>application/x-ndjson</c>): progress
+/// (bytes applied so far) about every second, then the result or the error that stopped it.
+/// </summary>
+public sealed record SyncLine(long? Bytes = null, SyncResultView? Result = null, Problem? Error = null);
+
 /// <summary>RFC 9457 problem details, with vgmesh's stable <see cref="Code"/>.</summary>
 public sealed record Problem(string Type, string Title, int Status, string Detail, string Code);
 
@@ -160,5 +171,7 @@ public sealed record Problem(string Type, string Title, int Status, string Detai
 [JsonSerializable(typeof(LlsSnapshotBody))]
 [JsonSerializable(typeof(LlsResizeBody))]
 [JsonSerializable(typeof(LlsQuotaBody))]
+[JsonSerializable(typeof(SyncResultView))]
+[JsonSerializable(typeof(SyncLine))]
 [JsonSerializable(typeof(List<LlsQuotaView>))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -155,6 +155,42 @@ public sealed class VgMeshClient : IDisposable
         return (kind, r.Content.Headers.ContentLength, await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
     }
 
+    /// <summary>
+    /// A snapshot's delta applied to another LV of the cluster, on the host where that LV is
+    /// active (its agent pulls the stream from the snapshot's holder). The answer streams progress
+    /// lines, so an apply of any length outlives the request timeout; an error that stops it
+    /// midway arrives as its last line and is thrown as <see cref="VgMeshApiException"/>.
+    /// </summary>
+    public async Task<SyncResultView> SyncToLvAsync(string dest, string snapshot, string format, string? snapback, Action<long>? progress, CancellationToken ct = default)
+    {
+        var path = $"v1/lvs/{Uri.EscapeDataString(dest)}/sync?snapshot={Uri.EscapeDataString(snapshot)}&format={Uri.EscapeDataString(format)}{(snapback is null ? "" : "&snapback=" + Uri.EscapeDataString(snapback))}";
+        using var msg = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative));
+        using var r = await _http.SendAsync(msg, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            await ReadAsync(r, ApiJsonContext.Default.Problem, ct).ConfigureAwait(false);
+        }
+
+        using var lines = new StreamReader(await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
+        while (await lines.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            var l = JsonSerializer.Deserialize(line, ApiJsonContext.Default.SyncLine)!;
+            if (l.Error is { } e)
+            {
+                throw new VgMeshApiException(e);
+            }
+
+            if (l.Result is { } done)
+            {
+                return done;
+            }
+
+            progress?.Invoke(l.Bytes ?? 0);
+        }
+
+        throw new VgMeshApiException(new Problem("about:blank", "cut", 502, $"the answer to the sync of {dest} ended before its result: the agent or the connection went; read the destination's agent log, and sync again (a delta applies again safely).", "cut"));
+    }
+
     public Task<OperationView> UnfenceLvAsync(string name, CancellationToken ct = default) =>
         SendAsync<object>(HttpMethod.Post, $"v1/lvs/{Uri.EscapeDataString(name)}/unfence", null, null, ct);
 

@@ -44,7 +44,8 @@ public sealed class DeltaService(LvmDriver lvm, PeerRelay relay, AgentOptions op
         await SyncResponse.WriteAsync(http, body => DeltaSender.Send(cowFile, originFile, body, wire, time), ct).ConfigureAwait(false);
     }
 
-    private static void Check(LogicalVolume snap)
+    /// <summary>A snapshot whose changes can be read: a classic one, not invalid.</summary>
+    internal static void Check(LogicalVolume snap)
     {
         if (!snap.IsSnapshot || snap.Origin is null)
         {

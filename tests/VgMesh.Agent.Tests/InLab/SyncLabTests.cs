@@ -1,3 +1,6 @@
+using System.Text.Json;
+using VgMesh.Client;
+
 namespace VgMesh.Agent.Tests.InLab;
 
 /// <summary>
@@ -110,6 +113,53 @@ public class SyncLabTests(AgentLabFixture f)
             await f.Lab.ExecAsync(far, ["rm", "-f", snapback]);
             await f.CliAsync("node1", "lv", "remove", "ss1snap");
             foreach (var lv in new[] { "ss1", "sd2" })
+            {
+                await f.CliAsync("node1", "lv", "deactivate", lv);
+                await f.CliAsync("node1", "lv", "remove", lv);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task SyncToAClusterLv_IsWrittenWhereItIsActive_PulledFromTheSnapshotsHolder()
+    {
+        const string holder = "node2", far = "node3";
+        var env = await f.Lab.EnvAsync();
+        await PrepareAsync(("sc1", holder), ("sc2", far), 16);
+        await f.OkAsync("node1", "lv", "snapshot", "sc1", "--name", "sc1snap", "--size", "8M");
+        await f.Lab.ExecOkAsync(holder, ["sh", "-c", "dd if=/dev/urandom of=/dev/san/sc1 bs=4096 seek=3 count=500 conv=notrunc oflag=direct 2>/dev/null; dd if=/dev/urandom of=/dev/san/sc1 bs=1 seek=12000001 count=777 conv=notrunc 2>/dev/null; sync"]);
+        var zeros = await ShaAsync(far, "sc2");
+        var snapback = $"{env["VGMESH_LAB_NODE3_DIR"]}/sc2.snapback";
+        try
+        {
+            // Asked on node1, which holds neither: its agent relays to node3's, which pulls from node2's.
+            var sync = await f.CliAsync("node1", "sync", "sc1snap", "--to", "sc2", "--snapback", snapback);
+            Assert.True(sync.ExitCode == 0, $"vgmesh sync --to sc2 exited {sync.ExitCode}: {sync.Stderr}");
+            var done = JsonSerializer.Deserialize(sync.Stdout, ApiJsonContext.Default.SyncResultView)!;
+            Assert.Equal((far, "san/sc2", snapback), (done.Host, done.Lv, done.Snapback));
+            Assert.True(done.Records > 0);
+            Assert.Equal(await ShaAsync(holder, "sc1"), await ShaAsync(far, "sc2"));
+            await f.Lab.ExecOkAsync(far, ["vgmesh", "sync", "--apply", snapback, "/dev/san/sc2"]);
+            Assert.Equal(zeros, await ShaAsync(far, "sc2"));
+
+            // Refused, nothing written: the snapshot's own origin, and a destination in use where it is active.
+            var origin = await f.CliAsync("node1", "sync", "sc1snap", "--to", "sc1");
+            Assert.Equal(1, origin.ExitCode);
+            Assert.Contains("bad-destination", origin.Stderr, StringComparison.Ordinal);
+            await f.Lab.ExecOkAsync(far, ["sh", "-c", "sleep 61 </dev/san/sc2 >/dev/null 2>&1 &"]);
+            await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecOkAsync(far, ["dmsetup", "info", "-c", "--noheadings", "-o", "open", "san-sc2"])).Trim(), o => o != "0",
+                TimeSpan.FromSeconds(10), "sc2 open on node3");
+            var busy = await f.CliAsync("node1", "sync", "sc1snap", "--to", "sc2");
+            Assert.Equal(1, busy.ExitCode);
+            Assert.Contains("in-use", busy.Stderr, StringComparison.Ordinal);
+            Assert.Equal(zeros, await ShaAsync(far, "sc2"));
+        }
+        finally
+        {
+            await f.Lab.ExecAsync(far, ["sh", "-c", "pkill -f 'sleep 61' ; true"]);
+            await f.Lab.ExecAsync(far, ["rm", "-f", snapback]);
+            await f.CliAsync("node1", "lv", "remove", "sc1snap");
+            foreach (var lv in new[] { "sc1", "sc2" })
             {
                 await f.CliAsync("node1", "lv", "deactivate", lv);
                 await f.CliAsync("node1", "lv", "remove", lv);
