@@ -184,7 +184,7 @@ internal static class SyncCommand
         var input = buffered ?? stream;
         using (var reader = DeltaReader.Open(input, "the stream"))
         {
-            using var snap = snapback is null ? null : CreateSnapback(snapback);
+            using var snap = snapback is null ? null : SnapbackFile.Create(snapback);
             using var applier = new DeltaApplier(target, snap);
             if (reader.Header.Kind == DeltaKind.Snapback)
             {
@@ -209,19 +209,6 @@ internal static class SyncCommand
         }
 
         return ExitCodes.Ok;
-    }
-
-    private static FileStream CreateSnapback(string path)
-    {
-        try
-        {
-            // Never over an earlier snapback: it may be the only way back.
-            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        }
-        catch (IOException e)
-        {
-            throw new SyncException("snapback-exists", $"{path}: cannot create the snapback ({e.Message}); it must be a new file.");
-        }
     }
 }
 

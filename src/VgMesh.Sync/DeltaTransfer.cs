@@ -84,6 +84,24 @@ public static class DeltaSender
 /// A vgmesh-format snapback is applied in reverse record order, so overlapping records restore
 /// too; lvmsync's are applied forward, as lvmsync does.
 /// </summary>
+/// <summary>Where an apply saves what it overwrites.</summary>
+public static class SnapbackFile
+{
+    /// <summary>A new snapback file; never over an earlier one, which may be the only way back.</summary>
+    /// <exception cref="SyncException">The file exists, or cannot be made there.</exception>
+    public static FileStream Create(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SyncException("snapback-exists", $"{path}: cannot create the snapback ({e.Message}); it must be a new file in a writable directory.");
+        }
+    }
+}
+
 public sealed class DeltaApplier : IDisposable
 {
     private const int BatchBytes = 8 << 20;

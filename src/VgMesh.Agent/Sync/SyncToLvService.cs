@@ -54,7 +54,7 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
         }
 
         using var file = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, dest), write: true);
-        using var back = snapback is null ? null : CreateSnapback(snapback);
+        using var back = snapback is null ? null : SnapbackFile.Create(snapback);
         await using var input = await OpenDeltaAsync(snap, wire, ct).ConfigureAwait(false);
         long applied = 0;
         var apply = Task.Run(() =>
@@ -93,19 +93,6 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
     {
         await http.Response.WriteAsync(JsonSerializer.Serialize(line, ApiJsonContext.Default.SyncLine) + "\n", ct).ConfigureAwait(false);
         await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
-    }
-
-    private static FileStream CreateSnapback(string path)
-    {
-        try
-        {
-            // Never over an earlier snapback: it may be the only way back.
-            return new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new SyncException("snapback-exists", $"{path}: cannot create the snapback ({e.Message}); it must be a new file in a writable directory.");
-        }
     }
 
     /// <summary>The delta: from this kernel when the snapshot is active here, else from its holder's agent.</summary>
