@@ -246,7 +246,6 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         while (follow && !ct.IsCancellationRequested);
     }
 
-    /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
     /// <summary>
     /// Sets limits of a container's quota for the whole cluster (the VG's tags, through the
     /// coordinator). Every value is checked here first: a bad one changes nothing.
@@ -304,6 +303,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         static LlsLimits? Limits(Lls.LlsQuota? q) => q is null ? null : new(q.MaxBytes, q.MaxVolumes, q.MaxSnapshots, q.MaxSnapshotBytes);
     }
 
+    /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
     private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota, Why = scope.Why };
 
     private static SizeSpec ParseSize(string? text, bool allowRelative)

@@ -186,7 +186,7 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
     }
 
     private Task RelayAsync(HttpContext http, string name, bool incremental, bool fresh, string? cowSize, CancellationToken ct) =>
-        relay.RelayAsync(http, name, HttpMethod.Post,
+        relay.RelayAsync(http, name, null, HttpMethod.Post,
             $"/v1/lvs/{Uri.EscapeDataString(name)}/backup?incremental={(incremental ? "true" : "false")}&fresh={(fresh ? "true" : "false")}{(cowSize is null ? "" : "&cowSize=" + Uri.EscapeDataString(cowSize))}",
             $"{options.VolumeGroup}/{name} is not active on any host: a backup reads it through a snapshot in the kernel where it is active. Activate it (vgmesh lv activate {name} --host HOST), or copy the inactive LV with dd.",
             [KindHeader], ct);

@@ -59,6 +59,6 @@ public sealed class DeltaService(LvmDriver lvm, PeerRelay relay, AgentOptions op
     }
 
     private Task RelayAsync(HttpContext http, LogicalVolume snap, DeltaFormat wire, CancellationToken ct) =>
-        relay.RelayAsync(http, snap.Name, HttpMethod.Get, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}",
+        relay.RelayAsync(http, snap.Name, snap.Origin, HttpMethod.Get, $"/v1/lvs/{Uri.EscapeDataString(snap.Name)}/delta?format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}",
             $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).", [], ct);
 }

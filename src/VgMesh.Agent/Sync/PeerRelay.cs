@@ -27,11 +27,13 @@ public sealed class PeerRelay(AgentCluster cluster, PeerClient peers, AgentOptio
     }
 
     /// <summary>Streams the holder's answer to <paramref name="http"/>, with its content headers and <paramref name="headers"/>; a break midway cuts this connection too.</summary>
-    public async Task RelayAsync(HttpContext http, string lv, HttpMethod method, string pathAndQuery, string notActive, IReadOnlyList<string> headers, CancellationToken ct)
+    /// <param name="withLv">An LV active wherever <paramref name="lv"/> is (a classic snapshot's origin): a host's report made before the snapshot does not list it yet.</param>
+    public async Task RelayAsync(HttpContext http, string lv, string? withLv, HttpMethod method, string pathAndQuery, string notActive, IReadOnlyList<string> headers, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(headers);
-        if (!(await HoldersAsync(ct).ConfigureAwait(false)).TryGetValue(lv, out var holder))
+        var holders = await HoldersAsync(ct).ConfigureAwait(false);
+        if (!holders.TryGetValue(lv, out var holder) && (withLv is null || !holders.TryGetValue(withLv, out holder)))
         {
             throw new SyncException("not-active", notActive);
         }

@@ -22,7 +22,8 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
     /// answers with <c>application/x-ndjson</c> <see cref="SyncLine"/>s: progress about every
     /// second while it writes, and the result or the error that stopped it.
     /// </summary>
-    public async Task ApplyAsync(HttpContext http, string dest, string snapshot, string? format, string? snapback, CancellationToken ct)
+    /// <param name="relayed">Asked by another agent that took this host for the holder: never relayed again (stale reports must not bounce a request between hosts).</param>
+    public async Task ApplyAsync(HttpContext http, string dest, string snapshot, string? format, string? snapback, bool relayed, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
         LvmNames.ValidateLv(dest);
@@ -40,6 +41,11 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
         if (target.Name == snap.Origin || target.IsSnapshot)
         {
             throw new SyncException("bad-destination", $"{target.FullName} is {(target.IsSnapshot ? "a snapshot" : $"the origin of {snap.FullName}")}: sync to a copy, an LV of its own.");
+        }
+
+        if (!target.ActiveLocally && relayed)
+        {
+            throw new SyncException("not-active", $"{target.FullName} is not active on {options.Host}, which the hosts' reports named as its holder: it moved; sync again.");
         }
 
         if (!target.ActiveLocally)
@@ -140,8 +146,8 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
 
     private async Task RelayAsync(HttpContext http, string dest, string snapshot, DeltaFormat wire, string? snapback, CancellationToken ct)
     {
-        var query = $"snapshot={Uri.EscapeDataString(snapshot)}&format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}" + (snapback is null ? "" : $"&snapback={Uri.EscapeDataString(snapback)}");
-        await relay.RelayAsync(http, dest, HttpMethod.Post, $"/v1/lvs/{Uri.EscapeDataString(dest)}/sync?{query}",
+        var query = $"snapshot={Uri.EscapeDataString(snapshot)}&format={(wire == DeltaFormat.Lvmsync ? "lvmsync" : "vgmesh")}" + (snapback is null ? "" : $"&snapback={Uri.EscapeDataString(snapback)}") + "&relayed=true";
+        await relay.RelayAsync(http, dest, null, HttpMethod.Post, $"/v1/lvs/{Uri.EscapeDataString(dest)}/sync?{query}",
             $"{options.VolumeGroup}/{dest} is not active on any host: activate it where it should be written (vgmesh lv activate {dest} --host HOST).", [], ct).ConfigureAwait(false);
     }
 
