@@ -142,11 +142,6 @@ public static class ClusterHostingExtensions
               # The host's process decides how it ends (vgmeshd exits 75 when downed, for its
               # supervisor to start a new agent); Akka must not end it first.
               coordinated-shutdown.exit-clr = off
-              # Akka's timer wheel ticks with a Task.Delay per tick. Every 10 ms (the default), a
-              # host whose coarse clock moves in 10 ms steps (HZ=100, as the lab's) has .NET's timer
-              # thread waiting 1 ms at a time for each tick: 1 200 wake-ups a second, a fifth of a
-              # lab host's CPU with the agent idle (2026-12-05). Every timer here is 250 ms or more.
-              scheduler.tick-duration = 50ms
               remote.dot-netty.tcp {
                 hostname = {{Q(o.Hostname)}}
                 port = {{o.Port}}
