@@ -26,17 +26,20 @@ public sealed class PeerRelay(AgentCluster cluster, PeerClient peers, AgentOptio
         return holders;
     }
 
+    /// <summary>Where <paramref name="lv"/> is active other than here, or where <paramref name="withLv"/> is (a classic snapshot's origin: a host's report made before the snapshot does not list it yet); null: nowhere else.</summary>
+    public async Task<(string Host, string? Address)?> HolderAsync(string lv, string? withLv, CancellationToken ct)
+    {
+        var holders = await HoldersAsync(ct).ConfigureAwait(false);
+        return holders.TryGetValue(lv, out var h) || (withLv is not null && holders.TryGetValue(withLv, out h)) ? h : null;
+    }
+
     /// <summary>Streams the holder's answer to <paramref name="http"/>, with its content headers and <paramref name="headers"/>; a break midway cuts this connection too.</summary>
     /// <param name="withLv">An LV active wherever <paramref name="lv"/> is (a classic snapshot's origin): a host's report made before the snapshot does not list it yet.</param>
     public async Task RelayAsync(HttpContext http, string lv, string? withLv, HttpMethod method, string pathAndQuery, string notActive, IReadOnlyList<string> headers, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(headers);
-        var holders = await HoldersAsync(ct).ConfigureAwait(false);
-        if (!holders.TryGetValue(lv, out var holder) && (withLv is null || !holders.TryGetValue(withLv, out holder)))
-        {
-            throw new SyncException("not-active", notActive);
-        }
+        var holder = await HolderAsync(lv, withLv, ct).ConfigureAwait(false) ?? throw new SyncException("not-active", notActive);
 
         using var r = await peers.SendStreamAsync(holder.Host, holder.Address, method, pathAndQuery, ct).ConfigureAwait(false);
         http.Response.ContentType = r.Content.Headers.ContentType?.ToString();

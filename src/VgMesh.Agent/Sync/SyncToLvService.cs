@@ -132,9 +132,7 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
             return pipe.Reader.AsStream();
         }
 
-        var holders = await relay.HoldersAsync(ct).ConfigureAwait(false);
-        // A classic snapshot is active where its origin is; a host's report may not list a snapshot made since its last pass.
-        if (!holders.TryGetValue(snap.Name, out var holder) && !holders.TryGetValue(snap.Origin!, out holder))
+        if (await relay.HolderAsync(snap.Name, snap.Origin, ct).ConfigureAwait(false) is not { } holder)
         {
             throw new SyncException("not-active", $"{snap.FullName} is not active on any host, so its changes cannot be read: activate its origin {snap.Origin} on a host (vgmesh lv activate {snap.Origin} --host HOST).");
         }
