@@ -38,13 +38,58 @@ public sealed class Lab
     public async Task<IReadOnlyDictionary<string, string>> EnvAsync(CancellationToken ct = default) =>
         ParseEnv(Ok(await LabAsync(["env"], ct).ConfigureAwait(false), "env").Stdout);
 
-    /// <summary>Runs a command on a host; returns however it ended.</summary>
+    /// <summary>
+    /// The longest a command on a host may take. The lab's hosts are reached over dropbear, and a
+    /// dropbear session in a lab host has been seen (2026-12-05 and 2026-12-06, a 130 kB
+    /// <c>curl</c> of the agent's metrics) never to end after its command had exited and been
+    /// reaped, with nothing left to send (dropbear 2022.83, Debian 12's, has known races around a
+    /// channel's close and exit status: mkj/dropbear issues 173 and 220). Without a bound, the
+    /// test run waits for ever.
+    /// </summary>
+    public static readonly TimeSpan ExecLimit = TimeSpan.FromMinutes(15);
+
+    /// <summary>Runs a command on a host; returns however it ended (a <see cref="LabException"/> past <see cref="ExecLimit"/>).</summary>
     public Task<ProcessResult> ExecAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
-        LabAsync(["exec", host, "--", .. command], ct);
+        BoundedAsync(["exec", host, "--", .. command], ExecLimit, ct);
 
     /// <summary>Runs a command as root inside a container of a host (<c>ops/lab up --containers</c>); returns however it ended.</summary>
     public Task<ProcessResult> ContainerExecAsync(string host, string container, IReadOnlyList<string> command, CancellationToken ct = default) =>
-        LabAsync(["container", host, container, "--", .. command], ct);
+        BoundedAsync(["container", host, container, "--", .. command], ExecLimit, ct);
+
+    /// <summary>
+    /// Runs a command that only reads (a metrics scrape, a status) and returns its stdout: a try
+    /// whose session has not ended within <paramref name="limit"/> (one minute by default) is
+    /// killed and the command run again, twice at most, so a stuck session costs a minute rather
+    /// than the run.
+    /// </summary>
+    public async Task<string> ReadAsync(string host, IReadOnlyList<string> command, TimeSpan? limit = null, CancellationToken ct = default)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Ok(await BoundedAsync(["exec", host, "--", .. command], limit ?? TimeSpan.FromMinutes(1), ct).ConfigureAwait(false), $"exec {host}").Stdout;
+            }
+            catch (LabTimeoutException) when (attempt < 3)
+            {
+                // Run it again: it only reads.
+            }
+        }
+    }
+
+    private async Task<ProcessResult> BoundedAsync(IReadOnlyList<string> args, TimeSpan limit, CancellationToken ct)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        bounded.CancelAfter(limit);
+        try
+        {
+            return await LabAsync(args, bounded.Token).ConfigureAwait(false);
+        }
+        catch (ChildProcessCancelledException e) when (!ct.IsCancellationRequested)
+        {
+            throw new LabTimeoutException($"ops/lab {string.Join(' ', args)} did not end within {limit.TotalSeconds:0} s and was killed (a lab host's ssh session that never ends, or a command that hangs)", e.Partial);
+        }
+    }
 
     /// <summary>Runs a command on a host and returns its stdout; throws with its stderr when it fails.</summary>
     public async Task<string> ExecOkAsync(string host, IReadOnlyList<string> command, CancellationToken ct = default) =>
@@ -96,7 +141,10 @@ public enum LabFault
     Heal,
 }
 
-public sealed class LabException(string message, ProcessResult? result) : Exception(message)
+public class LabException(string message, ProcessResult? result) : Exception(message)
 {
     public ProcessResult? Result { get; } = result;
 }
+
+/// <summary>A command on a lab host did not end within its bound and was killed.</summary>
+public sealed class LabTimeoutException(string message, ProcessResult? result) : LabException(message, result);

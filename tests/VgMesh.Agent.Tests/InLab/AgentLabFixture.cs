@@ -42,6 +42,10 @@ public sealed class AgentLabFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>The agent's metrics on a host, as Prometheus scrapes them (a read: retried if the lab's session sticks).</summary>
+    public Task<string> MetricsAsync(string host) =>
+        Lab.ReadAsync(host, ["curl", "-sf", "--unix-socket", "/run/vgmesh/vgmeshd.sock", "http://vgmeshd/metrics"]);
+
     /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
     public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
 

@@ -191,7 +191,7 @@ public class LlsLabTests(AgentLabFixture f)
             var events = (await f.CliAsync("node1", "events")).Stdout;
             Assert.Contains("lls.node1.c1.bsnap", events, StringComparison.Ordinal);
             Assert.Contains("lv.extended", events, StringComparison.Ordinal);
-            var metrics = await f.Lab.ExecOkAsync("node1", ["curl", "-sf", "--unix-socket", "/run/vgmesh/vgmeshd.sock", "http://vgmeshd/metrics"]);
+            var metrics = await f.MetricsAsync("node1");
             Assert.Matches(@"vgmesh_lls_snapshot_grown_total\{[^}]*owner=""node1/c1""[^}]*\} [1-9]", metrics);
             var grown = await AgentLabFixture.EventuallyAsync(() => Task.FromResult(Directory.GetFiles(mail).Skip(mailed).Select(File.ReadAllText).ToList()),
                 m => m.Any(t => t.Contains("Subject: vgmesh: snapshot lls.node1.c1.bsnap of node1/c1 grown on node1", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), "the growth mail");
