@@ -64,6 +64,13 @@ public sealed record AgentOptions
     public int ReconcileIntervalSeconds { get; init; } = 10;
 
     /// <summary>
+    /// How often the agent looks at this host's device-mapper devices (sysfs, no process) for an
+    /// LV activated or deactivated without it, which starts a pass at once (its audit finds an LV
+    /// active on two hosts); 0: only the periodic pass sees them.
+    /// </summary>
+    public int DeviceWatchMilliseconds { get; init; } = 500;
+
+    /// <summary>
     /// After a holder's fence deadline, how much longer the coordinator waits before giving its
     /// LV to another host: room for the holder's own fencing to have landed.
     /// </summary>
@@ -167,6 +174,11 @@ public sealed record AgentOptions
         if (ReconcileIntervalSeconds is < 1 or > 3600)
         {
             Fail($"ReconcileIntervalSeconds {ReconcileIntervalSeconds} is outside 1-3600");
+        }
+
+        if (DeviceWatchMilliseconds is not 0 and (< 100 or > 60_000))
+        {
+            Fail($"DeviceWatchMilliseconds {DeviceWatchMilliseconds} is outside 100-60000 (0 turns the watch off)");
         }
 
         if (HistoryRetentionHours is < 1 or > 87_600)

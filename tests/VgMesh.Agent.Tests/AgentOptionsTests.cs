@@ -15,6 +15,7 @@ public class AgentOptionsTests
         Assert.Contains("JournalConnectionFile", Message(new AgentOptions { VolumeGroup = "san", JournalConnectionFile = "/nonexistent" }), StringComparison.Ordinal);
         Assert.Contains("SplitBrain 'both'", Message(new AgentOptions { VolumeGroup = "san", SplitBrain = "both" }), StringComparison.Ordinal);
         Assert.Contains("ReconcileIntervalSeconds", Message(new AgentOptions { VolumeGroup = "san", ReconcileIntervalSeconds = 0 }), StringComparison.Ordinal);
+        Assert.Contains("DeviceWatchMilliseconds", Message(new AgentOptions { VolumeGroup = "san", DeviceWatchMilliseconds = 50 }), StringComparison.Ordinal);
         Assert.Equal("san", new AgentOptions { VolumeGroup = "san" }.Validate().VolumeGroup);
     }
 

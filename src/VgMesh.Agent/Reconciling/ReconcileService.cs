@@ -8,6 +8,7 @@ using VgMesh.Cluster;
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Cluster.Events;
 using VgMesh.Lvm;
+using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Reconciling;
 
@@ -20,7 +21,7 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
@@ -35,11 +36,17 @@ public sealed partial class ReconcileService(
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _peersActive = new(StringComparer.Ordinal);
     private volatile HashSet<string> _activeHere = []; // replaced whole, never changed in place
     private volatile bool _passing;
+    private volatile IReadOnlyDictionary<string, string> _uuidsOfNames = new Dictionary<string, string>(StringComparer.Ordinal); // from the last pass's report
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         cluster.HostsChanged += (_, m) => _ = Task.Run(() => OnHostsChangedAsync(m, stoppingToken), stoppingToken);
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
+        if (options.DeviceWatchMilliseconds > 0)
+        {
+            _ = Task.Run(() => WatchDevicesAsync(stoppingToken), stoppingToken);
+        }
+
         var failed = false;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -76,6 +83,65 @@ public sealed partial class ReconcileService(
             }
         }
     }
+
+    /// <summary>
+    /// Starts a pass as soon as this host's top devices of the VG differ from what the agent
+    /// believes active here, i.e. something activated or deactivated an LV without it (a hand-run
+    /// <c>lvchange</c>); the pass's audit then finds an LV active on two hosts within a second,
+    /// not at the next period. Not while a pass or a handoff acts (their own changes), and once
+    /// per change seen: a difference the pass leaves as it is (a hidden LV's device) does not
+    /// start pass after pass. The periodic pass stays the backstop.
+    /// </summary>
+    private async Task WatchDevicesAsync(CancellationToken ct)
+    {
+        var every = TimeSpan.FromMilliseconds(options.DeviceWatchMilliseconds);
+        IReadOnlySet<string> seen = new HashSet<string>(StringComparer.Ordinal);
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(every, time, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (reader.LastVolumeGroup is not { } vg || _passing || _actGate.CurrentCount == 0)
+            {
+                continue;
+            }
+
+            var tops = dm.SysfsTopLvUuids(vg.Uuid);
+            if (tops is null)
+            {
+                return; // no device-mapper in sysfs: the periodic pass only
+            }
+
+            if (tops.SetEquals(seen))
+            {
+                continue;
+            }
+
+            seen = tops;
+            var uuids = _uuidsOfNames;
+            var believed = _activeHere.Select(n => uuids.GetValueOrDefault(n)).OfType<string>().ToHashSet(StringComparer.Ordinal);
+            if (!tops.SetEquals(believed))
+            {
+                if (logger.IsEnabled(LogLevel.Information))
+                {
+                    var appeared = string.Join(", ", tops.Except(believed).Select(u => NameOf(uuids, u)));
+                    var gone = string.Join(", ", believed.Except(tops).Select(u => NameOf(uuids, u)));
+                    LogDevicesChanged(logger, appeared, gone);
+                }
+
+                _triggers.Writer.TryWrite(0);
+            }
+        }
+    }
+
+    private static string NameOf(IReadOnlyDictionary<string, string> uuidsOfNames, string uuid) =>
+        uuidsOfNames.FirstOrDefault(kv => kv.Value == uuid).Key ?? $"uuid {uuid}";
 
     /// <summary>Applies one batch of cluster events here (the follower calls it, one batch at a time).</summary>
     public async Task ApplyAsync(ImmutableArray<SequencedEvent> events, CancellationToken ct)
@@ -141,6 +207,12 @@ public sealed partial class ReconcileService(
                     if (_waiting.Count > 0 || _passing)
                     {
                         await HandOverAsync(ct).ConfigureAwait(false);
+                        _triggers.Writer.TryWrite(0);
+                    }
+                    else if (r.Host != options.Host && r.Active.Any(a => !a.Announced && _activeHere.Contains(a.Lv)))
+                    {
+                        // Another host reports active an LV active here: the pass's audit decides
+                        // whether a claim lets both (shared) or not, at once rather than at the next period.
                         _triggers.Writer.TryWrite(0);
                     }
 
@@ -271,6 +343,7 @@ public sealed partial class ReconcileService(
         var revision = Volatile.Read(ref _seen);
         _claimedSincePass = [];
         var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
+        _uuidsOfNames = desired.Lvs.Values.ToDictionary(l => l.Name, l => l.Uuid, StringComparer.Ordinal);
         var actions = Reconciler.Plan(desired, actual);
         _waiting = [.. actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).Union(_claimedSincePass)];
         var alerts = (await executor.ExecuteAsync(actions, ct).ConfigureAwait(false)).Alerts;
@@ -296,6 +369,7 @@ public sealed partial class ReconcileService(
             });
         }
 
+        metrics.DoubleActive([.. actions.OfType<Alert>().Where(a => a.Code == Reconciler.DoubleActiveCode).Select(a => a.Subject)]);
         metrics.Pass(ok: true, alerts.Count);
         if (actions.Count > 0)
         {
@@ -305,6 +379,9 @@ public sealed partial class ReconcileService(
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "reconcile pass: {Actions} actions, {Alerts} alerts, after event {Revision}")]
     private static partial void LogPass(ILogger logger, int actions, int alerts, long revision);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "device-mapper changed without the agent (appeared: {Appeared}; gone: {Gone}): a pass now")]
+    private static partial void LogDevicesChanged(ILogger logger, string appeared, string gone);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "reconcile pass failed, retrying at the next trigger: {Reason}")]
     private static partial void LogPassFailed(ILogger logger, string reason);

@@ -8,6 +8,9 @@ namespace VgMesh.Agent.Reconciling;
 /// </summary>
 public static class Reconciler
 {
+    /// <summary>The alert of an LV active on this host and on another without a shared claim.</summary>
+    public const string DoubleActiveCode = "active-on-several-hosts";
+
     public static IReadOnlyList<ReconcileAction> Plan(DesiredState desired, ActualState actual)
     {
         ArgumentNullException.ThrowIfNull(desired);
@@ -20,6 +23,17 @@ public static class Reconciler
         foreach (var lv in desired.Lvs.Values.OrderBy(l => l.Name, StringComparer.Ordinal))
         {
             var device = topByUuid.GetValueOrDefault(lv.Uuid);
+            if (device is not null && lv.Exclusive && lv.ActiveElsewhere.Count > 0)
+            {
+                // The audit: whoever activated it (by hand, a script, another tool), two hosts may
+                // now write it at once. Raised before anything else this pass does about it.
+                actions.Add(new Alert(lv.Name, DoubleActiveCode,
+                    $"{desired.Vg}/{lv.Name} is active on this host and on {string.Join(", ", lv.ActiveElsewhere)} without a shared claim: two hosts may write it at once. " +
+                    (lv.Intent == HostIntent.InactiveHere ? "It is claimed by another host, so it is deactivated here unless it is open; stop what uses it here. "
+                        : "Deactivate it on every host but one (vgmesh lv activate --exclusive on the one that keeps it), or claim it shared on each (vgmesh lv activate --shared) if it is meant to be. ") +
+                    "Check the data on it."));
+            }
+
             if (device is not null && lv.Intent == HostIntent.InactiveHere)
             {
                 actions.Add(device.OpenCount > 0

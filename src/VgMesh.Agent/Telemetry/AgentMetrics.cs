@@ -31,6 +31,8 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _snapshotGrown;
     private readonly Counter<long> _snapshotCollected;
     private readonly Histogram<double> _growReaction;
+    private readonly Counter<long> _doubleActivations;
+    private volatile HashSet<string> _doubleActive = [];
     private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
     private bool _seenState;
@@ -51,11 +53,16 @@ public sealed class AgentMetrics : IDisposable
         _growReaction = _meter.CreateHistogram<double>("vgmesh.lls.snapshot.grow.reaction", "s", "From an LLS snapshot's usage seen over its threshold to its extend done where it is active (the coordinator's result).");
         _meter.CreateObservableGauge("vgmesh.lls.snapshot.grow.blocked", GrowBlocked, "{snapshot}", "LLS snapshots over their threshold that cannot grow (quota or VG space), by owner: they overflow unless space is made. The mail and the log name each one and why.");
 
+        _doubleActivations = _meter.CreateCounter<long>("vgmesh.double.activations", "{activation}", "LVs this host found active here and on another host without a shared claim (counted once each time it starts): two hosts may write them at once. The alert, the log (event 3002) and 'vgmesh host show' name each one.");
+        _meter.CreateObservableGauge("vgmesh.double.active.lvs", () => _doubleActive.Count, "{lv}", "LVs active on this host and on another without a shared claim, as the last reconcile pass found them.");
+
         // Series exist from the start, so rates and alerts over them have data before the first event.
         foreach (var result in new[] { "ok", "failed" })
         {
             _passes.Add(0, new KeyValuePair<string, object?>("result", result));
         }
+
+        _doubleActivations.Add(0);
 
         foreach (var kind in new[] { "stale-device", "deactivate", "refresh", "activate" })
         {
@@ -155,6 +162,17 @@ public sealed class AgentMetrics : IDisposable
         {
             _driftRepaired.Add(1, tag);
         }
+    }
+
+    /// <summary>The LVs the last pass found active here and elsewhere without a shared claim; each new one counts once.</summary>
+    public void DoubleActive(IReadOnlyCollection<string> lvs)
+    {
+        var now = lvs.ToHashSet(StringComparer.Ordinal);
+        // One series, no LV label: a series born at 1 shows no increase in Prometheus. The log and
+        // the host's report name the LVs.
+        _doubleActivations.Add(now.Count(l => !_doubleActive.Contains(l)));
+
+        _doubleActive = now;
     }
 
     public void Pass(bool ok, int alerts)

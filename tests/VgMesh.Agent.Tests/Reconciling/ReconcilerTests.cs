@@ -68,6 +68,28 @@ public class ReconcilerTests
     }
 
     [Fact]
+    public void Plan_ActiveHereAndElsewhere_WithoutASharedClaim_AuditAlertFirst()
+    {
+        // No claim (both activated by hand): the alert, nothing forced.
+        var alert = Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', elsewhere: ["node1"])), Actual(Dev("san-a", 'a')))));
+        Assert.Equal(Reconciler.DoubleActiveCode, alert.Code);
+        Assert.Contains("node1", alert.Message, StringComparison.Ordinal);
+
+        // Claimed by node1, activated here by hand: the alert, then the deactivation that ends it.
+        var actions = Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.InactiveHere, elsewhere: ["node1"])), Actual(Dev("san-a", 'a')));
+        Assert.Equal(Reconciler.DoubleActiveCode, Assert.IsType<Alert>(actions[0]).Code);
+        Assert.IsType<Deactivate>(actions[1]);
+
+        // Claimed here exclusively, activated by hand on node2: the holder raises it too.
+        Assert.Equal(Reconciler.DoubleActiveCode,
+            Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.ActiveHere, elsewhere: ["node2"])), Actual(Dev("san-a", 'a'))))).Code);
+    }
+
+    [Fact]
+    public void Plan_ActiveHereAndElsewhere_UnderASharedClaim_NoAlert() =>
+        Assert.Empty(Reconciler.Plan(Desired(Lv("a", 'a', intent: HostIntent.ActiveHere, elsewhere: ["node1"]) with { Exclusive = false }), Actual(Dev("san-a", 'a'))));
+
+    [Fact]
     public void Plan_Unmanaged_ActivationLeftAlone()
     {
         Assert.Empty(Reconciler.Plan(Desired(Lv("a", 'a')), Actual()));

@@ -43,6 +43,40 @@ public sealed class DmSetupSysfsTests : IDisposable
     }
 
     [Fact]
+    public void TopLvUuids_TheVgsTopDevicesOnly_LayersAndOtherVgsLeftOut()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "class", "misc", "device-mapper"));
+        var vg = new string('v', 32);
+        var (lv1, lv2) = (new string('1', 32), new string('2', 32));
+        Device("dm-0", "san-origin-real", $"LVM-{vg}{lv1}-real", "sda");
+        Device("dm-1", "san-origin", $"LVM-{vg}{lv1}", "dm-0");
+        Device("dm-2", "san-snap-cow", $"LVM-{vg}{lv2}-cow", "sda");
+        Device("dm-3", "other-lv", $"LVM-{new string('o', 32)}{lv2}", "sda");
+        Device("dm-4", "mpatha", "mpath-3600a0b80", "sdb");
+        Device("dm-5", "no-uuid");
+        Device("dm-6", "san-loading", $"LVM-{vg}{new string('3', 32)}", "sda");
+        Device("dm-7", "san-suspended", $"LVM-{vg}{new string('4', 32)}", "sda");
+        foreach (var (node, size, suspended) in new[] { ("dm-1", "32768", "0"), ("dm-6", "0", "0"), ("dm-7", "32768", "1") })
+        {
+            File.WriteAllText(Path.Combine(_root, "block", node, "size"), size + "\n");
+            File.WriteAllText(Path.Combine(_root, "block", node, "dm", "suspended"), suspended + "\n");
+        }
+
+        var dm = new DmSetup(_runner, _root);
+
+        // The VG's uuid as LVM prints it, with dashes. Devices without a live table yet do not count.
+        Assert.Equal([lv1], dm.SysfsTopLvUuids("vvvvvv-vvvv-vvvv-vvvv-vvvv-vvvv-vvvvvv")!);
+        Assert.Equal(0, _runner.Runs);
+    }
+
+    [Fact]
+    public void TopLvUuids_WithoutDeviceMapperInSysfs_Null()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "block"));
+        Assert.Null(new DmSetup(_runner, _root).SysfsTopLvUuids("vg"));
+    }
+
+    [Fact]
     public async Task Exists_WithoutDeviceMapperInSysfs_AsksDmsetup()
     {
         Directory.CreateDirectory(Path.Combine(_root, "block"));
