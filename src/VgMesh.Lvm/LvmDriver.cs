@@ -34,14 +34,15 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>
-    /// The LVs of <paramref name="vg"/> and, from the same report, the VG itself (null when it has
-    /// no LV): what a reconcile pass reads, in one LVM process instead of an lvs and a vgs.
+    /// The LVs of <paramref name="vg"/> and, from the same report, the VG itself: what a reconcile
+    /// pass reads, in one LVM process instead of an lvs and a vgs (a VG with no LV reports no VG
+    /// row; a vgs reads it then).
     /// </summary>
-    public async Task<(IReadOnlyList<LogicalVolume> Lvs, VolumeGroup? Vg)> ListLvsWithVgAsync(string vg, CancellationToken ct = default)
+    public async Task<(IReadOnlyList<LogicalVolume> Lvs, VolumeGroup Vg)> ListLvsWithVgAsync(string vg, CancellationToken ct = default)
     {
         LvmNames.ValidateVg(vg);
         var json = await ReadAsync(["lvs", "-a", .. ReportColumns.Format, "-o", ReportColumns.Lv + "," + ReportColumns.VgOfLv, "--", vg], vg, ct).ConfigureAwait(false);
-        return (ReportParser.ParseLvs(json), ReportParser.ParseVgOfLvs(json));
+        return (ReportParser.ParseLvs(json), ReportParser.ParseVgOfLvs(json) ?? await GetVgAsync(vg, ct).ConfigureAwait(false));
     }
 
     public async Task<LogicalVolume> GetLvAsync(LvRef lv, CancellationToken ct = default)

@@ -285,7 +285,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     public async Task<List<LlsQuotaView>> QuotasAsync(CancellationToken ct)
     {
         var (lvs, vg) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        var set = Lls.LlsQuotaTags.All((vg ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Tags);
+        var set = Lls.LlsQuotaTags.All(vg.Tags);
         var owned = lvs.Select(l => (Lv: l, Owner: Lls.LlsNames.OwnerOf(l.Tags))).Where(x => x.Owner is not null).ToLookup(x => x.Owner!, x => x.Lv, StringComparer.Ordinal);
         var owners = owned.Select(g => g.Key).Concat(set.Keys).Concat(options.Lls.Containers.Select(c => Lls.LlsNames.Owner(options.Host, c.Name))).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         return owners.Select(o =>

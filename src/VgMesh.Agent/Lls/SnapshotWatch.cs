@@ -97,7 +97,7 @@ public sealed partial class SnapshotWatch(VolumeService volumes, LvmDriver lvm, 
             LogRestrictFailed(logger, e.Message); // the growth watch goes on
         }
 
-        var set = LlsQuotaTags.All(vg?.Tags);
+        var set = LlsQuotaTags.All(vg.Tags);
         var mine = lvs.Where(l => l.IsSnapshot)
             .Select(l => (Lv: l, Owner: LlsNames.OwnerOf(l.Tags)))
             .Where(x => x.Owner is { } o && o.Split('/') is [var host, var container] && host == options.Host && options.Lls.Find(container) is not null)

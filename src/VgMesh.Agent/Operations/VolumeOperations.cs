@@ -50,10 +50,9 @@ public sealed partial class VolumeOperations : IOperationHandler
             var handler = _byKind.GetValueOrDefault(op.Request.Kind) ?? throw new BadRequest($"unknown operation kind '{op.Request.Kind}'");
             if (args.Owner is not null && op.Request.Kind != OperationKinds.LlsQuota)
             {
-                // One report for the LVs and the VG's tags (the quotas operators set); a VG with no LV reports no VG row.
+                // One report for the LVs and the VG's tags (the quotas operators set).
                 var (lvs, vg) = await _lvm.ListLvsWithVgAsync(lv.Vg, ct).ConfigureAwait(false);
-                var vgTags = (vg ?? await _lvm.GetVgAsync(lv.Vg, ct).ConfigureAwait(false)).Tags;
-                Lls.LlsGuard.Check(op.Request.Kind, lv, args, lvs, vgTags);
+                Lls.LlsGuard.Check(op.Request.Kind, lv, args, lvs, vg.Tags);
             }
 
             var done = await handler.RunAsync(new OperationRun(lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);

@@ -64,8 +64,8 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                         await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Shared, ct).ConfigureAwait(false);
                         break;
                     case Alert alert:
+                        // Logged by the pass when it starts and when it ends, not on every pass.
                         alerts.Add($"{alert.Code}: {alert.Message}");
-                        LogAlert(logger, alert.Code, alert.Message);
                         continue;
                 }
 

@@ -36,6 +36,9 @@ public sealed partial class ReconcileService(
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _peersActive = new(StringComparer.Ordinal);
     private volatile HashSet<string> _activeHere = []; // replaced whole, never changed in place
     private volatile bool _passing;
+    private string? _lastFailure;
+    private long _lastFailureLogged;
+    private HashSet<string> _alertsLogged = []; // the last pass's, by the pass loop only
     private volatile IReadOnlyDictionary<string, string> _uuidsOfNames = new Dictionary<string, string>(StringComparer.Ordinal); // from the last pass's report
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -59,7 +62,13 @@ public sealed partial class ReconcileService(
             catch (Exception e) when (e is LvmException or Operations.VolumeException or IOException or HttpRequestException && !stoppingToken.IsCancellationRequested)
             {
                 metrics.Pass(ok: false, 0);
-                LogPassFailed(logger, e.Message);
+                // Retried every second: logged when the reason changes, else once a minute.
+                if (e.Message != _lastFailure || time.GetElapsedTime(_lastFailureLogged) > TimeSpan.FromMinutes(1))
+                {
+                    (_lastFailure, _lastFailureLogged) = (e.Message, time.GetTimestamp());
+                    LogPassFailed(logger, e.Message);
+                }
+
                 failed = true;
             }
             finally
@@ -347,6 +356,7 @@ public sealed partial class ReconcileService(
         var actions = Reconciler.Plan(desired, actual);
         _waiting = [.. actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).Union(_claimedSincePass)];
         var alerts = (await executor.ExecuteAsync(actions, ct).ConfigureAwait(false)).Alerts;
+        LogAlertChanges(actions.OfType<Alert>().ToList());
 
         // Report what is active here after acting (read again only if something was done).
         var active = actions.Any(a => a is not Alert) ? await reader.ActiveNowAsync(lvs, ct).ConfigureAwait(false)
@@ -379,6 +389,29 @@ public sealed partial class ReconcileService(
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "reconcile pass: {Actions} actions, {Alerts} alerts, after event {Revision}")]
     private static partial void LogPass(ILogger logger, int actions, int alerts, long revision);
+
+    /// <summary>A lasting alert is logged when a pass first raises it and when one no longer does, not on every pass.</summary>
+    private void LogAlertChanges(List<Alert> raised)
+    {
+        var now = raised.Select(a => $"{a.Code}: {a.Subject}").ToHashSet(StringComparer.Ordinal);
+        foreach (var a in raised.Where(a => !_alertsLogged.Contains($"{a.Code}: {a.Subject}")))
+        {
+            LogAlert(logger, a.Code, a.Message);
+        }
+
+        foreach (var gone in _alertsLogged.Where(k => !now.Contains(k)))
+        {
+            LogAlertEnded(logger, gone);
+        }
+
+        _alertsLogged = now;
+    }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Warning, Message = "reconcile alert {Code}: {Message}")]
+    private static partial void LogAlert(ILogger logger, string code, string message);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Information, Message = "reconcile alert ended: {Alert}")]
+    private static partial void LogAlertEnded(ILogger logger, string alert);
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "device-mapper changed without the agent (appeared: {Appeared}; gone: {Gone}): a pass now")]
     private static partial void LogDevicesChanged(ILogger logger, string appeared, string gone);

@@ -17,9 +17,8 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster,
     /// <returns>Both states, and the LV report they came from (a pass that changed nothing reports it as is).</returns>
     public async Task<(DesiredState Desired, ActualState Actual, IReadOnlyList<LogicalVolume> Lvs)> ReadAsync(CancellationToken ct)
     {
-        // The VG's columns ride on the LV report; a vgs only for a VG without LVs.
-        var (lvs, vgOfLvs) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
-        var vg = vgOfLvs ?? await lvm.GetVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
+        // The VG's columns ride on the LV report.
+        var (lvs, vg) = await lvm.ListLvsWithVgAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         _vg = vg;
 
         var view = await cluster.StatusAsync(ct).ConfigureAwait(false);

@@ -75,6 +75,10 @@ public partial class AuditLabTests(AgentLabFixture f)
         await f.Lab.ExecOkAsync("node1", ["lvchange", "-an", "san/au2"]);
         await AgentLabFixture.EventuallyAsync(() => MetricAsync("node2", "vgmesh_double_active_lvs"), v => v == 0, TimeSpan.FromSeconds(30), "node2's gauge clears once node1 let go");
         await f.Lab.ExecOkAsync("node2", ["lvchange", "-an", "san/au2"]);
+        // The coordinator refuses the removal while a host's report still has it active: node2's
+        // agent sees the deactivation by hand within its device watch and reports it.
+        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync("node1")).Hosts.Single(h => h.Host == "node2").ActiveLvs,
+            a => !a.Contains("au2"), TimeSpan.FromSeconds(30), "node2 reports au2 inactive");
         await f.OkAsync("node1", "lv", "remove", "au2");
     }
 }
