@@ -56,6 +56,10 @@ public sealed class AgentLabFixture : IAsyncLifetime
         return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.OperationView)!;
     }
 
+    /// <summary>One host as <paramref name="from"/>'s status shows it; null while it is not listed (a restarted agent rejoining).</summary>
+    public async Task<HostView?> HostAsync(string host, string from = "node1") =>
+        (await StatusAsync(from)).Hosts.SingleOrDefault(h => h.Host == host);
+
     public async Task<ClusterStatusView> StatusAsync(string host = "node1") =>
         JsonSerializer.Deserialize((await CliAsync(host, "cluster", "status")).Stdout, ApiJsonContext.Default.ClusterStatusView)!;
 

@@ -68,7 +68,7 @@ public partial class AuditLabTests(AgentLabFixture f)
         foreach (var host in new[] { "node1", "node2" })
         {
             await AgentLabFixture.EventuallyAsync(() => MetricAsync(host, "vgmesh_double_active_lvs"), v => v == 1, TimeSpan.FromSeconds(30), $"{host}'s gauge counts au2");
-            await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync("node3")).Hosts.Single(h => h.Host == host).Alerts,
+            await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync(host, "node3"))?.Alerts ?? [],
                 a => a.Any(x => x.StartsWith("active-on-several-hosts: san/au2 ", StringComparison.Ordinal)), TimeSpan.FromSeconds(30), $"{host}'s status names au2");
         }
 
@@ -77,8 +77,8 @@ public partial class AuditLabTests(AgentLabFixture f)
         await f.Lab.ExecOkAsync("node2", ["lvchange", "-an", "san/au2"]);
         // The coordinator refuses the removal while a host's report still has it active: node2's
         // agent sees the deactivation by hand within its device watch and reports it.
-        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync("node1")).Hosts.Single(h => h.Host == "node2").ActiveLvs,
-            a => !a.Contains("au2"), TimeSpan.FromSeconds(30), "node2 reports au2 inactive");
+        await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync("node2"))?.ActiveLvs,
+            a => a is not null && !a.Contains("au2"), TimeSpan.FromSeconds(30), "node2 reports au2 inactive");
         await f.OkAsync("node1", "lv", "remove", "au2");
     }
 }

@@ -53,6 +53,6 @@ public class CoordinatorKillLabTests(AgentLabFixture f)
         // The killed agent comes back, catches up, and no operation runs again.
         var restarted = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "agent", "start", leader]);
         Assert.True(restarted.Succeeded, restarted.Stderr);
-        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync(leader)).Hosts.Single(h => h.Host == leader).LagEvents, lag => lag == 0, TimeSpan.FromSeconds(30), "the restarted agent catches up");
+        await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync(leader, leader))?.LagEvents ?? -1, lag => lag == 0, TimeSpan.FromSeconds(30), "the restarted agent catches up");
     }
 }

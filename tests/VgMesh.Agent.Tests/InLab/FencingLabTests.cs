@@ -131,7 +131,7 @@ public class FencingLabTests(AgentLabFixture f)
         }
 
         // node3 reports the fence once it is back; the table stays an error table meanwhile.
-        await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync("node1")).Hosts.Single(h => h.Host == "node3").Alerts, a => a.Contains("fenced: p6"), TimeSpan.FromSeconds(30), "node3 reports the fence");
+        await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync("node3"))?.Alerts ?? [], a => a.Contains("fenced: p6"), TimeSpan.FromSeconds(30), "node3 reports the fence");
         Assert.False(await WritableOnAsync("node3", "san-p6"));
 
         var elsewhere = await f.CliAsync("node1", "lv", "unfence", "p6");

@@ -131,7 +131,7 @@ public partial class MetricsLabTests(AgentLabFixture f)
             // Back in the cluster: releasing the claim deactivates the fenced device, which ends the fence.
             await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node1", "lv", "deactivate", "m1"), r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "m1 is released once the holder is back");
             // (Other LVs this shared lab's earlier tests left claimed there stay fenced, and counted.)
-            await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync()).Hosts.Single(h => h.Host == holder).Alerts, a => !a.Contains("fenced: m1"),
+            await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync(holder))?.Alerts, a => a is not null && !a.Contains("fenced: m1"),
                 TimeSpan.FromSeconds(60), $"{holder} no longer reports m1 fenced");
         }
         finally
