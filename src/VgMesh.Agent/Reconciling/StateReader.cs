@@ -62,7 +62,7 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster,
 
     private async Task<List<DeviceState>> DevicesAsync(VolumeGroup vg, IReadOnlyDictionary<string, long>? tables, CancellationToken ct)
     {
-        var prefix = "LVM-" + vg.Uuid.Replace("-", "", StringComparison.Ordinal);
+        var prefix = DmSetup.LvmUuidPrefix(vg.Uuid);
         return (await dm.ListAsync(ct).ConfigureAwait(false))
             .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32)
             .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables?.GetValueOrDefault(d.Name) ?? 0))

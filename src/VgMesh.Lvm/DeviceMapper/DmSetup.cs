@@ -101,6 +101,17 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     }
 
     /// <summary>
+    /// What LVM puts in front of the LV uuid (32 characters, no dashes) in the device-mapper uuid
+    /// of each device of the VG: <c>LVM-</c> and the VG uuid without dashes. A layer's uuid has a
+    /// suffix after the LV uuid (<c>-real</c>, <c>-cow</c>, ...); a top device's has none.
+    /// </summary>
+    public static string LvmUuidPrefix(string vgUuid)
+    {
+        ArgumentNullException.ThrowIfNull(vgUuid);
+        return "LVM-" + vgUuid.Replace("-", "", StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// The LV uuids (no dashes) of the VG's top devices here (layers such as <c>-real</c> and
     /// <c>-cow</c> left out), from each <c>block/dm-N/dm/uuid</c>: no process and no ioctl, cheap
     /// enough to look twice a second for an LV activated or deactivated without the agent. A
@@ -116,7 +127,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
             return null;
         }
 
-        var prefix = "LVM-" + vgUuid.Replace("-", "", StringComparison.Ordinal);
+        var prefix = LvmUuidPrefix(vgUuid);
         var tops = new HashSet<string>(StringComparer.Ordinal);
         foreach (var dir in devices.Values)
         {
