@@ -106,6 +106,18 @@ public sealed class LvmWriteNotPermittedException(string command)
 {
 }
 
+/// <summary>
+/// An argument held a control character or a non-ASCII one, and no process was started. Names
+/// are validated where they enter (API, CLI, LLS); this is the choke point's own last check, so
+/// an input that slipped past them is refused and seen (the fuzzer looks for this code) instead of
+/// reaching LVM, whose metadata text and logs such bytes would garble.
+/// </summary>
+public sealed class LvmUnsafeArgumentException(string objectName, int position)
+    : LvmException(ErrorCode, $"argument {position} of the command for '{objectName}' holds a control or non-ASCII character; no process was started. This is a bug in vgmesh's validation: report it with the request that caused it.")
+{
+    public const string ErrorCode = "unsafe-argument";
+}
+
 /// <summary>Any other failure; exit code and stderr are kept in <see cref="LvmException.Result"/>.</summary>
 public sealed class LvmCommandException(ProcessResult result)
     : LvmException("command-failed", $"'{result.CommandLine}' failed with exit code {result.ExitCode}: {result.StderrSummary}. Read the LVM message above; nothing was retried.", result)

@@ -70,6 +70,7 @@ public sealed partial class LvmRunner : ILvmRunner
     public async Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);
+        EnsureSafe(command);
         var argv = BuildArgv(command);
         if (command.WritesMetadata)
         {
@@ -115,6 +116,19 @@ public sealed partial class LvmRunner : ILvmRunner
         }
 
         return result;
+    }
+
+    /// <summary>Printable ASCII only, in every argument: see <see cref="LvmUnsafeArgumentException"/>.</summary>
+    public static void EnsureSafe(LvmCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        for (var i = 0; i < command.Args.Count; i++)
+        {
+            if (command.Args[i].AsSpan().ContainsAnyExceptInRange(' ', '~'))
+            {
+                throw new LvmUnsafeArgumentException(command.ObjectName, i);
+            }
+        }
     }
 
     private string Settings(LvmCommand command)

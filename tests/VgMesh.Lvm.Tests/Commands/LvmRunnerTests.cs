@@ -47,6 +47,20 @@ public class LvmRunnerTests
         Assert.Contains("coordinator", e.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("a\nb")]
+    [InlineData("a\0b")]
+    [InlineData("\u00e4")]
+    [InlineData("a\u202eb")]
+    [InlineData("\t")]
+    public async Task RunAsync_ControlOrNonAsciiArgument_RefusedBeforeAnyProcess(string bad)
+    {
+        var r = Runner(new LvmRunnerOptions { LvmBinary = "/nonexistent/lvm" });
+        var e = await Assert.ThrowsAsync<LvmUnsafeArgumentException>(() =>
+            r.RunAsync(new LvmCommand(LvmTool.Lvm, ["lvs", "--select", "lv_name=ok", "vg0/" + bad], "vg0/x"), CancellationToken.None));
+        Assert.Equal(("unsafe-argument", true), (e.Code, e.Message.Contains("argument 3", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public async Task RunAsync_LapsedPermit_RefusedBeforeAnyProcess()
     {
