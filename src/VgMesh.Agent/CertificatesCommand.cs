@@ -97,6 +97,6 @@ internal static partial class CertificatesCommand
         return 2;
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\z")]
     private static partial Regex Name();
 }

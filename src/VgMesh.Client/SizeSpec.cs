@@ -8,6 +8,9 @@ namespace VgMesh.Client;
 /// </summary>
 public readonly record struct SizeSpec(long Bytes, int Sign)
 {
+    private static readonly System.Buffers.SearchValues<char> SizeCharacters =
+        System.Buffers.SearchValues.Create("0123456789.+-bskmgtpeBSKMGTPE");
+
     public bool IsRelative => Sign != 0;
 
     public static SizeSpec Parse(string? text)
@@ -25,6 +28,13 @@ public readonly record struct SizeSpec(long Bytes, int Sign)
         spec = default;
         var s = text?.Trim() ?? "";
         var sign = 0;
+        // .NET's number parsing ignores trailing NULs ("8\0M" would read as 8M): only what a size is made of.
+        if (s.AsSpan().ContainsAnyExcept(SizeCharacters))
+        {
+            error = NotASize(text);
+            return false;
+        }
+
         if (s.StartsWith('+') || s.StartsWith('-'))
         {
             sign = s[0] == '+' ? 1 : -1;
@@ -39,7 +49,7 @@ public readonly record struct SizeSpec(long Bytes, int Sign)
         };
         if (multiplier == 0 || !decimal.TryParse(number, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var value) || value <= 0)
         {
-            error = $"size '{text}' is not a size: use a positive number with an optional unit b, s, k, m, g, t, p or e (e.g. 10G, +2G, 512M)";
+            error = NotASize(text);
             return false;
         }
 
@@ -56,6 +66,9 @@ public readonly record struct SizeSpec(long Bytes, int Sign)
     }
 
     /// <summary>The absolute size this spec asks for, given the current size.</summary>
+    private static string NotASize(string? text) =>
+        $"size '{text}' is not a size: use a positive number with an optional unit b, s, k, m, g, t, p or e (e.g. 10G, +2G, 512M)";
+
     public long Resolve(long currentBytes) => Sign switch { 0 => Bytes, > 0 => currentBytes + Bytes, _ => currentBytes - Bytes };
 
     public static string Format(long bytes) => bytes switch

@@ -21,6 +21,10 @@ public class SizeSpecTests
     [InlineData("ten")]
     [InlineData("1,5G")]
     [InlineData("99999999999e")]
+    [InlineData("8\0M")] // .NET's decimal parser alone takes trailing NULs
+    [InlineData("8\0")]
+    [InlineData("8 M")]
+    [InlineData("8M;reboot")]
     public void Parse_NotASize_SaysWhatIs(string text)
     {
         var e = Assert.Throws<FormatException>(() => SizeSpec.Parse(text));

@@ -94,12 +94,18 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             ct, body.Wait ? TimeSpan.FromMinutes(10) : null).ConfigureAwait(false);
     }
 
-    public Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
+    public async Task<OperationView> DeactivateAsync(string name, DeactivateLvBody body, Lls.LlsScope? scope, CancellationToken ct)
     {
         LvmNames.ValidateLv(name);
-        return SubmitAsync(OperationKinds.Deactivate, Scoped(new LvOperation(name, Host: body.Host), scope), body.OperationId,
+        // A host that is down but known (it holds claims) may be named: its claim is released for it.
+        if (body.Host is { } host && !(await HostsAsync(ct).ConfigureAwait(false)).Any(h => h.Host == host))
+        {
+            throw new UnknownHost(host, $"host '{host}' is not known to this cluster; 'vgmesh host list' shows the hosts. Without a host, {name} is deactivated everywhere.");
+        }
+
+        return await SubmitAsync(OperationKinds.Deactivate, Scoped(new LvOperation(name, Host: body.Host), scope), body.OperationId,
             async c => !StateReader.Statuses(await cluster.StatusAsync(c).ConfigureAwait(false))
-                .Any(s => (body.Host is null || s.Key == body.Host) && s.Value.Active.Any(a => a.Name == name)), ct);
+                .Any(s => (body.Host is null || s.Key == body.Host) && s.Value.Active.Any(a => a.Name == name)), ct).ConfigureAwait(false);
     }
 
     public Task<OperationView> RenameAsync(string name, RenameLvBody body, CancellationToken ct)
@@ -250,12 +256,19 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     /// Sets limits of a container's quota for the whole cluster (the VG's tags, through the
     /// coordinator). Every value is checked here first: a bad one changes nothing.
     /// </summary>
-    public Task<OperationView> SetQuotaAsync(string host, string container, LlsQuotaBody body, CancellationToken ct)
+    public async Task<OperationView> SetQuotaAsync(string host, string container, LlsQuotaBody body, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(body);
         if (!Lls.LlsNames.IsContainerName(host) || !Lls.LlsNames.IsContainerName(container))
         {
             throw new BadRequest($"'{host}/{container}' is not a container: give HOST/CONTAINER as 'vgmesh lls quota' lists them.");
+        }
+
+        // The host must be one of the cluster's (a mistyped one would be a quota nobody has);
+        // its containers are its own configuration, so one not started yet can be given limits.
+        if (!(await HostsAsync(ct).ConfigureAwait(false)).Any(h => h.Host == host))
+        {
+            throw new UnknownHost(host, $"host '{host}' is not known to this cluster; 'vgmesh host list' shows the hosts.");
         }
 
         var changes = new List<string>();
@@ -278,7 +291,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
         }
 
         var owner = Lls.LlsNames.Owner(host, container);
-        return SubmitAsync(OperationKinds.LlsQuota, new LvOperation(Lls.LlsNames.Prefix(host, container).TrimEnd('.'), Owner: owner, QuotaChanges: changes), body.OperationId, null, ct);
+        return await SubmitAsync(OperationKinds.LlsQuota, new LvOperation(Lls.LlsNames.Prefix(host, container).TrimEnd('.'), Owner: owner, QuotaChanges: changes), body.OperationId, null, ct).ConfigureAwait(false);
     }
 
     /// <summary>Every owner of LLS volumes in the VG, every quota set, and this host's containers: their limits and use.</summary>
@@ -306,7 +319,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     /// <summary>A container's request carries its owner and quota to the coordinator, which checks both when it runs it.</summary>
     private static LvOperation Scoped(LvOperation args, Lls.LlsScope? scope) => scope is null ? args : args with { Owner = scope.Owner, Quota = scope.Quota, Why = scope.Why };
 
-    private static SizeSpec ParseSize(string? text, bool allowRelative)
+    internal static SizeSpec ParseSize(string? text, bool allowRelative)
     {
         if (!SizeSpec.TryParse(text, out var size, out var error))
         {

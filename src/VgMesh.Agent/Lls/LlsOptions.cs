@@ -153,10 +153,11 @@ public static partial class LlsNames
 {
     public const string OwnerTagPrefix = "lls.owner=";
 
-    [GeneratedRegex("^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}$")]
+    // \z, not $: in .NET $ also matches before a final newline ("c1\n" would pass).
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_-]{0,31}\z")]
     private static partial Regex ContainerName();
 
-    [GeneratedRegex("^[A-Za-z0-9_+][A-Za-z0-9_+-]{0,63}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_+][A-Za-z0-9_+-]{0,63}\z")]
     private static partial Regex VolumeName();
 
     public static bool IsContainerName(string? name) => name is not null && ContainerName().IsMatch(name);

@@ -53,6 +53,11 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(body);
         var originLv = LlsNames.LvName(options.Host, caller.Container, origin);
         var snapLv = LlsNames.LvName(options.Host, caller.Container, body.Name);
+        if (body.Size is not null)
+        {
+            VolumeService.ParseSize(body.Size, allowRelative: false); // refused before the VG is read
+        }
+
         var source = await FindAsync(caller, origin, ct).ConfigureAwait(false);
         var size = body.Size ?? SizeSpec.Format(Math.Max(4L << 20, source.Lv.SizeBytes / 4));
         var scope = Scope(caller);
@@ -74,11 +79,8 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(body);
         var lv = LlsNames.LvName(options.Host, caller.Container, name);
+        var size = VolumeService.ParseSize(body.Size, allowRelative: true);
         var current = await FindAsync(caller, name, ct).ConfigureAwait(false);
-        if (!SizeSpec.TryParse(body.Size, out var size, out var error))
-        {
-            throw new InvalidSize(error);
-        }
 
         var grow = size.Resolve(current.Lv.SizeBytes) >= current.Lv.SizeBytes;
         await AsContainerAsync(caller, () => volumes.ResizeAsync(lv, new ResizeLvBody(body.Size), grow, Scope(caller), ct)).ConfigureAwait(false);
@@ -96,12 +98,13 @@ public sealed class LlsService(VolumeService volumes, LvmDriver lvm, ContainerDe
         ArgumentNullException.ThrowIfNull(caller);
         ArgumentNullException.ThrowIfNull(body);
         var lv = LlsNames.LvName(options.Host, caller.Container, name);
-        var target = await FindAsync(caller, name, ct).ConfigureAwait(false);
         var wanted = new[] { (HiddenTag, body.Hidden), (ReadOnlyTag, body.ReadOnly), (NoMountTag, body.NoMount) }.Where(w => w.Item2 is not null).ToList();
         if (wanted.Count == 0)
         {
             throw new BadRequest($"setting {name} needs a flag: --hidden, --visible, --read-only, --read-write, --no-mount or --mount.");
         }
+
+        var target = await FindAsync(caller, name, ct).ConfigureAwait(false);
 
         var add = wanted.Where(w => w.Item2 == true && !target.Lv.Tags.Contains(w.Item1)).Select(w => w.Item1).ToList();
         var remove = wanted.Where(w => w.Item2 == false && target.Lv.Tags.Contains(w.Item1)).Select(w => w.Item1).ToList();

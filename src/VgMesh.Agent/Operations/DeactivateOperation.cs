@@ -27,6 +27,13 @@ public sealed class DeactivateOperation(LvmDriver lvm, AgentOptions options) : I
                 current.Hosts.Contains(host) ? [ClaimChange.Release(lv.Lv, host)] : [], seqno);
         }
 
+        if (run.Args.Host is { } named && current is not null && !current.Hosts.Contains(named))
+        {
+            // Asked of one host that does not hold it: the hosts that do keep it (a retry after
+            // success lands here too, and changes nothing).
+            return new OperationDone($"{lv.FullName} is not claimed by {named}; nothing released", "lv.released", [], seqno);
+        }
+
         ImmutableArray<ClaimChange> changes = current is null
             ? [ClaimChange.Grant(lv.Lv, options.Host, ClaimMode.Shared), ClaimChange.Release(lv.Lv, options.Host)]
             : [.. current.Hosts.Select(h => ClaimChange.Release(lv.Lv, h))];

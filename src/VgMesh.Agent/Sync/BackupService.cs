@@ -36,6 +36,11 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
     {
         ArgumentNullException.ThrowIfNull(http);
         LvmNames.ValidateLv(name);
+        if (cowSize is not null)
+        {
+            Api.VolumeService.ParseSize(cowSize, allowRelative: false); // refused here, not after a relay
+        }
+
         var lvs = await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false);
         var origin = lvs.FirstOrDefault(l => l.Name == name) ?? throw new LvNotFound($"{options.VolumeGroup}/{name}");
         if (origin.IsSnapshot)
