@@ -1,0 +1,3 @@
+using VgMesh.Proof;
+
+return await ProofApp.RunAsync(args, Console.Out, Console.Error);
