@@ -71,6 +71,13 @@ public sealed record AgentOptions
     public int DeviceWatchMilliseconds { get; init; } = 500;
 
     /// <summary>
+    /// How often each host reads the PV's metadata header (one direct sector read, no LVM
+    /// process) to see a metadata change made outside the coordinator (an <c>lvextend</c> by hand)
+    /// and refresh its tables at once; 0: only the periodic pass sees them.
+    /// </summary>
+    public int MetadataWatchMilliseconds { get; init; } = 200;
+
+    /// <summary>
     /// After a holder's fence deadline, how much longer the coordinator waits before giving its
     /// LV to another host: room for the holder's own fencing to have landed.
     /// </summary>
@@ -179,6 +186,11 @@ public sealed record AgentOptions
         if (DeviceWatchMilliseconds is not 0 and (< 100 or > 60_000))
         {
             Fail($"DeviceWatchMilliseconds {DeviceWatchMilliseconds} is outside 100-60000 (0 turns the watch off)");
+        }
+
+        if (MetadataWatchMilliseconds is not 0 and (< 50 or > 60_000))
+        {
+            Fail($"MetadataWatchMilliseconds {MetadataWatchMilliseconds} is outside 50-60000 (0 turns the watch off)");
         }
 
         if (HistoryRetentionHours is < 1 or > 87_600)

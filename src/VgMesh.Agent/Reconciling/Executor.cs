@@ -52,6 +52,11 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
 
                         break;
                     case Refresh f:
+                        if (fenced.Current.Contains(f.Subject))
+                        {
+                            continue; // fenced since the plan: a refresh would load its real table back
+                        }
+
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
                         break;
                     case Activate a:

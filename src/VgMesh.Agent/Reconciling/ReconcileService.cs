@@ -9,6 +9,7 @@ using VgMesh.Cluster.Coordinator;
 using VgMesh.Cluster.Events;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.OnDisk;
 
 namespace VgMesh.Agent.Reconciling;
 
@@ -21,7 +22,7 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, LvmDriver lvm, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
@@ -48,6 +49,11 @@ public sealed partial class ReconcileService(
         if (options.DeviceWatchMilliseconds > 0)
         {
             _ = Task.Run(() => WatchDevicesAsync(stoppingToken), stoppingToken);
+        }
+
+        if (options.MetadataWatchMilliseconds > 0)
+        {
+            _ = Task.Run(() => WatchMetadataAsync(stoppingToken), stoppingToken);
         }
 
         var failed = false;
@@ -147,6 +153,128 @@ public sealed partial class ReconcileService(
                 _triggers.Writer.TryWrite(0);
             }
         }
+    }
+
+    /// <summary>
+    /// Drift within a second: reads the PV's metadata header (one O_DIRECT sector, no LVM
+    /// process) every <see cref="AgentOptions.MetadataWatchMilliseconds"/>; when it has moved, reads
+    /// the new text and compares each LV active here with its table's size. A difference (an
+    /// <c>lvextend</c> run by hand on another host, or a coordinator's change this host's event has
+    /// not brought yet) is refreshed at once (<see cref="Reconciler.PlanDrift"/>: no <c>lvs</c>,
+    /// which in a lab host takes half a second); equal sizes start nothing, so the coordinator's
+    /// own changes cost one read here. The periodic pass stays the backstop for the rest of a
+    /// change made by hand (an LV created or removed) and where the PV has no metadata area.
+    /// </summary>
+    private async Task WatchMetadataAsync(CancellationToken ct)
+    {
+        var every = TimeSpan.FromMilliseconds(options.MetadataWatchMilliseconds);
+        MetadataArea? area = null;
+        MetadataFingerprint? last = null;
+        string? failure = null;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(every, time, ct).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                if (reader.LastVolumeGroup is not { } vg)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    area ??= await OpenMetadataAreaAsync(vg.Name, ct).ConfigureAwait(false);
+                    if (area is null)
+                    {
+                        return;
+                    }
+
+                    var now = area.Fingerprint();
+                    if (now == last)
+                    {
+                        continue;
+                    }
+
+                    last = now;
+                    var text = MetadataText.Parse(area.Text(now));
+                    if (dm.SysfsTopLvSizes(vg.Uuid) is not { } tops)
+                    {
+                        return; // no device-mapper in sysfs: the periodic pass only
+                    }
+
+                    var refresh = Reconciler.PlanDrift(text.Lvs, tops, _activeHere, fenced.Current);
+                    if (refresh.Count > 0)
+                    {
+                        if (logger.IsEnabled(LogLevel.Information))
+                        {
+                            var names = string.Join(", ", refresh.Select(a => a.Subject));
+                            LogMetadataDrift(logger, text.Seqno, names);
+                        }
+
+                        // Refreshed here, once a pass or handoff acting now is done (it may have
+                        // read the VG before the change). A full pass only when that could not be
+                        // done: after every change it would cost each host a pass (an lvs) for
+                        // each of the coordinator's own changes too, which events already bring.
+                        var done = false;
+                        if (await _actGate.WaitAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
+                        {
+                            try
+                            {
+                                done = (await executor.ExecuteAsync(refresh, ct).ConfigureAwait(false)).Acted.Count == refresh.Count;
+                            }
+                            finally
+                            {
+                                _actGate.Release();
+                            }
+                        }
+
+                        if (!done)
+                        {
+                            _triggers.Writer.TryWrite(0);
+                        }
+                    }
+
+                    failure = null;
+                }
+                catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException && !ct.IsCancellationRequested)
+                {
+                    // Opened again at the next look (a PV's path can change under multipath).
+                    area?.Dispose();
+                    (area, last) = (null, null);
+                    if (e.Message != failure)
+                    {
+                        failure = e.Message;
+                        LogMetadataWatchFailed(logger, e.Message);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            area?.Dispose();
+        }
+    }
+
+    /// <summary>The first of the VG's PVs here that has a metadata area; null when none has.</summary>
+    private async Task<MetadataArea?> OpenMetadataAreaAsync(string vg, CancellationToken ct)
+    {
+        foreach (var pv in (await lvm.ListPvsAsync(ct).ConfigureAwait(false)).Where(p => p.VgName == vg))
+        {
+            if (MetadataArea.Open(pv.Name) is { } area)
+            {
+                return area;
+            }
+        }
+
+        return null;
     }
 
     private static string NameOf(IReadOnlyDictionary<string, string> uuidsOfNames, string uuid) =>
@@ -415,6 +543,12 @@ public sealed partial class ReconcileService(
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Information, Message = "device-mapper changed without the agent (appeared: {Appeared}; gone: {Gone}): a pass now")]
     private static partial void LogDevicesChanged(ILogger logger, string appeared, string gone);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Information, Message = "the VG's metadata (seqno {Seqno}) gives other sizes than this host's tables for {Lvs}: refreshing them")]
+    private static partial void LogMetadataDrift(ILogger logger, long seqno, string lvs);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "cannot read the PV's metadata area, so drift is seen at the periodic pass only until it can: {Reason}")]
+    private static partial void LogMetadataWatchFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Warning, Message = "reconcile pass failed, retrying at the next trigger: {Reason}")]
     private static partial void LogPassFailed(ILogger logger, string reason);

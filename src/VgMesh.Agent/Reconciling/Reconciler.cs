@@ -73,6 +73,28 @@ public static class Reconciler
     }
 
     /// <summary>
+    /// The light path for a metadata change seen on disk (no <c>lvs</c>): a refresh of each LV
+    /// active here, as the last pass found it, whose live table maps another size than the
+    /// metadata now gives it. Only LVs whose device maps their size (<see cref="VgMesh.Lvm.OnDisk.MetadataLv.Plain"/>),
+    /// and never a fenced one (a refresh would load its real table back). Everything else waits
+    /// for the full pass that follows.
+    /// </summary>
+    /// <param name="topSectors">This host's top devices of the VG: LV uuid to live size in sectors.</param>
+    public static IReadOnlyList<ReconcileAction> PlanDrift(IReadOnlyList<VgMesh.Lvm.OnDisk.MetadataLv> metadata, IReadOnlyDictionary<string, long> topSectors,
+        IReadOnlySet<string> activeHere, IReadOnlySet<string> fenced)
+    {
+        ArgumentNullException.ThrowIfNull(metadata);
+        ArgumentNullException.ThrowIfNull(topSectors);
+        ArgumentNullException.ThrowIfNull(activeHere);
+        ArgumentNullException.ThrowIfNull(fenced);
+        return [.. metadata
+            .Where(l => l.Plain && activeHere.Contains(l.Name) && !fenced.Contains(l.Name) &&
+                topSectors.TryGetValue(l.Uuid, out var sectors) && sectors * 512 != l.SizeBytes)
+            .OrderBy(l => l.Name, StringComparer.Ordinal)
+            .Select(l => new Refresh(l.Name))];
+    }
+
+    /// <summary>
     /// Devices of LVs gone from the metadata. Top devices go first, then layers (a snapshot's
     /// <c>-cow</c>, an origin's <c>-real</c>), since tops hold layers open. An open top is reported,
     /// never forced, and its layers stay; a layer still held when its turn comes fails in the

@@ -119,7 +119,13 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     /// is resumed, <c>lvs</c> does not report its LV active (seen in the lab: a pass started at
     /// the device's first sight read the LV as inactive). Null as for <see cref="SysfsNames"/>.
     /// </summary>
-    public IReadOnlySet<string>? SysfsTopLvUuids(string vgUuid)
+    public IReadOnlySet<string>? SysfsTopLvUuids(string vgUuid) => SysfsTopLvSizes(vgUuid)?.Keys.ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The same devices as <see cref="SysfsTopLvUuids"/>, each with its live size in 512-byte
+    /// sectors: what a table maps, to compare with the size the metadata gives its LV.
+    /// </summary>
+    public IReadOnlyDictionary<string, long>? SysfsTopLvSizes(string vgUuid)
     {
         ArgumentNullException.ThrowIfNull(vgUuid);
         if (SysfsDevices() is not { } devices)
@@ -128,16 +134,17 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         }
 
         var prefix = LvmUuidPrefix(vgUuid);
-        var tops = new HashSet<string>(StringComparer.Ordinal);
+        var tops = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var dir in devices.Values)
         {
             try
             {
                 var uuid = File.ReadAllText(Path.Combine(dir, "dm", "uuid")).TrimEnd('\n');
                 if (uuid.Length == prefix.Length + 32 && uuid.StartsWith(prefix, StringComparison.Ordinal)
-                    && File.ReadAllText(Path.Combine(dir, "size")).Trim() != "0" && File.ReadAllText(Path.Combine(dir, "dm", "suspended")).Trim() == "0")
+                    && long.Parse(File.ReadAllText(Path.Combine(dir, "size")).Trim(), System.Globalization.CultureInfo.InvariantCulture) is var sectors and > 0
+                    && File.ReadAllText(Path.Combine(dir, "dm", "suspended")).Trim() == "0")
                 {
-                    tops.Add(uuid[prefix.Length..]);
+                    tops[uuid[prefix.Length..]] = sectors;
                 }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

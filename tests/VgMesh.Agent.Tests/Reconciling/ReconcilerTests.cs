@@ -115,4 +115,21 @@ public class ReconcilerTests
         var exclusive = shared with { Exclusive = true };
         Assert.Equal("handoff-waiting", Assert.IsType<Alert>(Assert.Single(Reconciler.Plan(Desired(exclusive), Actual()))).Code);
     }
+
+    [Fact]
+    public void PlanDrift_RefreshesOnlyPlainLvsActiveHereWhoseTableDiffers_NeverAFencedOne()
+    {
+        var metadata = new List<VgMesh.Lvm.OnDisk.MetadataLv>
+        {
+            new("grown", U('a'), 96 * MiB, true),
+            new("same", U('b'), 64 * MiB, true),
+            new("fenced", U('c'), 96 * MiB, true),
+            new("cow", U('d'), 8 * MiB, false), // a snapshot's store: its device maps the origin's size
+            new("elsewhere", U('e'), 96 * MiB, true), // not active here as the last pass found
+            new("new", U('f'), 96 * MiB, true), // active here but not believed so: the full pass looks at it
+        };
+        var tops = new Dictionary<string, long> { [U('a')] = 64 * MiB / 512, [U('b')] = 64 * MiB / 512, [U('c')] = 64 * MiB / 512, [U('d')] = 64 * MiB / 512, [U('f')] = 64 * MiB / 512 };
+        var actions = Reconciler.PlanDrift(metadata, tops, new HashSet<string> { "grown", "same", "fenced", "cow", "elsewhere" }, new HashSet<string> { "fenced" });
+        Assert.Equal([new Refresh("grown")], actions);
+    }
 }
