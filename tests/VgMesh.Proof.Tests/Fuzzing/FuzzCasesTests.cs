@@ -95,6 +95,8 @@ public class FuzzCasesTests
     [InlineData(Expect.Any, 409, "", false)]
     [InlineData(Expect.Any, 500, "", true)]
     [InlineData(Expect.Any, 503, "", true)]
+    [InlineData(Expect.Any, 503, "{\"code\":\"no-coordinator\"}", false)]
+    [InlineData(Expect.Refused, 503, "{\"code\":\"no-coordinator\"}", true)]
     [InlineData(Expect.Garbage, 0, "", false)]
     [InlineData(Expect.Garbage, 505, "", false)]
     [InlineData(Expect.Garbage, 200, "", true)]
