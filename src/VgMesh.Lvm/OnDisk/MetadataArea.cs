@@ -48,42 +48,46 @@ public sealed partial class MetadataArea : IDisposable
         var handle = new SafeFileHandle(fd, ownsHandle: true);
         try
         {
-            var head = Read(handle, 0, 4 * Sector);
-            for (var s = 0; s < 4; s++)
+            if (FirstMetadataArea(handle, device) is { } mda)
             {
-                var label = head.AsSpan(s * Sector, Sector);
-                if (!label[..8].SequenceEqual(LabelId))
-                {
-                    continue;
-                }
-
-                // label_header: id[8], sector_xl u64, crc_xl u32, offset_xl u32 (of the PV header in this sector), type[8].
-                var pv = label[(int)BinaryPrimitives.ReadUInt32LittleEndian(label[20..])..];
-                var at = 32 + 8; // pv_uuid[32], device_size_xl u64
-                at = SkipList(pv, at); // data areas
-                if (at + 16 > pv.Length)
-                {
-                    return null;
-                }
-
-                var mdaOffset = (long)BinaryPrimitives.ReadUInt64LittleEndian(pv[at..]);
-                var mdaSize = (long)BinaryPrimitives.ReadUInt64LittleEndian(pv[(at + 8)..]);
-                if (mdaOffset == 0)
-                {
-                    handle.Dispose();
-                    return null;
-                }
-
-                return new MetadataArea(handle, mdaOffset, mdaSize) { Device = device };
+                return new MetadataArea(handle, mda.Offset, mda.Size) { Device = device };
             }
-
-            throw new IOException($"{device} has no LVM2 label in its first four sectors");
         }
         catch
         {
             handle.Dispose();
             throw;
         }
+
+        handle.Dispose();
+        return null;
+    }
+
+    /// <summary>The first metadata area's offset and size from the PV header; null when it lists none.</summary>
+    private static (long Offset, long Size)? FirstMetadataArea(SafeFileHandle handle, string device)
+    {
+        var head = Read(handle, 0, 4 * Sector);
+        for (var s = 0; s < 4; s++)
+        {
+            var label = head.AsSpan(s * Sector, Sector);
+            if (!label[..8].SequenceEqual(LabelId))
+            {
+                continue;
+            }
+
+            // label_header: id[8], sector_xl u64, crc_xl u32, offset_xl u32 (of the PV header in this sector), type[8].
+            var pv = label[(int)BinaryPrimitives.ReadUInt32LittleEndian(label[20..])..];
+            var at = SkipList(pv, 32 + 8); // pv_uuid[32], device_size_xl u64, then the data areas
+            if (at + 16 > pv.Length)
+            {
+                return null;
+            }
+
+            var offset = (long)BinaryPrimitives.ReadUInt64LittleEndian(pv[at..]);
+            return offset == 0 ? null : (offset, (long)BinaryPrimitives.ReadUInt64LittleEndian(pv[(at + 8)..]));
+        }
+
+        throw new IOException($"{device} has no LVM2 label in its first four sectors");
     }
 
     /// <summary>The current text's location and checksum: one sector read.</summary>
@@ -110,14 +114,14 @@ public sealed partial class MetadataArea : IDisposable
         }
 
         var first = Math.Min(at.Size, _mdaSize - at.Offset);
-        var bytes = Read(_handle, _mdaStart + at.Offset, (int)first).AsEnumerable();
+        var bytes = Read(_handle, _mdaStart + at.Offset, (int)first);
         if (first < at.Size)
         {
-            bytes = bytes.Concat(Read(_handle, _mdaStart + MdaHeaderSize, (int)(at.Size - first)));
+            bytes = [.. bytes, .. Read(_handle, _mdaStart + MdaHeaderSize, (int)(at.Size - first))];
         }
 
         // The text ends in a NUL that its size counts.
-        return Encoding.UTF8.GetString(bytes.ToArray()).TrimEnd('\0');
+        return Encoding.UTF8.GetString(bytes).TrimEnd('\0');
     }
 
     public void Dispose() => _handle.Dispose();
