@@ -66,6 +66,12 @@ internal static class CliApp
                 await stderr.WriteLineAsync($"vgmesh: cannot reach the agent at {target.Where}: {e.Message}. Is vgmeshd running (systemctl status vgmeshd)?").ConfigureAwait(false);
                 return ExitCodes.Unreachable;
             }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                // The client's own bound (HttpClient.Timeout, or the whole of an event stream).
+                await stderr.WriteLineAsync($"vgmesh: the agent at {target.Where} did not answer in time; 'vgmesh cluster status' and its log (journalctl -u vgmeshd) show whether it is busy or stuck.").ConfigureAwait(false);
+                return ExitCodes.Unreachable;
+            }
         }
     }
 }

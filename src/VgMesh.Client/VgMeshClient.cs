@@ -97,15 +97,23 @@ public sealed class VgMeshClient : IDisposable
     /// </summary>
     public async IAsyncEnumerable<EventView> EventsAsync(long? after, bool follow, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var query = $"v1/events?follow={(follow ? "true" : "false")}{(after is { } a ? "&after=" + a.ToString(CultureInfo.InvariantCulture) : "")}";
-        using var r = await _http.GetAsync(new Uri(query, UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-        if (!r.IsSuccessStatusCode)
+        // Headers only are bounded by HttpClient's timeout; a stream that stops without
+        // following would otherwise be waited on for ever, so the whole of it gets that bound.
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        if (!follow)
         {
-            await ReadAsync(r, ApiJsonContext.Default.EventView, ct).ConfigureAwait(false);
+            bound.CancelAfter(_http.Timeout);
         }
 
-        using var reader = new StreamReader(await r.Content.ReadAsStreamAsync(ct).ConfigureAwait(false));
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        var query = $"v1/events?follow={(follow ? "true" : "false")}{(after is { } a ? "&after=" + a.ToString(CultureInfo.InvariantCulture) : "")}";
+        using var r = await _http.GetAsync(new Uri(query, UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, bound.Token).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            await ReadAsync(r, ApiJsonContext.Default.EventView, bound.Token).ConfigureAwait(false);
+        }
+
+        using var reader = new StreamReader(await r.Content.ReadAsStreamAsync(bound.Token).ConfigureAwait(false));
+        while (await reader.ReadLineAsync(bound.Token).ConfigureAwait(false) is { } line)
         {
             if (line.Length > 0)
             {

@@ -43,8 +43,9 @@ public sealed class Lab
     /// dropbear session in a lab host has been seen (2026-12-05 and 2026-12-06, a 130 kB
     /// <c>curl</c> of the agent's metrics) never to end after its command had exited and been
     /// reaped, with nothing left to send (dropbear 2022.83, Debian 12's, has known races around a
-    /// channel's close and exit status: mkj/dropbear issues 173 and 220). Without a bound, the
-    /// test run waits for ever.
+    /// channel's close and exit status: mkj/dropbear issues 173 and 220). <c>ops/lab exec</c> and
+    /// <c>container</c> now end such a session 10 s after the command's exit status appears (the
+    /// host writes it to its directory); this bound is for a command that itself hangs.
     /// </summary>
     public static readonly TimeSpan ExecLimit = TimeSpan.FromMinutes(15);
 
