@@ -105,7 +105,19 @@ public sealed partial class FencingService(
         fenced.Add(lv);
         try
         {
-            await dm.WipeTableAsync(LvRef.DmNameOf(options.VolumeGroup, lv), ct).ConfigureAwait(false);
+            // Its snapshots first: a classic snapshot's device writes its own copy-on-write store
+            // on the shared disk, and the host that takes the claim over activates them too
+            // (the torture run of 2026-12-06 saw a partitioned host keep one live for 45 s
+            // while two others activated it in turn). They are put back with the origin: an
+            // unfence refreshes the origin's whole tree, and a deactivation removes it.
+            var device = LvRef.DmNameOf(options.VolumeGroup, lv);
+            foreach (var snapshot in dm.SysfsSnapshotsOf(device) ?? [])
+            {
+                await dm.WipeTableAsync(snapshot, ct).ConfigureAwait(false);
+                LogFencedSnapshot(logger, snapshot, lv);
+            }
+
+            await dm.WipeTableAsync(device, ct).ConfigureAwait(false);
             LogFenced(logger, lv, left.TotalMilliseconds);
         }
         catch (LvmNotFoundException)
@@ -120,6 +132,9 @@ public sealed partial class FencingService(
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "no answer from the coordinator in time ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
     private static partial void LogFenced(ILogger logger, string lv, double leftMs);
+
+    [LoggerMessage(EventId = 3405, Level = LogLevel.Critical, Message = "fenced {Device}, a snapshot of {Lv} (error table loaded)")]
+    private static partial void LogFencedSnapshot(ILogger logger, string device, string lv);
 
     [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim that are not fenced yet")]
     private static partial void LogFenceRound(ILogger logger, double leftMs, int count);

@@ -156,6 +156,36 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         return tops;
     }
 
+    /// <summary>
+    /// The device names of the classic snapshots of the LV whose device is
+    /// <paramref name="origin"/>, active here: every device holding the origin's <c>-real</c>
+    /// layer other than the origin itself (LVM stacks an origin with snapshots as
+    /// <c>VG-LV</c> over <c>VG-LV-real</c>, and each snapshot over that same <c>-real</c> and
+    /// its own <c>-cow</c>). Read from <c>block/dm-N/holders</c>: no process, so a fence
+    /// finds them within its deadline. Empty when the LV has none active here; null as for
+    /// <see cref="SysfsNames"/>.
+    /// </summary>
+    public IReadOnlyList<string>? SysfsSnapshotsOf(string origin)
+    {
+        ArgumentNullException.ThrowIfNull(origin);
+        if (SysfsDevices() is not { } devices)
+        {
+            return null;
+        }
+
+        if (!devices.TryGetValue(origin + "-real", out var real) || !Directory.Exists(Path.Combine(real, "holders")))
+        {
+            return [];
+        }
+
+        var byDir = devices.ToDictionary(d => Path.GetFileName(d.Value), d => d.Key, StringComparer.Ordinal);
+        return [.. Directory.EnumerateFileSystemEntries(Path.Combine(real, "holders"))
+            .Select(h => byDir.GetValueOrDefault(Path.GetFileName(h)))
+            .OfType<string>()
+            .Where(name => name != origin)
+            .Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>Each device-mapper device's name and its <c>block/dm-N</c> directory; null as for <see cref="SysfsNames"/>.</summary>
     private Dictionary<string, string>? SysfsDevices()
     {

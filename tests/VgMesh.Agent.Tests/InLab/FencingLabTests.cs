@@ -120,10 +120,14 @@ public class FencingLabTests(AgentLabFixture f)
         await f.AllLiveAsync();
         await f.OkAsync("node1", "lv", "create", "p6", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "p6", "--exclusive", "--host", "node3");
+        // A snapshot writes its own copy-on-write store on the shared disk: fenced with its origin.
+        await f.OkAsync("node1", "lv", "snapshot", "p6", "--name", "p6s", "--size", "8M");
+        Assert.True(await WritableOnAsync("node3", "san-p6s"));
         await PartitionAsync("node3", cut: true);
         try
         {
             await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node3", ["dmsetup", "table", "san-p6"])).Stdout, t => t.Contains(" error", StringComparison.Ordinal), TimeSpan.FromSeconds(3 * FenceAfterSeconds), "node3 fences p6");
+            Assert.False(await WritableOnAsync("node3", "san-p6s"));
         }
         finally
         {
@@ -140,6 +144,7 @@ public class FencingLabTests(AgentLabFixture f)
 
         await UnfenceAsync("node3", "p6");
         Assert.True(await WritableOnAsync("node3", "san-p6"));
+        Assert.True(await WritableOnAsync("node3", "san-p6s"));
         await f.Lab.ExecOkAsync("node3", ["dd", "if=/dev/zero", "of=/dev/mapper/san-p6", "bs=4096", "count=1", "oflag=direct", "status=none"]);
     }
 

@@ -145,6 +145,29 @@ public sealed class DmSetupSysfsTests : IDisposable
     }
 
     /// <summary>A dm-N directory with its name, and (when a uuid is given) its uuid and slaves.</summary>
+    [Fact]
+    public void SnapshotsOf_TheHoldersOfTheOriginsRealLayer_NotTheOriginItself()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "class", "misc", "device-mapper"));
+        Device("dm-0", "san-tx3-real");
+        Device("dm-1", "san-tx3");
+        Device("dm-2", "san-tx3s-cow");
+        Device("dm-3", "san-tx3s");
+        Device("dm-4", "san-other");
+        foreach (var holder in new[] { "dm-1", "dm-3" })
+        {
+            Directory.CreateDirectory(Path.Combine(_root, "block", "dm-0", "holders", holder));
+        }
+
+        Directory.CreateDirectory(Path.Combine(_root, "block", "dm-2", "holders", "dm-3"));
+        var dm = new DmSetup(_runner, _root);
+
+        Assert.Equal(["san-tx3s"], dm.SysfsSnapshotsOf("san-tx3"));
+        Assert.Empty(dm.SysfsSnapshotsOf("san-other")!); // no -real layer: no snapshots
+        Assert.Empty(dm.SysfsSnapshotsOf("san-gone")!);
+        Assert.Equal(0, _runner.Runs);
+    }
+
     private void Device(string node, string name, string? uuid = null, params string[] slaves)
     {
         var dir = Path.Combine(_root, "block", node);

@@ -1,0 +1,3 @@
+using VgMesh.Torture;
+
+return await TortureApp.RunAsync(args, Console.Out, Console.Error);
