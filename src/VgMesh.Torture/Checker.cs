@@ -146,7 +146,7 @@ public static class Checker
 
         foreach (var (host, devices) in f.DmByHost)
         {
-            foreach (var lv in devices.Where(d => d.StartsWith('t') && !f.Lvs.Contains(d)))
+            foreach (var lv in devices.Where(d => Workload.Owns(d) && !f.Lvs.Contains(d)))
             {
                 yield return new Violation("stale-device", $"{host} still has a device for {lv}, which no longer exists", LastEvents(h.Events, lv));
             }
@@ -154,14 +154,14 @@ public static class Checker
     }
 
     /// <summary>
-    /// LVM's LVs are what the whole journal's changes leave (earlier runs' too: a lab's VG is
-    /// only ever changed through the cluster), for the workload's names.
+    /// LVM's LVs are what the whole journal's changes leave (earlier runs' too: the workload's
+    /// LVs are only ever changed through the cluster), for the workload's names.
     /// </summary>
     internal static IEnumerable<Violation> JournalVsLvm(TortureHistory h)
     {
         var (expected, maybe) = Replay(h.Events);
-        expected.RemoveWhere(lv => !lv.StartsWith('t'));
-        var lvm = h.Final.Lvs.Where(lv => lv.StartsWith('t')).ToHashSet(StringComparer.Ordinal);
+        expected.RemoveWhere(lv => !Workload.Owns(lv));
+        var lvm = h.Final.Lvs.Where(Workload.Owns).ToHashSet(StringComparer.Ordinal);
         foreach (var lv in expected.Except(lvm).Where(lv => !maybe.Contains(lv)))
         {
             yield return new Violation("journal-vs-lvm", $"the journal's changes leave {lv}, but LVM's metadata has no such LV", LastEvents(h.Events, lv));

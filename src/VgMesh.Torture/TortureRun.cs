@@ -183,19 +183,19 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
                     break;
                 case "pause":
                     // Past the failure detector and the fence timeout (4 s): the others take over.
-                    await _lab.FaultAsync(LabFault.Pause, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "pause", host).ConfigureAwait(false);
                     await Task.Delay(TimeSpan.FromSeconds(8 + r.Next(7)), ct).ConfigureAwait(false);
-                    await _lab.FaultAsync(LabFault.Resume, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "resume", host).ConfigureAwait(false);
                     break;
                 case "partition":
-                    await _lab.FaultAsync(LabFault.Partition, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "partition", host).ConfigureAwait(false);
                     await Task.Delay(TimeSpan.FromSeconds(6 + r.Next(10)), ct).ConfigureAwait(false);
-                    await _lab.FaultAsync(LabFault.Heal, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "heal", host).ConfigureAwait(false);
                     break;
                 case "crash":
-                    await _lab.FaultAsync(LabFault.Crash, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "crash", host).ConfigureAwait(false);
                     await Task.Delay(TimeSpan.FromSeconds(2), ct).ConfigureAwait(false);
-                    await _lab.FaultAsync(LabFault.Boot, host, ct).ConfigureAwait(false);
+                    await LabAsync(ct, "boot", host).ConfigureAwait(false);
                     await StartSamplerAsync(host, ct).ConfigureAwait(false);
                     break;
             }
@@ -239,7 +239,15 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
                     if (attempt == 10)
                     {
                         Log($"{h}'s agent does not answer ({e.Message}); starting it");
-                        await LabAsync(ct, "agent", "start", h).ConfigureAwait(false);
+                        try
+                        {
+                            await LabAsync(ct, "agent", "start", h).ConfigureAwait(false);
+                        }
+                        catch (LabException failed)
+                        {
+                            // One still stopping refuses a second; its boot script starts the next.
+                            Log(failed.Message);
+                        }
                     }
 
                     await Task.Delay(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
@@ -294,15 +302,21 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
     {
         var script = Path.Combine(_dirs[host], Sampler.ScriptName);
         await File.WriteAllTextAsync(script, Sampler.Script(Path.Combine(_dirs[host], Sampler.FileName)), ct).ConfigureAwait(false);
-        await _lab.ExecOkAsync(host, ["sh", "-c", $"setsid sh {script} </dev/null >/dev/null 2>&1 &"], ct).ConfigureAwait(false);
+        await _lab.ExecOkAsync(host, ["sh", "-c", $"setsid bash {script} </dev/null >/dev/null 2>&1 &"], ct).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <c>ops/lab</c> in the machine's own namespaces: the run itself is in the lab's
+    /// network namespace (where the agents' API is), whose <c>ip netns exec</c> mounted a sysfs
+    /// of its own, without the cgroup freezer that pause and resume write to. A fault that
+    /// cannot be injected ends the run: its history would not be what it claims.
+    /// </summary>
     private async Task LabAsync(CancellationToken ct, params string[] args)
     {
-        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", settings.LabName, .. args], ct).ConfigureAwait(false);
+        var r = await global::VgMesh.Lab.Lab.RunAsync(["nsenter", "--target", "1", "--mount", "--net", "--", global::VgMesh.Lab.Lab.Script, "--name", settings.LabName, .. args], ct).ConfigureAwait(false);
         if (!r.Succeeded)
         {
-            Log($"ops/lab {string.Join(' ', args)} failed ({r.ExitCode}): {r.Stderr.Trim()}");
+            throw new LabException($"ops/lab {string.Join(' ', args)} failed with exit code {r.ExitCode}: {r.Stderr.Trim()}", r);
         }
     }
 

@@ -6,7 +6,7 @@ namespace VgMesh.Torture;
 /// they should be). <c>tx*</c> LVs are only ever activated exclusively, <c>ts*</c> only shared,
 /// so that the checker knows which may be live on two hosts.
 /// </summary>
-public sealed class Workload(Random random, IReadOnlyList<string> hosts)
+public sealed partial class Workload(Random random, IReadOnlyList<string> hosts)
 {
     private static readonly string[] Exclusive = ["tx0", "tx1", "tx2", "tx3", "tx4", "tx5"];
     private static readonly string[] Shared = ["ts0", "ts1", "ts2"];
@@ -19,6 +19,12 @@ public sealed class Workload(Random random, IReadOnlyList<string> hosts)
     ];
 
     private static readonly int Total = Kinds.Sum(k => k.Weight);
+
+    /// <summary>Whether an LV is one the workload makes (its pools and their snapshots): what the checker compares.</summary>
+    public static bool Owns(string lv) => OwnedName().IsMatch(lv);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^t[xs][0-9]+s?\z")]
+    private static partial System.Text.RegularExpressions.Regex OwnedName();
 
     public TortureOp Next()
     {
