@@ -103,6 +103,12 @@ public sealed partial class FencingService(
     {
         // Recorded first: an agent that dies mid-fence still knows after its restart.
         fenced.Add(lv);
+#if FAULT_SKIP_FENCE
+        // A deliberately broken build: the fence is recorded and logged, never loaded.
+        LogFenced(logger, lv, left.TotalMilliseconds);
+        await Task.CompletedTask.ConfigureAwait(false);
+        return;
+#else
         try
         {
             // Its snapshots first: a classic snapshot's device writes its own copy-on-write store
@@ -128,6 +134,7 @@ public sealed partial class FencingService(
         {
             LogFenceFailed(logger, lv, e.Message);
         }
+#endif
     }
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "no answer from the coordinator in time ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]

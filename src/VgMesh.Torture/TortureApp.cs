@@ -29,11 +29,12 @@ internal static class TortureApp
         var clients = new Option<int>("--clients-per-host") { Description = "clients sending to each host's API", DefaultValueFactory = _ => 2 };
         var faultEvery = new Option<double>("--fault-every") { Description = "seconds between faults, on average", DefaultValueFactory = _ => 15 };
         var noFaults = new Option<bool>("--no-faults") { Description = "clients only" };
+        var kinds = new Option<string?>("--faults") { Description = $"the faults to choose from, comma-separated (default all: {string.Join(',', TortureRun.AllFaults.Select(k => k.Kind))})" };
         var report = new Option<string?>("--report") { Description = "write the JSON report here" };
         var history = new Option<string?>("--history") { Description = "write every request and fault here, one JSON object per line" };
         var root = new RootCommand("vgmesh-torture: clients and faults over a lab, then a check of the whole history. Exit codes: 0 passed, 1 a violation, 2 usage.")
         {
-            lab, seed, minutes, clients, faultEvery, noFaults, report, history,
+            lab, seed, minutes, clients, faultEvery, noFaults, kinds, report, history,
         };
         root.SetAction(async (p, c) =>
         {
@@ -43,8 +44,15 @@ internal static class TortureApp
                 return 2;
             }
 
+            var chosen = p.GetValue(kinds)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
+            if (chosen?.FirstOrDefault(k => TortureRun.AllFaults.All(f => f.Kind != k)) is { } unknown || chosen is { Count: 0 })
+            {
+                await stderr.WriteLineAsync($"vgmesh-torture: --faults: '{p.GetValue(kinds)}' names no fault or an unknown one; choose from {string.Join(", ", TortureRun.AllFaults.Select(k => k.Kind))}").ConfigureAwait(false);
+                return 2;
+            }
+
             var settings = new TortureSettings(p.GetValue(lab)!, p.GetValue(seed) ?? Random.Shared.Next(1, 1_000_000), TimeSpan.FromMinutes(p.GetValue(minutes)),
-                p.GetValue(clients), !p.GetValue(noFaults), TimeSpan.FromSeconds(p.GetValue(faultEvery)));
+                p.GetValue(clients), !p.GetValue(noFaults), TimeSpan.FromSeconds(p.GetValue(faultEvery)), chosen);
             var (result, h) = await new TortureRun(settings, stderr).RunAsync(c).ConfigureAwait(false);
             if (p.GetValue(report) is { } file)
             {

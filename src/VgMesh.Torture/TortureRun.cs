@@ -6,7 +6,8 @@ using VgMesh.Lab;
 namespace VgMesh.Torture;
 
 /// <summary>What a run is: which lab, how long, how many clients, which faults, the seed.</summary>
-public sealed record TortureSettings(string LabName, int Seed, TimeSpan Duration, int ClientsPerHost, bool Faults, TimeSpan FaultEvery);
+/// <param name="FaultKinds">The faults the nemesis may choose (null: all of <see cref="TortureRun.AllFaults"/>).</param>
+public sealed record TortureSettings(string LabName, int Seed, TimeSpan Duration, int ClientsPerHost, bool Faults, TimeSpan FaultEvery, IReadOnlySet<string>? FaultKinds = null);
 
 /// <summary>The run's figures and verdict (<c>--report</c> writes it as JSON).</summary>
 public sealed record TortureReport(
@@ -37,6 +38,9 @@ public sealed record TortureReport(
 /// </summary>
 public sealed class TortureRun(TortureSettings settings, TextWriter log)
 {
+    /// <summary>The nemesis's faults and how often each is chosen (the coordinator's death most: it is what takeover is about).</summary>
+    public static readonly IReadOnlyList<(string Kind, int Weight)> AllFaults = [("kill-coordinator", 4), ("kill-agent", 2), ("pause", 2), ("partition", 2), ("crash", 1)];
+
     private readonly global::VgMesh.Lab.Lab _lab = new(settings.LabName);
     private readonly ConcurrentBag<HistoryEntry> _requests = [];
     private readonly ConcurrentBag<FaultEntry> _faults = [];
@@ -165,7 +169,7 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
 
     private async Task NemesisAsync(List<string> hosts, Random r, DateTimeOffset deadline, CancellationToken ct)
     {
-        (string Kind, int Weight)[] kinds = [("kill-coordinator", 4), ("kill-agent", 2), ("pause", 2), ("partition", 2), ("crash", 1)];
+        var kinds = AllFaults.Where(k => settings.FaultKinds?.Contains(k.Kind) ?? true).ToArray();
         while (DateTimeOffset.UtcNow + settings.FaultEvery + TimeSpan.FromSeconds(25) < deadline)
         {
             await Task.Delay(settings.FaultEvery * (0.5 + r.NextDouble()), ct).ConfigureAwait(false);
@@ -306,14 +310,19 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
     }
 
     /// <summary>
-    /// Runs <c>ops/lab</c> in the machine's own namespaces: the run itself is in the lab's
-    /// network namespace (where the agents' API is), whose <c>ip netns exec</c> mounted a sysfs
-    /// of its own, without the cgroup freezer that pause and resume write to. A fault that
-    /// cannot be injected ends the run: its history would not be what it claims.
+    /// Runs <c>ops/lab</c> in the machine's own namespaces, those of the process that started
+    /// the run (<c>ops/torture</c> gives its pid in <c>VGMESH_TORTURE_OUTSIDE</c>; pid 1's may
+    /// not be entered in a sandbox): the run itself is in the lab's network namespace (where the
+    /// agents' API is), whose <c>ip netns exec</c> mounted a sysfs of its own, without the cgroup
+    /// freezer that pause and resume write to. A fault that cannot be injected ends the run: its
+    /// history would not be what it claims.
     /// </summary>
     private async Task LabAsync(CancellationToken ct, params string[] args)
     {
-        var r = await global::VgMesh.Lab.Lab.RunAsync(["nsenter", "--target", "1", "--mount", "--net", "--", global::VgMesh.Lab.Lab.Script, "--name", settings.LabName, .. args], ct).ConfigureAwait(false);
+        var outside = Environment.GetEnvironmentVariable("VGMESH_TORTURE_OUTSIDE") is { Length: > 0 } pid && int.TryParse(pid, CultureInfo.InvariantCulture, out var n) && n > 0
+            ? n.ToString(CultureInfo.InvariantCulture)
+            : throw new LabException("VGMESH_TORTURE_OUTSIDE is not set to a pid outside the lab's namespace: start runs with ops/torture", null);
+        var r = await global::VgMesh.Lab.Lab.RunAsync(["nsenter", "--target", outside, "--mount", "--net", "--", global::VgMesh.Lab.Lab.Script, "--name", settings.LabName, .. args], ct).ConfigureAwait(false);
         if (!r.Succeeded)
         {
             throw new LabException($"ops/lab {string.Join(' ', args)} failed with exit code {r.ExitCode}: {r.Stderr.Trim()}", r);

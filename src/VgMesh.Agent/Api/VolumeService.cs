@@ -337,6 +337,13 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     private async Task<OperationView> SubmitAsync(string kind, LvOperation args, string? operationId, Func<CancellationToken, Task<bool>>? settled, CancellationToken ct, TimeSpan? settleTime = null, bool untilApplied = true)
     {
         var id = operationId is null ? OperationIds.New() : OperationIds.Validate(operationId);
+#if FAULT_EARLY_ACK
+        // A deliberately broken build: an extend is acknowledged before (and without) running.
+        if (kind == OperationKinds.Extend)
+        {
+            return new OperationView(id, "applied", $"extended {args.Lv} (acknowledged before it ran)", 0, 0, options.Host, [options.Host], []);
+        }
+#endif
         var answer = await cluster.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), Propagation, ct).ConfigureAwait(false);
         var result = answer switch
         {
