@@ -94,9 +94,25 @@ public sealed partial class FencingService(
     {
         // All at once: the time left is short, and each LV waits only for its own in-flight I/O.
         var already = fenced.Current;
-        var held = claims.HeldBy(options.Host).Where(l => !already.Contains(l)).ToList();
+        var held = claims.HeldBy(options.Host).Union(ActiveHereReleased()).Where(l => !already.Contains(l)).ToList();
         LogFenceRound(logger, left.TotalMilliseconds, held.Count);
         await Task.WhenAll(held.Select(lv => FenceOneAsync(lv, left, ct))).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// LVs still active here whose claim no longer wants them here: released or given to another host while
+    /// their deactivation here is still to come (the event not applied yet, or the pass that
+    /// would deactivate failing for want of a coordinator). The others assume a silent host
+    /// fenced all it had active, so these are fenced too (the torture run of 2026-12-06, seed
+    /// 4242, saw tx4 released from node2 just before node2 was cut off, left live there for 30 s,
+    /// and activated on node1 meanwhile). Snapshots go with their origin.
+    /// </summary>
+    private IEnumerable<string> ActiveHereReleased()
+    {
+        var tops = ((IEnumerable<string>?)dm.SysfsNames() ?? []).Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).OfType<string>().ToList();
+        var snapshots = tops.SelectMany(lv => dm.SysfsSnapshotsOf(LvRef.DmNameOf(options.VolumeGroup, lv)) ?? [])
+            .Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).ToHashSet(StringComparer.Ordinal);
+        return tops.Where(lv => !snapshots.Contains(lv) && claims.ReleasedFrom(lv, options.Host));
     }
 
     private async Task FenceOneAsync(string lv, TimeSpan left, CancellationToken ct)
@@ -233,16 +249,23 @@ public sealed class ClaimCache(AgentOptions options)
         }
     }
 
-    public IEnumerable<string> HeldBy(string host)
+    public IEnumerable<string> HeldBy(string host) =>
+        Read().Where(c => c.Value.Host == host && c.Value.Mode == ActivationClaim.Exclusive).Select(c => c.Key).ToList();
+
+    /// <summary>
+    /// Whether the last claims known here manage <paramref name="lv"/> and do not want it on
+    /// <paramref name="host"/>: released, or claimed by another host. An LV with no claim at all
+    /// is not vgmesh's (activated by hand, say): the audit reports it, fencing leaves it.
+    /// </summary>
+    public bool ReleasedFrom(string lv, string host) => Read().TryGetValue(lv, out var claim) && !claim.Holders.Contains(host);
+
+    private IReadOnlyDictionary<string, ActivationClaim> Read()
     {
-        IReadOnlyDictionary<string, ActivationClaim> claims;
         lock (_gate)
         {
-            claims = _claims ??= File.Exists(FilePath)
+            return _claims ??= File.Exists(FilePath)
                 ? JsonSerializer.Deserialize(File.ReadAllText(FilePath), AgentJsonContext.Default.DictionaryStringActivationClaim)!
                 : new Dictionary<string, ActivationClaim>();
         }
-
-        return claims.Where(c => c.Value.Host == host && c.Value.Mode == ActivationClaim.Exclusive).Select(c => c.Key).ToList();
     }
 }

@@ -47,9 +47,20 @@ public sealed class VgMeshClient : IDisposable
         return new VgMeshClient(new HttpClient(handler) { BaseAddress = new Uri("http://vgmeshd/"), Timeout = timeout ?? TimeSpan.FromMinutes(5) });
     }
 
-    public static VgMeshClient ForTcp(Uri endpoint, string token, TimeSpan? timeout = null)
+    /// <param name="reuseConnections">
+    /// False: a new connection for every request. A caller that must know whether a failed
+    /// request was ever sent needs it: a pooled connection the server has closed is retried on a
+    /// new one, so a refused connect may follow a request the server already received.
+    /// </param>
+    public static VgMeshClient ForTcp(Uri endpoint, string token, TimeSpan? timeout = null, bool reuseConnections = true)
     {
-        var http = new HttpClient { BaseAddress = endpoint, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+        var handler = new SocketsHttpHandler();
+        if (!reuseConnections)
+        {
+            handler.PooledConnectionLifetime = TimeSpan.Zero;
+        }
+
+        var http = new HttpClient(handler) { BaseAddress = endpoint, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new VgMeshClient(http);
     }

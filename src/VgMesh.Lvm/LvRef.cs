@@ -28,6 +28,42 @@ public sealed record LvRef
     public static string DmNameOf(string vg, string lv) =>
         $"{vg.Replace("-", "--", StringComparison.Ordinal)}-{lv.Replace("-", "--", StringComparison.Ordinal)}";
 
+    /// <summary>
+    /// The LV of a top-level device-mapper name of <paramref name="vg"/> (the inverse of
+    /// <see cref="DmNameOf"/>), or null for another VG's device or a layer such as
+    /// <c>VG-LV-real</c> or <c>VG-LV-cow</c> (a single '-' after the LV's part).
+    /// </summary>
+    public static string? LvOfDmName(string vg, string dmName)
+    {
+        ArgumentNullException.ThrowIfNull(vg);
+        ArgumentNullException.ThrowIfNull(dmName);
+        var prefix = DmNameOf(vg, "");
+        if (!dmName.StartsWith(prefix, StringComparison.Ordinal) || dmName.Length == prefix.Length)
+        {
+            return null;
+        }
+
+        var lv = new System.Text.StringBuilder();
+        for (var i = prefix.Length; i < dmName.Length; i++)
+        {
+            if (dmName[i] != '-')
+            {
+                lv.Append(dmName[i]);
+            }
+            else if (i + 1 < dmName.Length && dmName[i + 1] == '-')
+            {
+                lv.Append('-');
+                i++;
+            }
+            else
+            {
+                return null;
+            }
+        }
+
+        return lv.ToString();
+    }
+
     /// <summary>Parses <c>vg/lv</c>; both parts are validated.</summary>
     public static LvRef Parse(string fullName)
     {

@@ -55,7 +55,7 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
         var token = (await File.ReadAllTextAsync(env["VGMESH_LAB_TOKEN_FILE"], ct).ConfigureAwait(false)).Trim();
         for (var n = 1; env.TryGetValue($"VGMESH_LAB_NODE{n}_SAN", out var san); n++)
         {
-            _api[$"node{n}"] = VgMeshClient.ForTcp(new Uri($"http://{san}:7070/"), token, TimeSpan.FromSeconds(60));
+            _api[$"node{n}"] = VgMeshClient.ForTcp(new Uri($"http://{san}:7070/"), token, TimeSpan.FromSeconds(60), reuseConnections: false);
             _dirs[$"node{n}"] = env[$"VGMESH_LAB_NODE{n}_DIR"];
         }
 
@@ -77,7 +77,6 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
 
         // Every fault is healed by now; the hosts must agree within the checker's bound.
         await EnsureAgentsAsync(hosts, ct).ConfigureAwait(false);
-        var healed = DateTimeOffset.UtcNow;
         var (status, converged) = await ConvergeAsync(ct).ConfigureAwait(false);
         Log($"converged after {converged.TotalSeconds:0.0} s; waiting one reconcile pass before reading the end state");
         await Task.Delay(TimeSpan.FromSeconds(12), ct).ConfigureAwait(false);
@@ -107,7 +106,6 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
             all.Where(r => r.Outcome == Outcome.Ok).GroupBy(r => r.Op.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
             history.Faults.GroupBy(f => f.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count()),
             samples.Count, events.Count(e => e.OperationId?.StartsWith(runId + "-", StringComparison.Ordinal) == true), Math.Round(converged.TotalSeconds, 1), violations);
-        _ = healed;
         return (report, history);
     }
 
@@ -153,8 +151,11 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
             // may have been applied; a 4xx is a refusal that changed nothing.
             return (e.Problem.Status >= 500 ? Outcome.Unknown : Outcome.Failed, e.Problem.Code, null, e.Problem.Detail);
         }
-        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
+        catch (HttpRequestException e) when (e.InnerException is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused })
         {
+            // The one connection (none is reused) was refused: nothing was sent. Any other
+            // failure may have come after the agent read the request (seed 4242's first run
+            // counted a reset as refused, and the checker flagged the remove it had applied).
             return (Outcome.Failed, "unreachable", null, e.Message);
         }
         catch (HttpRequestException e)
