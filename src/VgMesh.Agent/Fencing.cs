@@ -159,7 +159,7 @@ public sealed partial class FencingService(
     [LoggerMessage(EventId = 3405, Level = LogLevel.Critical, Message = "fenced {Device}, a snapshot of {Lv} (error table loaded)")]
     private static partial void LogFencedSnapshot(ILogger logger, string device, string lv);
 
-    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim that are not fenced yet")]
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim, or released but still active here, that are not fenced yet")]
     private static partial void LogFenceRound(ILogger logger, double leftMs, int count);
 
     [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "this host was downed by the cluster: fencing the LVs it holds by claim before its agent stops")]

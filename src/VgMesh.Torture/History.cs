@@ -10,10 +10,10 @@ public enum Outcome
     /// <summary>Acknowledged: the agent answered success.</summary>
     Ok,
 
-    /// <summary>Refused or failed for certain (an error answer, or the agent unreachable before sending).</summary>
+    /// <summary>Refused for certain: an error answer below 500.</summary>
     Failed,
 
-    /// <summary>Nobody knows: a timeout, a connection lost after sending, 503 outcome-unknown.</summary>
+    /// <summary>Nobody knows: a timeout, any connection error (even a refused connect: see TortureRun.SendAsync), a 5xx such as 503 outcome-unknown.</summary>
     Unknown,
 }
 
