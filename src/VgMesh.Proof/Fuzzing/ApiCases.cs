@@ -64,8 +64,10 @@ public sealed class ApiCases(string token, IReadOnlyList<string> hosts) : ICaseS
         // Raw (unescaped) names break the request line when they hold spaces or controls: then any 4xx or a close is right.
         // Not when the name would make it another request: '?' or '#' end the path (the rest is
         // a query), and a space or a tab ends the request target (Kestrel reads "/v1/lvs/9\tx" as
-        // a request for LV 9; seen in the lab).
-        var raw = r.Next(10) == 0 && name.IndexOfAny(['?', '#', ' ', '\t']) < 0;
+        // a request for LV 9; seen in the lab). Nor when a character is beyond Latin-1: the request
+        // is written in Latin-1, which sends such a character as '?' ("a\u202eb" went out as
+        // "DELETE /v1/lvs/a?b", a valid remove of LV "a", answered 503 once under load: CI of b1f218c).
+        var raw = r.Next(10) == 0 && name.IndexOfAny(['?', '#', ' ', '\t']) < 0 && name.All(c => c <= '\xff');
         var p = Path(name, raw);
         var expect = raw ? Expect.Garbage : Expect.Refused;
         var verb = Verbs[r.Next(Verbs.Length)];

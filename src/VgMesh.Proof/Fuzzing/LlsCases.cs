@@ -55,7 +55,7 @@ public sealed class LlsCases(IReadOnlyList<string> foreign) : ICaseSource
         // Not when the name would make it another request: '?' or '#' end the path (the rest is
         // a query), and a space or a tab ends the request target (Kestrel reads "/v1/lvs/9\tx" as
         // a request for LV 9; seen in the lab).
-        var raw = r.Next(10) == 0 && name.IndexOfAny(['?', '#', ' ', '\t']) < 0;
+        var raw = r.Next(10) == 0 && name.IndexOfAny(['?', '#', ' ', '\t']) < 0 && name.All(c => c <= '\xff');
         var p = raw ? name : Uri.EscapeDataString(name);
         // Raw (unescaped) in the path, a name may break the request line: then any 4xx or a close is right.
         var inPath = raw ? Expect.Garbage : Expect.Refused;

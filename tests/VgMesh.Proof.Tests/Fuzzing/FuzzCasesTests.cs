@@ -29,6 +29,21 @@ public class FuzzCasesTests
     }
 
     [Fact]
+    public void RawNames_NeverMakeAnotherRequest_NoQueryFragmentOrLatin1Replacement()
+    {
+        // The CI of b1f218c: "a\u202eb", sent raw in Latin-1, went out as "DELETE /v1/lvs/a?b".
+        foreach (var source in Sources)
+        {
+            var raw = Enumerable.Range(0, 20_000).Select(i => source.Make(i, new Random(FuzzRun.Mix(20261206, i))))
+                .Where(c => c.Kind == "name" && c.Expect == Expect.Garbage)
+                .Select(c => Encoding.Latin1.GetString(c.Request).Split("\r\n")[0])
+                .ToList();
+            Assert.NotEmpty(raw);
+            Assert.All(raw, line => Assert.DoesNotMatch(@"^\S+ \S*[?#]", line));
+        }
+    }
+
+    [Fact]
     public void HostileLvNames_AreAllRefusedByLvm()
     {
         var r = new Random(1);
