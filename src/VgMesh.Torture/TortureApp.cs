@@ -32,9 +32,10 @@ internal static class TortureApp
         var kinds = new Option<string?>("--faults") { Description = $"the faults to choose from, comma-separated (default all: {string.Join(',', TortureRun.AllFaults.Select(k => k.Kind))})" };
         var report = new Option<string?>("--report") { Description = "write the JSON report here" };
         var history = new Option<string?>("--history") { Description = "write every request and fault here, one JSON object per line" };
+        var check = new Option<bool>("--check") { Description = "check the options and stop (ops/torture does, before it boots a lab)" };
         var root = new RootCommand("vgmesh-torture: clients and faults over a lab, then a check of the whole history. Exit codes: 0 passed, 1 a violation, 2 usage.")
         {
-            lab, seed, minutes, clients, faultEvery, noFaults, kinds, report, history,
+            lab, seed, minutes, clients, faultEvery, noFaults, kinds, report, history, check,
         };
         root.SetAction(async (p, c) =>
         {
@@ -49,6 +50,11 @@ internal static class TortureApp
             {
                 await stderr.WriteLineAsync($"vgmesh-torture: --faults: '{p.GetValue(kinds)}' names no fault or an unknown one; choose from {string.Join(", ", TortureRun.AllFaults.Select(k => k.Kind))}").ConfigureAwait(false);
                 return 2;
+            }
+
+            if (p.GetValue(check))
+            {
+                return 0;
             }
 
             var settings = new TortureSettings(p.GetValue(lab)!, p.GetValue(seed) ?? Random.Shared.Next(1, 1_000_000), TimeSpan.FromMinutes(p.GetValue(minutes)),
