@@ -109,8 +109,12 @@ public sealed partial class FencingService(
     /// </summary>
     private IEnumerable<string> ActiveHereReleased()
     {
-        var tops = ((IEnumerable<string>?)dm.SysfsNames() ?? []).Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).OfType<string>().ToList();
-        var snapshots = tops.SelectMany(lv => dm.SysfsSnapshotsOf(LvRef.DmNameOf(options.VolumeGroup, lv)) ?? [])
+        var names = dm.SysfsNames() ?? new HashSet<string>();
+        var tops = names.Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).OfType<string>().ToList();
+        // Only an origin has a -real layer: each look for snapshots walks sysfs again, and this
+        // runs against the fence deadline.
+        var snapshots = tops.Where(lv => names.Contains(LvRef.DmNameOf(options.VolumeGroup, lv) + "-real"))
+            .SelectMany(lv => dm.SysfsSnapshotsOf(LvRef.DmNameOf(options.VolumeGroup, lv)) ?? [])
             .Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).ToHashSet(StringComparer.Ordinal);
         return tops.Where(lv => !snapshots.Contains(lv) && claims.ReleasedFrom(lv, options.Host));
     }
