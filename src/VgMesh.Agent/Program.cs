@@ -142,6 +142,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
 });
 s.AddSingleton<StateReader>();
 s.AddSingleton<ActivationGuard>();
+s.AddSingleton<HostActivity>();
 s.AddSingleton<Executor>();
 s.AddSingleton<EventTriage>();
 s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>()));

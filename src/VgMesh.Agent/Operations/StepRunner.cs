@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using VgMesh.Agent.Reconciling;
 using VgMesh.Lvm;
 
 namespace VgMesh.Agent.Operations;
@@ -8,7 +9,7 @@ namespace VgMesh.Agent.Operations;
 /// first checks the coordinator's lease owner and generation against the lease row, then runs
 /// the command under that permit.
 /// </summary>
-public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
+public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, HostActivity activity, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
 {
     public async Task<StepResult> RunAsync(DelegatedStep step, CancellationToken ct)
     {
@@ -16,6 +17,20 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
         var permit = await DelegatedPermit.VerifyAsync(cluster, step, time, ct).ConfigureAwait(false);
         var lv = new LvRef(options.VolumeGroup, LvmNames.ValidateLv(step.Args.Lv));
         LogDelegated(logger, step.Kind, lv.FullName, step.Coordinator, step.FencingToken);
+        // Not beside a pass or a handoff here: the command changes what is active here.
+        await activity.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await RunHereAsync(step, lv, permit, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            activity.Release();
+        }
+    }
+
+    private async Task<StepResult> RunHereAsync(DelegatedStep step, LvRef lv, DelegatedPermit permit, CancellationToken ct)
+    {
         switch (step.Kind)
         {
             case OperationKinds.Extend:

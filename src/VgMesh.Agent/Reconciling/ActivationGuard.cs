@@ -8,9 +8,14 @@ namespace VgMesh.Agent.Reconciling;
 /// answers one question at a time, so of two hosts that ask for the same LV around a handoff,
 /// the second sees the first one's announcement and waits: never active on two hosts.
 /// </summary>
-public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, AgentOptions options, TimeProvider time)
+public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, AgentOptions options, TimeProvider time) : IDisposable
 {
     private readonly Lock _gate = new();
+
+    // Reports leave in the order the state changed: a republish (on its own thread, when a new
+    // coordinator asks) that read the state before a pass's publish and sent after it would
+    // leave the coordinator with the older report, an LV active here missing from it.
+    private readonly SemaphoreSlim _sending = new(1, 1);
     private HostStatus _current = new([], [], 0, DateTimeOffset.MinValue, ApiAddress: options.TcpListen);
 
     public HostStatus Current
@@ -24,29 +29,47 @@ public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, Age
         }
     }
 
-    public async Task PublishAsync(HostStatus status, CancellationToken ct)
+    public Task PublishAsync(HostStatus status, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(status);
-        status = status with { ApiAddress = options.TcpListen };
-        lock (_gate)
-        {
-            _current = status;
-        }
-
-        await cluster.ReportAsync(status.ToReport(options.Host), ct).ConfigureAwait(false);
+        return SendAsync(_ => status, ct);
     }
 
     /// <summary>
     /// Sends the current report again (a new coordinator asks for it), once a pass has made one:
-    /// before that, this host does not know what it has active, and says nothing.
+    /// before that, this host does not know what it has active, and says nothing (the coordinator
+    /// lets no exclusive activation through until it has heard from every live host).
     /// </summary>
-    public Task RepublishAsync(CancellationToken ct) => Current.At == DateTimeOffset.MinValue ? Task.CompletedTask : PublishAsync(Current, ct);
+    public Task RepublishAsync(CancellationToken ct) => SendAsync(now => now.At == DateTimeOffset.MinValue ? null : now, ct);
 
     /// <summary>Reports an activation done outside a pass (a pass reports what device-mapper shows).</summary>
-    public Task ActivatedAsync(string lv, CancellationToken ct)
+    public Task ActivatedAsync(string lv, CancellationToken ct) =>
+        SendAsync(now => now with { Active = [.. now.Active.Where(a => a.Name != lv), new ActiveLv(lv, 0)], At = time.GetUtcNow() }, ct);
+
+    /// <summary>Makes the next status from the current one and sends it, one send at a time.</summary>
+    private async Task SendAsync(Func<HostStatus, HostStatus?> next, CancellationToken ct)
     {
-        var now = Current;
-        return PublishAsync(now with { Active = [.. now.Active.Where(a => a.Name != lv), new ActiveLv(lv, 0)], At = time.GetUtcNow() }, ct);
+        await _sending.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            HostStatus? status;
+            lock (_gate)
+            {
+                status = next(_current) is { } made ? made with { ApiAddress = options.TcpListen } : null;
+                if (status is null)
+                {
+                    return;
+                }
+
+                _current = status;
+            }
+
+            await cluster.ReportAsync(status.ToReport(options.Host), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sending.Release();
+        }
     }
 
     /// <returns>Null when the LV may be activated now; otherwise why not.</returns>
@@ -68,4 +91,6 @@ public sealed class ActivationGuard(AgentCluster cluster, ClaimCache claims, Age
 
         return verdict.Refusal;
     }
+
+    public void Dispose() => _sending.Dispose();
 }

@@ -22,15 +22,15 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, LvmDriver lvm, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, LvmDriver lvm, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, HostActivity activity, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
     private readonly List<(long Sequence, TaskCompletionSource Done)> _passWaiters = [];
 
-    // Passes and handoff activations one at a time: a pass's status, read before an activation
-    // and published after it, would hide the activation from the other hosts.
-    private readonly SemaphoreSlim _actGate = new(1, 1);
+    // Passes, handoff activations and delegated commands one at a time: a pass's status, read
+    // before an activation and published after it, would hide the activation from the other hosts.
+    private readonly HostActivity _actGate = activity;
     private long _seen;
     private volatile List<string> _waiting = []; // replaced whole, never changed in place
     private volatile List<string> _claimedSincePass = []; // the same
@@ -45,6 +45,7 @@ public sealed partial class ReconcileService(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         cluster.HostsChanged += (_, m) => _ = Task.Run(() => OnHostsChangedAsync(m, stoppingToken), stoppingToken);
+        cluster.Contact.ReportWanted += (_, _) => _ = Task.Run(() => RepublishAsync(stoppingToken), stoppingToken);
         var interval = TimeSpan.FromSeconds(options.ReconcileIntervalSeconds);
         if (options.DeviceWatchMilliseconds > 0)
         {
@@ -122,7 +123,7 @@ public sealed partial class ReconcileService(
                 return;
             }
 
-            if (reader.LastVolumeGroup is not { } vg || _passing || _actGate.CurrentCount == 0)
+            if (reader.LastVolumeGroup is not { } vg || _passing || _actGate.Busy)
             {
                 continue;
             }
@@ -337,7 +338,7 @@ public sealed partial class ReconcileService(
             switch (m)
             {
                 case CoordinatorReady:
-                    await guard.RepublishAsync(ct).ConfigureAwait(false);
+                    await RepublishAsync(ct).ConfigureAwait(false);
                     break;
                 case HostReported { Report: var r }:
                     _peersActive[r.Host] = string.Join(',', r.Active.Select(a => a.Lv).Order(StringComparer.Ordinal));
@@ -359,6 +360,19 @@ public sealed partial class ReconcileService(
         catch (Exception e) when (e is LvmException or Operations.VolumeException or OperationCanceledException)
         {
             LogPassFailed(logger, $"after a report from the cluster: {e.Message}");
+        }
+    }
+
+    /// <summary>A coordinator lacks this host's report (it just started, or says so in a ping's answer): sent again.</summary>
+    private async Task RepublishAsync(CancellationToken ct)
+    {
+        try
+        {
+            await guard.RepublishAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopping.
         }
     }
 
@@ -419,7 +433,10 @@ public sealed partial class ReconcileService(
         {
             var fencedHere = fenced.Current;
             var done = await executor.ExecuteAsync([.. moved.Select(lv => new Deactivate(lv, Unfences: fencedHere.Contains(lv)))], ct).ConfigureAwait(false);
-            if (done.Alerts.Count == 0)
+            // Reported released only once its device is gone: a deactivation skipped as "not
+            // found" (LVM no longer knows the name) leaves the device, which the pass then handles.
+            var devices = dm.SysfsNames();
+            if (done.Alerts.Count == 0 && (devices is null || !moved.Any(lv => devices.Contains(LvRef.DmNameOf(options.VolumeGroup, lv)))))
             {
                 var now = guard.Current;
                 var left = now.Active.Where(a => !moved.Contains(a.Name)).ToList();

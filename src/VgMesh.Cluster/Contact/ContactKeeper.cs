@@ -33,6 +33,11 @@ public sealed class ContactClock(TimeProvider time, string? statePath)
         }
     }
 
+    /// <summary>Raised (on an actor's thread: keep it short) when the coordinator's answer asks for this host's report, which it lacks.</summary>
+    public event EventHandler? ReportWanted;
+
+    internal void RaiseReportWanted() => ReportWanted?.Invoke(this, EventArgs.Empty);
+
     /// <summary>Whether any ping has been answered in this process.</summary>
     public bool EverInContact => Interlocked.Read(ref _lastContact) != long.MinValue;
 
@@ -98,6 +103,11 @@ public sealed class ContactKeeper : ReceiveActor, IWithTimers
             {
                 _clock.Answered(sentAt);
             }
+
+            if (a.WantsReport)
+            {
+                _clock.RaiseReportWanted();
+            }
         });
         Receive<Status.Failure>(_ => { }); // unanswered: the clock keeps the last answered send
     }
@@ -117,7 +127,7 @@ public sealed class ContactKeeper : ReceiveActor, IWithTimers
         }
 
         _coordinator.Ask<HostPong>(new HostPing(_host, _time.GetUtcNow()), TimeSpan.FromSeconds(5))
-            .PipeTo(Self, success: _ => new Answered(id), failure: e => new Status.Failure(e));
+            .PipeTo(Self, success: pong => new Answered(id, pong.WantsReport), failure: e => new Status.Failure(e));
     }
 
     private sealed record Tick
@@ -125,5 +135,5 @@ public sealed class ContactKeeper : ReceiveActor, IWithTimers
         public static Tick Instance { get; } = new();
     }
 
-    private sealed record Answered(long Id);
+    private sealed record Answered(long Id, bool WantsReport);
 }

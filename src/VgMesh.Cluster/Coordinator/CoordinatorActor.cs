@@ -93,7 +93,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         Command<HostPing>(p =>
         {
             _hosts.Heard(p.Host);
-            Sender.Tell(new HostPong(_settings.Host, _guard?.Generation ?? 0));
+            Sender.Tell(new HostPong(_settings.Host, _guard?.Generation ?? 0, WantsReport: _guard is not null && !_hosts.Reports.ContainsKey(p.Host)));
         });
         Command<HostReport>(OnReport);
         Command<CheckActivation>(OnCheckActivation);
@@ -230,6 +230,13 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         else if (c.Exclusive && _hosts.ActiveOn(c.Lv, except: c.Host) is { IsEmpty: false } others)
         {
             refusal = $"{string.Join(", ", others)} still report {c.Lv} active";
+        }
+        else if (c.Exclusive && _liveHosts().Where(h => h != c.Host && !_hosts.Reports.ContainsKey(h)).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } silent)
+        {
+            // Operations run once the wait for reports runs out, but a live host that has not
+            // reported (an agent restarted just now, before its first pass) may have the LV
+            // active: its absence from the reports proves nothing.
+            refusal = $"{string.Join(", ", silent)} {(silent.Count == 1 ? "has" : "have")} not reported to this coordinator yet";
         }
 
         if (refusal is null)

@@ -68,7 +68,12 @@ public sealed record CoordinatorReady(string Host, long Generation) : IClusterMe
 /// <summary>A host's sign of life, every second. Answered with <see cref="HostPong"/>; a host fences what it holds when answers stop (see <c>ContactKeeper</c>).</summary>
 public sealed record HostPing(string Host, DateTimeOffset At) : IClusterMessage;
 
-public sealed record HostPong(string Coordinator, long Generation) : IClusterMessage;
+/// <param name="WantsReport">
+/// This coordinator has no report from the pinging host: it sends one now. The hosts topic's
+/// <see cref="CoordinatorReady"/> can miss a host whose subscription had not reached the new
+/// coordinator's node yet, and a host that had not passed yet says nothing then.
+/// </param>
+public sealed record HostPong(string Coordinator, long Generation, bool WantsReport = false) : IClusterMessage;
 
 /// <summary>
 /// The activation guard: may <paramref name="Host"/> activate <paramref name="Lv"/> now? Yes when

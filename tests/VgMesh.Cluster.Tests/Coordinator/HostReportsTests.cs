@@ -66,6 +66,37 @@ public sealed class HostReportsTests() : TestKit(TestConfig.InMemoryCoordinator)
     }
 
     [Fact]
+    public async Task CheckActivation_Exclusive_WaitsForEveryLiveHostsReport_EvenAfterTheWaitRanOut()
+    {
+        // Operations run once the wait for reports runs out; an exclusive activation must not:
+        // a live host that has not reported (its agent just restarted) may have the LV active.
+        using var lease = new TestLeaseGuard(1);
+        _handler.Behaviour = (ctx, _) => Task.FromResult(new OperationOutcome(OperationStatus.Succeeded, "ok", null, [],
+            [ClaimChange.Grant("vm1", ctx.Request.SubmittedBy, ClaimMode.Exclusive)]));
+        var c = Start(lease, CreateTestProbe().Ref, ["node2", "node3"], reportWait: TimeSpan.FromMilliseconds(200));
+        c.Tell(Report("node2"));
+        await ClaimAsync(c, "vm1", "node2");
+
+        Assert.Contains("node3 has not reported", (await c.Ask<ActivationVerdict>(new CheckActivation("node2", "vm1", true), Wait)).Refusal, StringComparison.Ordinal);
+        Assert.Null((await c.Ask<ActivationVerdict>(new CheckActivation("node2", "vm1", false), Wait)).Refusal); // shared: the claim decides
+
+        c.Tell(Report("node3"));
+        Assert.Null((await c.Ask<ActivationVerdict>(new CheckActivation("node2", "vm1", true), Wait)).Refusal);
+    }
+
+    [Fact]
+    public async Task PingAnswer_AsksForTheReport_UntilTheHostHasSentOne()
+    {
+        // The hosts topic's CoordinatorReady can miss a host; the ping every second cannot.
+        using var lease = new TestLeaseGuard(1);
+        var c = Start(lease, CreateTestProbe().Ref, ["node2"]);
+        Assert.True((await c.Ask<HostPong>(new HostPing("node2", DateTimeOffset.UnixEpoch), Wait)).WantsReport);
+
+        c.Tell(Report("node2"));
+        Assert.False((await c.Ask<HostPong>(new HostPing("node2", DateTimeOffset.UnixEpoch), Wait)).WantsReport);
+    }
+
+    [Fact]
     public async Task WaitApplied_AnsweredWhenEveryNamedHostAcknowledged()
     {
         using var lease = new TestLeaseGuard(1);

@@ -46,7 +46,7 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["HostReported"] = new HostReported(Report),
         ["CoordinatorReady"] = new CoordinatorReady("node1", 3),
         ["HostPing"] = new HostPing("node2", T),
-        ["HostPong"] = new HostPong("node1", 3),
+        ["HostPong"] = new HostPong("node1", 3, WantsReport: true),
         ["CheckActivation"] = new CheckActivation("node2", "vm1", true),
         ["ActivationVerdict"] = new ActivationVerdict(State().Claims["san/vm1"], null),
         ["WaitApplied"] = new WaitApplied(7, ["node1", "node2"]),
