@@ -93,8 +93,12 @@ public sealed partial class FencingService(
     private async Task FenceAsync(TimeSpan left, CancellationToken ct)
     {
         // All at once: the time left is short, and each LV waits only for its own in-flight I/O.
-        var already = fenced.Current;
-        var held = claims.HeldBy(options.Host).Union(ActiveHereReleased()).Where(l => !already.Contains(l)).ToList();
+        // Every one with a device here, fenced before or not: a record says what was wiped once,
+        // not what the device holds now (a crash takes the error table with the device, and an
+        // activation after it loads the real one), and wiping a wiped device again is harmless.
+        var devices = dm.SysfsNames();
+        var held = claims.HeldBy(options.Host).Union(ActiveHereReleased(devices ?? new HashSet<string>()))
+            .Where(l => devices is null || devices.Contains(LvRef.DmNameOf(options.VolumeGroup, l))).ToList();
         LogFenceRound(logger, left.TotalMilliseconds, held.Count);
         await Task.WhenAll(held.Select(lv => FenceOneAsync(lv, left, ct))).ConfigureAwait(false);
     }
@@ -107,9 +111,8 @@ public sealed partial class FencingService(
     /// 4242, saw tx4 released from node2 just before node2 was cut off, left live there for 30 s,
     /// and activated on node1 meanwhile). Snapshots go with their origin.
     /// </summary>
-    private IEnumerable<string> ActiveHereReleased()
+    private IEnumerable<string> ActiveHereReleased(IReadOnlySet<string> names)
     {
-        var names = dm.SysfsNames() ?? new HashSet<string>();
         var tops = names.Select(n => LvRef.LvOfDmName(options.VolumeGroup, n)).OfType<string>().ToList();
         // Only an origin has a -real layer: each look for snapshots walks sysfs again, and this
         // runs against the fence deadline.
@@ -163,7 +166,7 @@ public sealed partial class FencingService(
     [LoggerMessage(EventId = 3405, Level = LogLevel.Critical, Message = "fenced {Device}, a snapshot of {Lv} (error table loaded)")]
     private static partial void LogFencedSnapshot(ILogger logger, string device, string lv);
 
-    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) held here by claim, or released but still active here, that are not fenced yet")]
+    [LoggerMessage(EventId = 3404, Level = LogLevel.Warning, Message = "no answer from the coordinator ({LeftMs:0} ms left): fencing the {Count} LV(s) active here and held here by claim, or released but still active here")]
     private static partial void LogFenceRound(ILogger logger, double leftMs, int count);
 
     [LoggerMessage(EventId = 3403, Level = LogLevel.Critical, Message = "this host was downed by the cluster: fencing the LVs it holds by claim before its agent stops")]

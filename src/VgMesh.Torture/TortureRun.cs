@@ -26,7 +26,7 @@ public sealed record TortureReport(
     double ConvergedSeconds,
     IReadOnlyList<Violation> Violations)
 {
-    public bool Passed => Violations.Count == 0;
+    public bool Passed => !Violations.Any(Checker.Fails);
 }
 
 /// <summary>

@@ -110,6 +110,32 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void LiveRightAfterAPause_UntilTheFence_IsTheThawWindow_AKnownLimitThatDoesNotFail()
+    {
+        // node1 held tx1, was frozen from 1.0 to 3.8 while node2 took it over (4.0 on), and fenced
+        // 0.6 s after its thaw: reported as a known limit. Live 4 s after the thaw it fails.
+        TortureHistory Thaw(double lastLive) => Clean() with
+        {
+            Faults = [new FaultEntry("pause", "node1", At(1.0), At(3.8))],
+            Samples =
+            [
+                .. Clean().Samples.Where(s => s.Host == "node2"),
+                Sample("node1", 0.5, "tx1"), Sample("node1", 0.8, "tx1"),
+                Sample("node1", 3.7, "tx1"), .. Enumerable.Range(1, (int)Math.Round((lastLive - 3.7) / 0.3)).Select(k => Sample("node1", 3.7 + (k * 0.3), "tx1")), Sample("node1", lastLive + 0.3),
+            ],
+        };
+
+        var known = Assert.Single(Checker.Check(Thaw(4.3)));
+        Assert.Equal(Checker.ThawWindow, known.Check);
+        Assert.False(Checker.Fails(known));
+        Assert.Contains("node1 had just thawed from a pause", known.What, StringComparison.Ordinal);
+
+        var late = Assert.Single(Checker.Check(Thaw(8.0)));
+        Assert.Equal("double-active", late.Check);
+        Assert.True(Checker.Fails(late));
+    }
+
+    [Fact]
     public void Lagging_Damaged_Stale_AndLvmDisagreeing_AreCaught()
     {
         var dm = new Dictionary<string, IReadOnlySet<string>> { ["node2"] = new HashSet<string> { "tx4" } };

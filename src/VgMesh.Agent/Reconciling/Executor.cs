@@ -60,6 +60,23 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
                         break;
                     case Activate a:
+                        if (fenced.Current.Contains(a.Subject))
+                        {
+                            if (await dm.ExistsAsync(LvRef.DmNameOf(options.VolumeGroup, a.Subject), ct).ConfigureAwait(false))
+                            {
+                                // Activating would leave the error table (LVM sees it active); only an unfence reloads it.
+                                alerts.Add($"fenced: not activating {a.Subject}: it is fenced here; run 'vgmesh lv unfence {a.Subject}' here");
+                                continue;
+                            }
+
+                            // Its device went (a crash, a reboot) and the error table with it: nothing
+                            // is fenced any more. A record left behind would make the next fence round
+                            // skip the device this activation makes (the torture run of 2026-12-06 saw
+                            // a host, crashed and back, activate tx2 in a handoff and keep it live
+                            // through its next downing).
+                            fenced.Remove(a.Subject);
+                        }
+
                         if (await guard.CheckAsync(a.Subject, a.Exclusive, ct).ConfigureAwait(false) is { } why)
                         {
                             alerts.Add($"handoff-waiting: not activating {a.Subject}: {why}");

@@ -439,7 +439,8 @@ public sealed partial class ReconcileService(
             if (done.Alerts.Count == 0 && (devices is null || !moved.Any(lv => devices.Contains(LvRef.DmNameOf(options.VolumeGroup, lv)))))
             {
                 var now = guard.Current;
-                var left = now.Active.Where(a => !moved.Contains(a.Name)).ToList();
+                // What still has a device: the moved LVs' snapshots went with them.
+                var left = now.Active.Where(a => !moved.Contains(a.Name) && (devices is null || devices.Contains(LvRef.DmNameOf(options.VolumeGroup, a.Name)))).ToList();
                 _activeHere = left.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
                 await guard.PublishAsync(now with { Active = left, At = time.GetUtcNow(), Fenced = [.. fenced.Current] }, ct).ConfigureAwait(false);
                 return moved;

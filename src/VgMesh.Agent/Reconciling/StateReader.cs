@@ -25,7 +25,9 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster,
         var claims = Claims(view);
         claimCache.Set(claims);
         var statuses = Statuses(view);
-        var fencedHere = fenced.Current;
+        var tables = await dm.SizesAsync(ct).ConfigureAwait(false);
+        var devices = await DevicesAsync(vg, tables, ct).ConfigureAwait(false);
+        var fencedHere = PruneFenced(lvs, devices);
 
         var desired = lvs.Where(l => !l.IsHidden).ToDictionary(l => l.Name, l =>
         {
@@ -38,11 +40,33 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster,
                 CompareTableSize: !l.IsSnapshot, Fenced: fencedHere.Contains(l.Name));
         }, StringComparer.Ordinal);
 
-        var tables = await dm.SizesAsync(ct).ConfigureAwait(false);
-        var devices = await DevicesAsync(vg, tables, ct).ConfigureAwait(false);
         metrics.ObserveVolumeGroup(vg, lvs, devices.Count(d => d.OpenCount > 0));
         var mismatched = lvs.Where(l => l.TableMismatch).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
         return (new DesiredState(options.VolumeGroup, vg.Uuid, desired), new ActualState(devices, mismatched), lvs);
+    }
+
+    /// <summary>
+    /// The fenced LVs that still have a device here. A record whose device is gone (a crash or a
+    /// reboot took it, with its error table) is dropped: the LV is simply inactive here now, and a
+    /// record left behind would keep it from being activated and let a later fence round take a
+    /// device activated since for one already fenced.
+    /// </summary>
+    private IReadOnlySet<string> PruneFenced(IReadOnlyList<LogicalVolume> lvs, List<DeviceState> devices)
+    {
+        var recorded = fenced.Current;
+        if (recorded.Count == 0)
+        {
+            return recorded;
+        }
+
+        var withDevice = devices.Where(d => !d.Layer).Select(d => d.LvUuid).ToHashSet(StringComparer.Ordinal);
+        var gone = recorded.Where(name => lvs.FirstOrDefault(l => l.Name == name) is not { } lv || !withDevice.Contains(lv.Uuid.Replace("-", "", StringComparison.Ordinal))).ToList();
+        foreach (var name in gone)
+        {
+            fenced.Remove(name);
+        }
+
+        return gone.Count == 0 ? recorded : recorded.Except(gone).ToHashSet(StringComparer.Ordinal);
     }
 
     /// <summary>

@@ -63,4 +63,26 @@ public sealed class ExecutorTests : IDisposable
             Assert.Empty(done.Acted);
         }
     }
+
+    [Fact]
+    public async Task Activate_OfAnLvFencedHere_WhoseDeviceIsThere_IsRefused_AndStaysFenced()
+    {
+        // An activation would leave the error table (LVM sees the LV active) and, before
+        // 2026-12-06, the record could outlive the device; only an unfence reloads it.
+        Directory.CreateDirectory(Path.Combine(_dir, "class", "misc", "device-mapper"));
+        Directory.CreateDirectory(Path.Combine(_dir, "block", "dm-0", "dm"));
+        File.WriteAllText(Path.Combine(_dir, "block", "dm-0", "dm", "name"), "san-tx1\n");
+        var runner = new AnsweringRunner(0, "");
+        var executor = ExecutorOver(runner, out var metrics);
+        new FencedSet(new AgentOptions { VolumeGroup = "san", StateDir = _dir }).Add("tx1");
+        using (metrics)
+        {
+            var done = await executor.ExecuteAsync([new Activate("tx1", Exclusive: true)], CancellationToken.None);
+            Assert.StartsWith("fenced: not activating tx1", Assert.Single(done.Alerts), StringComparison.Ordinal);
+            Assert.Empty(done.Acted);
+        }
+
+        Assert.Empty(runner.Ran);
+        Assert.Contains("tx1", new FencedSet(new AgentOptions { VolumeGroup = "san", StateDir = _dir }).Current);
+    }
 }
