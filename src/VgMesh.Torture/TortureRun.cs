@@ -39,7 +39,7 @@ public sealed record TortureReport(
 public sealed class TortureRun(TortureSettings settings, TextWriter log)
 {
     /// <summary>The nemesis's faults and how often each is chosen (the coordinator's death most: it is what takeover is about).</summary>
-    public static readonly IReadOnlyList<(string Kind, int Weight)> AllFaults = [("kill-coordinator", 4), ("kill-agent", 2), ("pause", 2), ("partition", 2), ("crash", 1)];
+    public static readonly IReadOnlyList<(string Kind, int Weight)> AllFaults = [("kill-coordinator", 4), ("kill-agent", 2), ("pause", 2), ("partition", 2), ("crash", 1), ("db-restart", 1)];
 
     private readonly global::VgMesh.Lab.Lab _lab = new(settings.LabName);
     private readonly ConcurrentBag<HistoryEntry> _requests = [];
@@ -172,7 +172,12 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
             await Task.Delay(settings.FaultEvery * (0.5 + r.NextDouble()), ct).ConfigureAwait(false);
             var roll = r.Next(kinds.Sum(k => k.Weight));
             var kind = kinds.First(k => (roll -= k.Weight) < 0).Kind;
-            var host = kind == "kill-coordinator" ? await LeaderAsync(hosts, ct).ConfigureAwait(false) ?? hosts[r.Next(hosts.Count)] : hosts[r.Next(hosts.Count)];
+            var host = kind switch
+            {
+                "kill-coordinator" => await LeaderAsync(hosts, ct).ConfigureAwait(false) ?? hosts[r.Next(hosts.Count)],
+                "db-restart" => "postgresql",
+                _ => hosts[r.Next(hosts.Count)],
+            };
             var start = DateTimeOffset.UtcNow;
             Log($"{start:HH:mm:ss} fault {kind} {host}");
             switch (kind)
@@ -192,6 +197,13 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
                     await LabAsync(ct, "partition", host).ConfigureAwait(false);
                     await Task.Delay(TimeSpan.FromSeconds(6 + r.Next(10)), ct).ConfigureAwait(false);
                     await LabAsync(ct, "heal", host).ConfigureAwait(false);
+                    break;
+                case "db-restart":
+                    // The journal's and the lease's database killed (no clean shutdown) and started
+                    // again a few seconds later: the coordinator loses its lease meanwhile.
+                    await LabAsync(ct, "db", "kill").ConfigureAwait(false);
+                    await Task.Delay(TimeSpan.FromSeconds(2 + r.Next(6)), ct).ConfigureAwait(false);
+                    await LabAsync(ct, "db", "start").ConfigureAwait(false);
                     break;
                 case "crash":
                     await LabAsync(ct, "crash", host).ConfigureAwait(false);
