@@ -58,6 +58,18 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                         }
 
                         await lvm.RefreshAsync(new LvRef(options.VolumeGroup, f.Subject), ct).ConfigureAwait(false);
+                        await WipeIfFencedMeanwhileAsync(f.Subject, ct).ConfigureAwait(false);
+                        break;
+                    case GrowTable g:
+                        if (fenced.Current.Contains(g.Subject))
+                        {
+                            continue; // as for a refresh
+                        }
+
+                        var name = LvRef.DmNameOf(options.VolumeGroup, g.Subject);
+                        await dm.LoadAsync(name, g.Table, ct).ConfigureAwait(false);
+                        await dm.ResumeAsync(name, ct).ConfigureAwait(false);
+                        await WipeIfFencedMeanwhileAsync(g.Subject, ct).ConfigureAwait(false);
                         break;
                     case Activate a:
                         if (fenced.Current.Contains(a.Subject))
@@ -124,11 +136,25 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
         return new Execution(alerts, acted);
     }
 
+    /// <summary>
+    /// A fence round does not wait for a table load (it runs against its deadline): one that
+    /// recorded the LV and wiped it while LVM or this executor was loading the real table may
+    /// have been undone by the resume. The record comes before the wipe, so reading it after the
+    /// resume catches every such round, and the wipe is loaded again.
+    /// </summary>
+    private async Task WipeIfFencedMeanwhileAsync(string lv, CancellationToken ct)
+    {
+        if (fenced.Current.Contains(lv))
+        {
+            await dm.WipeTableAsync(LvRef.DmNameOf(options.VolumeGroup, lv), ct).ConfigureAwait(false);
+        }
+    }
+
     private static string KindOf(ReconcileAction action) => action switch
     {
         RemoveStaleDevice => "stale-device",
         Deactivate => "deactivate",
-        Refresh => "refresh",
+        Refresh or GrowTable => "refresh",
         Activate => "activate",
         _ => "other",
     };

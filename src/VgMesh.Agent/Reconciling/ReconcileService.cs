@@ -170,6 +170,7 @@ public sealed partial class ReconcileService(
     {
         var every = TimeSpan.FromMilliseconds(options.MetadataWatchMilliseconds);
         MetadataArea? area = null;
+        IReadOnlyDictionary<string, string> pvNumbers = new Dictionary<string, string>();
         MetadataFingerprint? last = null;
         string? failure = null;
         try
@@ -192,10 +193,13 @@ public sealed partial class ReconcileService(
 
                 try
                 {
-                    area ??= await OpenMetadataAreaAsync(vg.Name, ct).ConfigureAwait(false);
                     if (area is null)
                     {
-                        return;
+                        (area, pvNumbers) = await OpenMetadataAreaAsync(vg.Name, ct).ConfigureAwait(false);
+                        if (area is null)
+                        {
+                            return;
+                        }
                     }
 
                     var now = area.Fingerprint();
@@ -211,21 +215,22 @@ public sealed partial class ReconcileService(
                         return; // no device-mapper in sysfs: the periodic pass only
                     }
 
-                    var refresh = Reconciler.PlanDrift(text.Lvs, tops, _activeHere, fenced.Current);
+                    var refresh = Reconciler.PlanDrift(text, tops, _activeHere, fenced.Current, LiveTable, id => pvNumbers.GetValueOrDefault(id));
                     if (refresh.Count > 0)
                     {
                         if (logger.IsEnabled(LogLevel.Information))
                         {
-                            var names = string.Join(", ", refresh.Select(a => a.Subject));
+                            var names = string.Join(", ", refresh.Select(a => $"{a.Subject} ({(a is GrowTable ? "table grown" : "refresh")})"));
                             LogMetadataDrift(logger, text.Seqno, names);
                         }
 
-                        // Refreshed here, once a pass or handoff acting now is done (it may have
-                        // read the VG before the change). A full pass only when that could not be
-                        // done: after every change it would cost each host a pass (an lvs) for
-                        // each of the coordinator's own changes too, which events already bring.
+                        // Under the table gate: not while anything acts, but while a pass only
+                        // reads (it may have read the VG before the change, and a growth changes
+                        // nothing its report says). A full pass only when that could not be done:
+                        // after every change it would cost each host a pass (an lvs) for each of
+                        // the coordinator's own changes too, which events already bring.
                         var done = false;
-                        if (await _actGate.WaitAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
+                        if (await _actGate.WaitTablesAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
                         {
                             try
                             {
@@ -233,7 +238,7 @@ public sealed partial class ReconcileService(
                             }
                             finally
                             {
-                                _actGate.Release();
+                                _actGate.ReleaseTables();
                             }
                         }
 
@@ -264,18 +269,37 @@ public sealed partial class ReconcileService(
         }
     }
 
-    /// <summary>The first of the VG's PVs here that has a metadata area; null when none has.</summary>
-    private async Task<MetadataArea?> OpenMetadataAreaAsync(string vg, CancellationToken ct)
+    /// <summary>A top device's live table, without a process; null when it cannot be read (LVM's refresh then does it all).</summary>
+    private static IReadOnlyList<DmTableLine>? LiveTable(string device)
     {
-        foreach (var pv in (await lvm.ListPvsAsync(ct).ConfigureAwait(false)).Where(p => p.VgName == vg))
+        try
+        {
+            return DmStatusIoctl.ReadTable(device);
+        }
+        catch (Exception e) when (e is LvmException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The first of the VG's PVs here that has a metadata area (null when none has), and each PV's
+    /// device number by its uuid, for the tables computed from the metadata.
+    /// </summary>
+    private async Task<(MetadataArea? Area, IReadOnlyDictionary<string, string> PvNumbers)> OpenMetadataAreaAsync(string vg, CancellationToken ct)
+    {
+        var pvs = (await lvm.ListPvsAsync(ct).ConfigureAwait(false)).Where(p => p.VgName == vg).ToList();
+        var numbers = pvs.Select(p => (p.Uuid, Number: dm.DeviceNumberOf(p.Name))).Where(p => p.Number is not null)
+            .ToDictionary(p => p.Uuid, p => p.Number!, StringComparer.Ordinal);
+        foreach (var pv in pvs)
         {
             if (MetadataArea.Open(pv.Name) is { } area)
             {
-                return area;
+                return (area, numbers);
             }
         }
 
-        return null;
+        return (null, numbers);
     }
 
     private static string NameOf(IReadOnlyDictionary<string, string> uuidsOfNames, string uuid) =>
@@ -497,7 +521,10 @@ public sealed partial class ReconcileService(
     {
         var revision = Volatile.Read(ref _seen);
         _claimedSincePass = [];
+        // Only reading until the plan: a table grown by the drift watch meanwhile is harmless.
+        _actGate.LendTables();
         var (desired, actual, lvs) = await reader.ReadAsync(ct).ConfigureAwait(false);
+        await _actGate.ReclaimTablesAsync(ct).ConfigureAwait(false);
         _uuidsOfNames = desired.Lvs.Values.ToDictionary(l => l.Name, l => l.Uuid, StringComparer.Ordinal);
         var actions = Reconciler.Plan(desired, actual);
         _waiting = [.. actions.OfType<Alert>().Where(a => a.Code == "handoff-waiting").Select(a => a.Subject).Union(_claimedSincePass)];

@@ -73,25 +73,35 @@ public static class Reconciler
     }
 
     /// <summary>
-    /// The light path for a metadata change seen on disk (no <c>lvs</c>): a refresh of each LV
-    /// active here, as the last pass found it, whose live table maps another size than the
-    /// metadata now gives it. Only LVs whose device maps their size (<see cref="VgMesh.Lvm.OnDisk.MetadataLv.Plain"/>),
-    /// and never a fenced one (a refresh would load its real table back). Everything else waits
-    /// for the full pass that follows.
+    /// The light path for a metadata change seen on disk (no <c>lvs</c>): for each LV active here,
+    /// as the last pass found it, whose live table maps another size than the metadata now gives
+    /// it, the table computed from the metadata when it only adds to the live one (an extend:
+    /// <see cref="GrowTable"/>), else LVM's refresh. Only LVs whose device maps their size
+    /// (<see cref="VgMesh.Lvm.OnDisk.MetadataLv.Plain"/>), and never a fenced one (either would
+    /// load its real table back). Everything else waits for the full pass that follows.
     /// </summary>
     /// <param name="topSectors">This host's top devices of the VG: LV uuid to live size in sectors.</param>
-    public static IReadOnlyList<ReconcileAction> PlanDrift(IReadOnlyList<VgMesh.Lvm.OnDisk.MetadataLv> metadata, IReadOnlyDictionary<string, long> topSectors,
-        IReadOnlySet<string> activeHere, IReadOnlySet<string> fenced)
+    /// <param name="liveTable">A top device's live table by its name; null when it cannot be read.</param>
+    /// <param name="pvDevice">A PV's device number here (<c>major:minor</c>) by its uuid; null when not known.</param>
+    public static IReadOnlyList<ReconcileAction> PlanDrift(VgMesh.Lvm.OnDisk.VgMetadata metadata, IReadOnlyDictionary<string, long> topSectors,
+        IReadOnlySet<string> activeHere, IReadOnlySet<string> fenced, Func<string, IReadOnlyList<VgMesh.Lvm.DeviceMapper.DmTableLine>?> liveTable, Func<string, string?> pvDevice)
     {
         ArgumentNullException.ThrowIfNull(metadata);
         ArgumentNullException.ThrowIfNull(topSectors);
         ArgumentNullException.ThrowIfNull(activeHere);
         ArgumentNullException.ThrowIfNull(fenced);
-        return [.. metadata
+        ArgumentNullException.ThrowIfNull(liveTable);
+        return [.. metadata.Lvs
             .Where(l => l.Plain && activeHere.Contains(l.Name) && !fenced.Contains(l.Name) &&
                 topSectors.TryGetValue(l.Uuid, out var sectors) && sectors * 512 != l.SizeBytes)
             .OrderBy(l => l.Name, StringComparer.Ordinal)
-            .Select(l => new Refresh(l.Name))];
+            .Select(l =>
+            {
+                var device = VgMesh.Lvm.LvRef.DmNameOf(metadata.Name, l.Name);
+                var next = VgMesh.Lvm.OnDisk.LinearTable.For(metadata, l.Name, device, pvDevice);
+                return next is not null && liveTable(device) is { } live && VgMesh.Lvm.OnDisk.LinearTable.Grows(live, next)
+                    ? new GrowTable(l.Name, next) : (ReconcileAction)new Refresh(l.Name);
+            })];
     }
 
     /// <summary>

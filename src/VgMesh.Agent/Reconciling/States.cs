@@ -43,6 +43,14 @@ public sealed record Deactivate(string Subject, bool Unfences = false) : Reconci
 /// <summary>The table differs from the metadata (another host resized it): reload it.</summary>
 public sealed record Refresh(string Subject) : ReconcileAction(Subject);
 
+/// <summary>
+/// The table of an LV of linear segments grown elsewhere, computed from the metadata, that only
+/// adds to the live one (<see cref="VgMesh.Lvm.OnDisk.LinearTable.Grows"/>): loaded and resumed
+/// with two <c>dmsetup</c> calls, which cost a lab host 0.15 s where <c>lvchange --refresh</c>
+/// costs 0.66 s.
+/// </summary>
+public sealed record GrowTable(string Subject, IReadOnlyList<VgMesh.Lvm.DeviceMapper.DmTableLine> Table) : ReconcileAction(Subject);
+
 public sealed record Activate(string Subject, bool Exclusive) : ReconcileAction(Subject);
 
 /// <summary>Something needs an operator: nothing is forced.</summary>

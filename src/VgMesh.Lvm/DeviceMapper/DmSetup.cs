@@ -292,6 +292,26 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         }
     }
 
+    /// <summary>
+    /// A block device's number as tables name it (<c>major:minor</c>), from sysfs
+    /// (<c>class/block/NAME/dev</c>) after following links (<c>/dev/mapper/mpatha</c> is one to
+    /// <c>dm-3</c>); null where sysfs does not show it.
+    /// </summary>
+    public string? DeviceNumberOf(string devicePath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(devicePath);
+        try
+        {
+            var target = File.ResolveLinkTarget(devicePath, returnFinalTarget: true)?.FullName ?? devicePath;
+            var file = Path.Combine(sysRoot, "class", "block", Path.GetFileName(target), "dev");
+            return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Loads a table into the device's inactive slot; <see cref="ResumeAsync"/> makes it live.</summary>
     public Task LoadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
     {

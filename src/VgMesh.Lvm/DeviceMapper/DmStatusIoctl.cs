@@ -25,7 +25,11 @@ public static partial class DmStatusIoctl
     /// <summary>_IOWR(DM_IOCTL 0xfd, DM_TABLE_STATUS_CMD 12, struct dm_ioctl).</summary>
     private const uint TableStatusRequest = 0xC138FD0C;
 
+    private const int FlagsOffset = 28;
     private const int NameOffset = 48;
+
+    /// <summary>DM_STATUS_TABLE_FLAG: the table's parameters instead of the targets' status.</summary>
+    internal const uint TableFlag = 1 << 4;
     private const int NameLength = 128;
     private const uint BufferFullFlag = 1 << 8;
     private const int NoSuchDevice = 6; // ENXIO
@@ -35,24 +39,35 @@ public static partial class DmStatusIoctl
     /// The device's status lines, as <see cref="DmParser.ParseStatus(string, string)"/> gives them;
     /// null when there is no such device (removed since it was listed).
     /// </summary>
-    public static IReadOnlyList<DmStatusLine>? Read(string name, string control = "/dev/mapper/control")
+    public static IReadOnlyList<DmStatusLine>? Read(string name, string control = "/dev/mapper/control") =>
+        Query(name, 0, "status", control)?.Select(l => new DmStatusLine(name, l.Sector, l.Length, l.Type, DmParser.ParseTargetStatus(l.Type, l.Args))).ToList();
+
+    /// <summary>
+    /// The device's live table, as <see cref="DmParser.ParseTable(string, string)"/> gives it (the
+    /// same request with the table flag, as <c>dmsetup table NAME</c>); null when there is no such
+    /// device. For the drift watch, which must see what a table maps before growing it.
+    /// </summary>
+    public static IReadOnlyList<DmTableLine>? ReadTable(string name, string control = "/dev/mapper/control") =>
+        Query(name, TableFlag, "table", control)?.Select(l => new DmTableLine(name, l.Sector, l.Length, DmParser.ParseTarget(l.Type, l.Args))).ToList();
+
+    private static List<(long Sector, long Length, string Type, string[] Args)>? Query(string name, uint flags, string what, string control)
     {
         DmSetup.ValidateName(name);
         var buffer = new byte[BufferSize];
-        WriteRequest(buffer, name);
+        WriteRequest(buffer, name, flags);
         using var handle = File.OpenHandle(control, FileMode.Open, FileAccess.ReadWrite);
         if (Ioctl(handle, TableStatusRequest, ref buffer[0]) < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             return errno == NoSuchDevice ? null
-                : throw new DmIoctlException(name, $"reading the status of device-mapper device '{name}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); 'dmsetup status {name}' shows it by hand.");
+                : throw new DmIoctlException(name, $"reading the {what} of device-mapper device '{name}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); 'dmsetup {what} {name}' shows it by hand.");
         }
 
-        return ParseReply(name, buffer);
+        return ReplyLines(name, buffer, what);
     }
 
-    /// <summary>Fills the header of a status request for <paramref name="name"/> (version 4.0.0, no flags: the status, not the table).</summary>
-    internal static void WriteRequest(Span<byte> buffer, string name)
+    /// <summary>Fills the header of a request for <paramref name="name"/> (version 4.0.0; no flags: the status, <see cref="TableFlag"/>: the table).</summary>
+    internal static void WriteRequest(Span<byte> buffer, string name, uint flags = 0)
     {
         if (name.Length > NameLength - 1)
         {
@@ -63,6 +78,7 @@ public static partial class DmStatusIoctl
         BinaryPrimitives.WriteUInt32LittleEndian(buffer, 4);
         BinaryPrimitives.WriteUInt32LittleEndian(buffer[12..], (uint)buffer.Length); // data_size: the whole buffer
         BinaryPrimitives.WriteUInt32LittleEndian(buffer[16..], HeaderSize); // data_start
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer[FlagsOffset..], flags);
         var written = Encoding.ASCII.GetBytes(name, buffer.Slice(NameOffset, NameLength - 1));
         buffer[NameOffset + written] = 0;
     }
@@ -72,23 +88,26 @@ public static partial class DmStatusIoctl
     /// text; each spec's <c>next</c> counts from data_start. A full buffer is an error rather than
     /// a truncated status.
     /// </summary>
-    internal static IReadOnlyList<DmStatusLine> ParseReply(string name, ReadOnlySpan<byte> buffer)
+    internal static IReadOnlyList<DmStatusLine> ParseReply(string name, ReadOnlySpan<byte> buffer) =>
+        ReplyLines(name, buffer, "status").Select(l => new DmStatusLine(name, l.Sector, l.Length, l.Type, DmParser.ParseTargetStatus(l.Type, l.Args))).ToList();
+
+    private static List<(long Sector, long Length, string Type, string[] Args)> ReplyLines(string name, ReadOnlySpan<byte> buffer, string what)
     {
-        var flags = BinaryPrimitives.ReadUInt32LittleEndian(buffer[28..]);
+        var flags = BinaryPrimitives.ReadUInt32LittleEndian(buffer[FlagsOffset..]);
         if ((flags & BufferFullFlag) != 0)
         {
-            throw new DmIoctlException(name, $"the status of device-mapper device '{name}' does not fit in {buffer.Length} bytes; 'dmsetup status {name}' shows it.");
+            throw new DmIoctlException(name, $"the {what} of device-mapper device '{name}' does not fit in {buffer.Length} bytes; 'dmsetup {what} {name}' shows it.");
         }
 
         var start = (int)BinaryPrimitives.ReadUInt32LittleEndian(buffer[16..]);
         var count = BinaryPrimitives.ReadUInt32LittleEndian(buffer[20..]);
-        var lines = new List<DmStatusLine>((int)Math.Min(count, 64));
+        var lines = new List<(long, long, string, string[])>((int)Math.Min(count, 64));
         var at = start;
         for (var i = 0; i < count; i++)
         {
             if (at < start || at + SpecSize > buffer.Length)
             {
-                throw new DmIoctlException(name, $"the kernel's status of '{name}' is malformed (target {i} at byte {at}); 'dmsetup status {name}' shows it.");
+                throw new DmIoctlException(name, $"the kernel's {what} of '{name}' is malformed (target {i} at byte {at}); 'dmsetup {what} {name}' shows it.");
             }
 
             var spec = buffer[at..];
@@ -97,8 +116,7 @@ public static partial class DmStatusIoctl
             var next = (int)BinaryPrimitives.ReadUInt32LittleEndian(spec[20..]);
             var type = CString(spec.Slice(24, 16));
             var text = CString(spec[SpecSize..]);
-            var args = text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            lines.Add(new DmStatusLine(name, sector, length, type, DmParser.ParseTargetStatus(type, args)));
+            lines.Add((sector, length, type, text.Split(' ', StringSplitOptions.RemoveEmptyEntries)));
             at = start + next;
         }
 

@@ -7,8 +7,30 @@ namespace VgMesh.Lvm.OnDisk;
 /// <param name="Plain">Every segment striped (linear included) and not a snapshot's copy-on-write store: its top device's size is the LV's size.</param>
 public sealed record MetadataLv(string Name, string Uuid, long SizeBytes, bool Plain);
 
+/// <summary>One run of an LV's extents on one PV: a line of its <c>linear</c> table.</summary>
+/// <param name="Pv">The PV's name inside the metadata (<c>pv0</c>, ...).</param>
+public sealed record LinearSegment(long StartExtent, long Extents, string Pv, long PvStartExtent);
+
+/// <summary>A PV as the metadata text has it.</summary>
+/// <param name="Id">LVM's PV uuid, with its dashes (as <c>pvs -o pv_uuid</c> shows it).</param>
+/// <param name="PeStartSectors">Where its first extent starts, in 512-byte sectors.</param>
+public sealed record MetadataPv(string Name, string Id, long PeStartSectors);
+
 /// <summary>What a reader of the metadata text needs to compare it with this host's tables.</summary>
-public sealed record VgMetadata(string Name, long Seqno, IReadOnlyList<MetadataLv> Lvs);
+public sealed record VgMetadata(string Name, long Seqno, IReadOnlyList<MetadataLv> Lvs)
+{
+    public long ExtentSectors { get; init; }
+
+    /// <summary>The VG's PVs by their name in the metadata.</summary>
+    public IReadOnlyDictionary<string, MetadataPv> Pvs { get; init; } = new Dictionary<string, MetadataPv>();
+
+    /// <summary>
+    /// The segments, in order, of each LV mapped by linear segments only (every segment
+    /// <c>striped</c> with one stripe, together covering its extents from the first): what
+    /// LVM's own table of it is. LVs of any other kind are not here.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<LinearSegment>> Linear { get; init; } = new Dictionary<string, IReadOnlyList<LinearSegment>>();
+}
 
 /// <summary>
 /// Reads LVM's metadata text (the config format of lib/config: sections in braces, <c>key =
@@ -25,9 +47,27 @@ public static class MetadataText
         long seqno = -1, extentSectors = 0;
         var lvs = new Dictionary<string, LvFields>(StringComparer.Ordinal);
         var cowStores = new HashSet<string>(StringComparer.Ordinal);
+        var pvs = new Dictionary<string, (string Id, long PeStart)>(StringComparer.Ordinal);
+        string? pending = null; // a list value that goes on over the next lines ("stripes = [")
         foreach (var line in text.Split('\n'))
         {
             var l = StripComment(line).Trim();
+            if (pending is not null)
+            {
+                pending += " " + l;
+                if (!l.Contains(']', StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                (l, pending) = (pending, null);
+            }
+            else if (l.Contains("= [", StringComparison.Ordinal) && !l.Contains(']', StringComparison.Ordinal))
+            {
+                pending = l;
+                continue;
+            }
+
             if (l.Length == 0)
             {
                 continue;
@@ -71,14 +111,31 @@ public static class MetadataText
                 case 1 when key == "extent_size":
                     extentSectors = Number(value);
                     break;
+                case 3 when path[1] == "physical_volumes" && key == "id":
+                    pvs[path[2]] = (Unquote(value), pvs.GetValueOrDefault(path[2]).PeStart);
+                    break;
+                case 3 when path[1] == "physical_volumes" && key == "pe_start":
+                    pvs[path[2]] = (pvs.GetValueOrDefault(path[2]).Id ?? "", Number(value));
+                    break;
                 case 3 when path[1] == "logical_volumes" && key == "id":
                     Lv(lvs, path[2]).Id = Unquote(value).Replace("-", "", StringComparison.Ordinal);
                     break;
                 case 4 when path[1] == "logical_volumes" && key == "extent_count":
                     Lv(lvs, path[2]).Extents += Number(value);
+                    Seg(lvs, path[2], path[3]).Extents = Number(value);
+                    break;
+                case 4 when path[1] == "logical_volumes" && key == "start_extent":
+                    Seg(lvs, path[2], path[3]).Start = Number(value);
+                    break;
+                case 4 when path[1] == "logical_volumes" && key == "stripe_count":
+                    Seg(lvs, path[2], path[3]).Stripes = Number(value);
+                    break;
+                case 4 when path[1] == "logical_volumes" && key == "stripes":
+                    Seg(lvs, path[2], path[3]).Legs = value;
                     break;
                 case 4 when path[1] == "logical_volumes" && key == "type":
                     Lv(lvs, path[2]).Plain &= Unquote(value) == "striped";
+                    Seg(lvs, path[2], path[3]).Type = Unquote(value);
                     break;
                 case 4 when path[1] == "logical_volumes" && key == "cow_store":
                     cowStores.Add(Unquote(value));
@@ -94,7 +151,34 @@ public static class MetadataText
         }
 
         return new VgMetadata(vg, seqno, lvs.Select(kv => new MetadataLv(kv.Key, kv.Value.Id, kv.Value.Extents * extentSectors * 512,
-            kv.Value.Plain && !cowStores.Contains(kv.Key))).OrderBy(l => l.Name, StringComparer.Ordinal).ToList());
+            kv.Value.Plain && !cowStores.Contains(kv.Key))).OrderBy(l => l.Name, StringComparer.Ordinal).ToList())
+        {
+            ExtentSectors = extentSectors,
+            Pvs = pvs.ToDictionary(kv => kv.Key, kv => new MetadataPv(kv.Key, kv.Value.Id ?? "", kv.Value.PeStart), StringComparer.Ordinal),
+            Linear = lvs.Where(kv => !cowStores.Contains(kv.Key)).Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs)))
+                .Where(x => x.Segments is not null).ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal),
+        };
+    }
+
+    /// <summary>The LV's segments as linear runs, when every one is a single stripe on a known PV and together they cover its extents from the first; else null.</summary>
+    private static List<LinearSegment>? LinearOf(LvFields lv, Dictionary<string, (string Id, long PeStart)> pvs)
+    {
+        var segments = new List<LinearSegment>();
+        var next = 0L;
+        foreach (var s in lv.Segments.Values.OrderBy(s => s.Start))
+        {
+            var legs = s.Legs?.Trim('[', ']', ' ').Split(',', StringSplitOptions.TrimEntries);
+            if (s.Type != "striped" || s.Stripes != 1 || s.Start != next || s.Extents <= 0 || legs is not { Length: 2 } ||
+                !pvs.ContainsKey(Unquote(legs[0])) || !long.TryParse(legs[1], NumberStyles.None, CultureInfo.InvariantCulture, out var at))
+            {
+                return null;
+            }
+
+            segments.Add(new LinearSegment(s.Start, s.Extents, Unquote(legs[0]), at));
+            next += s.Extents;
+        }
+
+        return segments.Count > 0 && next == lv.Extents ? segments : null;
     }
 
     private sealed class LvFields
@@ -104,10 +188,31 @@ public static class MetadataText
         public long Extents { get; set; }
 
         public bool Plain { get; set; } = true;
+
+        public Dictionary<string, SegmentFields> Segments { get; } = new(StringComparer.Ordinal);
+    }
+
+    private sealed class SegmentFields
+    {
+        public long Start { get; set; } = -1;
+
+        public long Extents { get; set; }
+
+        public string Type { get; set; } = "";
+
+        public long Stripes { get; set; }
+
+        public string? Legs { get; set; }
     }
 
     private static LvFields Lv(Dictionary<string, LvFields> lvs, string name) =>
         lvs.TryGetValue(name, out var f) ? f : lvs[name] = new LvFields();
+
+    private static SegmentFields Seg(Dictionary<string, LvFields> lvs, string lv, string segment)
+    {
+        var segments = Lv(lvs, lv).Segments;
+        return segments.TryGetValue(segment, out var f) ? f : segments[segment] = new SegmentFields();
+    }
 
     private static string StripComment(string line)
     {

@@ -129,7 +129,49 @@ public class ReconcilerTests
             new("new", U('f'), 96 * MiB, true), // active here but not believed so: the full pass looks at it
         };
         var tops = new Dictionary<string, long> { [U('a')] = 64 * MiB / 512, [U('b')] = 64 * MiB / 512, [U('c')] = 64 * MiB / 512, [U('d')] = 64 * MiB / 512, [U('f')] = 64 * MiB / 512 };
-        var actions = Reconciler.PlanDrift(metadata, tops, new HashSet<string> { "grown", "same", "fenced", "cow", "elsewhere" }, new HashSet<string> { "fenced" });
+        var actions = Reconciler.PlanDrift(new VgMesh.Lvm.OnDisk.VgMetadata("san", 9, metadata), tops, new HashSet<string> { "grown", "same", "fenced", "cow", "elsewhere" },
+            new HashSet<string> { "fenced" }, _ => null, _ => null);
         Assert.Equal([new Refresh("grown")], actions);
+    }
+
+    /// <summary>Extents of 4 MiB (8192 sectors) on pv0 from sector 2048, device 98:0.</summary>
+    private static VgMesh.Lvm.OnDisk.VgMetadata Linear(params VgMesh.Lvm.OnDisk.LinearSegment[] segments) =>
+        new("san", 9, [new("data", U('a'), segments.Sum(s => s.Extents) * 4 * MiB, true)])
+        {
+            ExtentSectors = 8192,
+            Pvs = new Dictionary<string, VgMesh.Lvm.OnDisk.MetadataPv> { ["pv0"] = new("pv0", "PV-UUID", 2048) },
+            Linear = new Dictionary<string, IReadOnlyList<VgMesh.Lvm.OnDisk.LinearSegment>> { ["data"] = segments },
+        };
+
+    private static VgMesh.Lvm.OnDisk.LinearSegment Seg(long start, long extents, long pvStart) => new(start, extents, "pv0", pvStart);
+
+    private static VgMesh.Lvm.DeviceMapper.DmTableLine Line(long start, long length, long offset) =>
+        new("san-data", start, length, new VgMesh.Lvm.DeviceMapper.LinearTarget("98:0", offset));
+
+    [Fact]
+    public void PlanDrift_AnExtendOfALinearLv_GrowsItsTableFromTheMetadata_AnythingElseIsRefreshed()
+    {
+        // Extended from 2 extents at pv0:0 by one at pv0:5 (not contiguous: a second line).
+        var md = Linear(Seg(0, 2, 0), Seg(2, 1, 5));
+        var tops = new Dictionary<string, long> { [U('a')] = 2 * 8192 };
+        IReadOnlySet<string> here = new HashSet<string> { "data" }, none = new HashSet<string>();
+        var live = new[] { Line(0, 2 * 8192, 2048) };
+        var grow = Assert.IsType<GrowTable>(Assert.Single(Reconciler.PlanDrift(md, tops, here, none, _ => live, id => id == "PV-UUID" ? "98:0" : null)));
+        Assert.Equal([Line(0, 2 * 8192, 2048), Line(2 * 8192, 8192, 2048 + (5 * 8192))], grow.Table);
+
+        // A contiguous extend: LVM merged it into the one segment, which grows.
+        var merged = Linear(Seg(0, 3, 0));
+        grow = Assert.IsType<GrowTable>(Assert.Single(Reconciler.PlanDrift(merged, tops, here, none, _ => live, _ => "98:0")));
+        Assert.Equal([Line(0, 3 * 8192, 2048)], grow.Table);
+
+        // The live table maps other extents (moved, or not this LV's), the PV is not known here,
+        // or the live table cannot be read: LVM's refresh.
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.PlanDrift(md, tops, here, none, _ => [Line(0, 2 * 8192, 4096)], _ => "98:0")));
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.PlanDrift(md, tops, here, none, _ => live, _ => null)));
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.PlanDrift(md, tops, here, none, _ => null, _ => "98:0")));
+
+        // A reduce: never by a computed table.
+        var reduced = Linear(Seg(0, 1, 0));
+        Assert.IsType<Refresh>(Assert.Single(Reconciler.PlanDrift(reduced, tops, here, none, _ => live, _ => "98:0")));
     }
 }

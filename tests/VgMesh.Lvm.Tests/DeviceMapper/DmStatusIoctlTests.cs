@@ -23,6 +23,14 @@ public class DmStatusIoctlTests
     }
 
     [Fact]
+    public void WriteRequest_ForTheTable_SetsDmStatusTableFlag()
+    {
+        var buffer = new byte[1024];
+        DmStatusIoctl.WriteRequest(buffer, "san-data", DmStatusIoctl.TableFlag);
+        Assert.Equal(16u, BinaryPrimitives.ReadUInt32LittleEndian(buffer.AsSpan(28)));
+    }
+
+    [Fact]
     public void WriteRequest_ANameLongerThanTheKernelsField_IsRefused()
     {
         var buffer = new byte[1024];

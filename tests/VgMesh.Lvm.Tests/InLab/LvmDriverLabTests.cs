@@ -1,4 +1,5 @@
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.OnDisk;
 using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Lvm.Tests.InLab;
@@ -60,6 +61,48 @@ public class LvmDriverLabTests(LvmLabFixture lab)
         await Assert.ThrowsAsync<LvmNotFoundException>(() => n1.GetLvAsync(Lv("grow")));
         await n1.RemoveLvAsync(Lv("grown"), lab.Permit);
         Assert.DoesNotContain(await n1.ListLvsAsync(LvmLabFixture.Vg), l => l.Name.StartsWith("grow", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The drift watch grows a table it computed from the metadata on disk instead of running
+    /// LVM: that table must be LVM's own, line for line. An LV of three runs (extended past
+    /// another LV, then contiguously, which LVM merges), read from the shared image with
+    /// O_DIRECT as an agent reads its PV, against the table LVM loaded on node2.
+    /// </summary>
+    [Fact]
+    public async Task LinearTable_FromTheMetadataOnDisk_IsTheTableLvmLoads()
+    {
+        var n1 = lab.Driver("node1");
+        await n1.CreateLvAsync(new CreateLvRequest(Lv("lt1"), 8 * MiB, Activate: false), lab.Permit);
+        await n1.CreateLvAsync(new CreateLvRequest(Lv("lt2"), 4 * MiB, Activate: false), lab.Permit);
+        await n1.ExtendLvAsync(Lv("lt1"), 16 * MiB, lab.Permit);
+        await n1.CreateLvAsync(new CreateLvRequest(Lv("lt3"), 4 * MiB, Activate: false), lab.Permit);
+        await n1.ExtendLvAsync(Lv("lt1"), 24 * MiB, lab.Permit);
+        await n1.ExtendLvAsync(Lv("lt1"), 28 * MiB, lab.Permit);
+        try
+        {
+            await lab.Driver("node2").ActivateAsync(Lv("lt1"), ActivationMode.Exclusive);
+            var dm2 = lab.Dm("node2");
+            var lvms = await dm2.TableAsync(Lv("lt1").DmName);
+
+            var image = Path.Combine((await lab.Lab.EnvAsync())["VGMESH_LAB_DIR"], "san.img");
+            using var area = MetadataArea.Open(image)!;
+            var vg = MetadataText.Parse(area.Text(area.Fingerprint()));
+            var pv = Assert.Single(await n1.ListPvsAsync());
+            var number = (await lab.OnAsync("node2", "cat", "/sys/class/block/ubda/dev")).Trim();
+            var ours = LinearTable.For(vg, "lt1", Lv("lt1").DmName, id => id == pv.Uuid ? number : null);
+
+            Assert.True(lvms.Count >= 3, $"lt1 should map several runs: {lvms.Count}");
+            Assert.Equal(lvms, ours);
+        }
+        finally
+        {
+            await lab.Driver("node2").DeactivateAsync(Lv("lt1"));
+            foreach (var lv in new[] { "lt1", "lt2", "lt3" })
+            {
+                await n1.RemoveLvAsync(Lv(lv), lab.Permit);
+            }
+        }
     }
 
     [Fact]

@@ -26,6 +26,7 @@ public sealed class MetadataAreaTests : IDisposable
         var drift = Assert.Single(vg.Lvs, l => l.Name == "drift");
         Assert.Equal(("Lo1agoS8cQFYnGfpEiZyrp0X4hbP6COj", 12L << 20, true), (drift.Uuid, drift.SizeBytes, drift.Plain));
         Assert.False(Assert.Single(vg.Lvs, l => l.Name == "drsnap").Plain);
+        Assert.Equal(3, Assert.Contains("drift", vg.Linear).Sum(s => s.Extents));
     }
 
     [Fact]

@@ -146,6 +146,24 @@ public class MetadataTextTests
             vg.Lvs);
     }
 
+    [Fact]
+    public void Parse_TheLinearSegmentsAndPvs_WhatLvmsTableIsMadeOf()
+    {
+        var vg = MetadataText.Parse(Sample);
+        Assert.Equal(8192, vg.ExtentSectors);
+        Assert.Equal(new MetadataPv("pv0", "tRh3yk-0AJa-Ik3u-M0Lk-4S2c-1S9q-N5Z7aR", 2048), vg.Pvs["pv0"]);
+        // Only the plain LV: a COW store, a snapshot and a thin pool are not linear tables.
+        Assert.Equal(["data"], vg.Linear.Keys);
+        Assert.Equal([new LinearSegment(0, 2, "pv0", 0), new LinearSegment(2, 1, "pv0", 7)], vg.Linear["data"]);
+
+        var table = LinearTable.For(vg, "data", "san-data", id => id == vg.Pvs["pv0"].Id ? "98:0" : null)!;
+        Assert.Equal(
+            ["0 16384 linear 98:0 2048", "16384 8192 linear 98:0 59392"],
+            table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}"));
+        Assert.Null(LinearTable.For(vg, "snap", "san-snap", _ => "98:0"));
+        Assert.Null(LinearTable.For(vg, "data", "san-data", _ => null));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("contents = \"Text Format Volume Group\"\n")]
