@@ -95,7 +95,12 @@ public static class OperationKinds
     public const string LlsQuota = "lls.quota";
 }
 
+/// <summary>The agent's managed heap after a full, blocking collection (<c>POST /v1/debug/heap</c>, Unix socket only).</summary>
+/// <param name="LiveBytes">What survived the collection: the live size, where a leak shows.</param>
+public sealed record HeapView(long LiveBytes, long CommittedBytes, long TotalAllocatedBytes, int FullCollections);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(HeapView))]
 [JsonSerializable(typeof(ActivationClaim))]
 [JsonSerializable(typeof(HostStatus))]
 [JsonSerializable(typeof(LvOperation))]

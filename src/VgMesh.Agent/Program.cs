@@ -58,6 +58,11 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResol
 var token = options.TokenFile is { } tf ? File.ReadAllText(tf).Trim() : null;
 builder.WebHost.ConfigureKestrel(k =>
 {
+    // Every body the API and the LLS sockets take is a small JSON object; the one that streams
+    // data (a delta sync in) lifts it on its endpoint. Without a bound, the fuzz run of
+    // 2026-12-06 left an agent holding 430 MB after a full collection: a few bodies of 1-3 MB
+    // each became pooled buffers twenty times their size on the way to an error answer.
+    k.Limits.MaxRequestBodySize = VgMesh.Agent.Api.Endpoints.MaxBodyBytes;
     Directory.CreateDirectory(Path.GetDirectoryName(options.UnixSocket)!);
     File.Delete(options.UnixSocket);
     k.ListenUnixSocket(options.UnixSocket);
@@ -141,6 +146,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
         });
 });
 s.AddSingleton<StateReader>();
+s.AddSingleton<OnDiskMetadata>();
 s.AddSingleton<ActivationGuard>();
 s.AddSingleton<HostActivity>();
 s.AddSingleton<Executor>();

@@ -185,6 +185,37 @@ public static class Checker
                 yield return new Violation("stale-device", $"{host} still has a device for {lv}, which no longer exists", LastEvents(h.Events, lv));
             }
         }
+
+        foreach (var v in FencedAccounted(h))
+        {
+            yield return v;
+        }
+    }
+
+    /// <summary>
+    /// Every fenced LV accounted for: a device wiped on a host is one its agent recorded (so its
+    /// status, alerts and <c>vgmesh lv unfence</c> know of it), or a snapshot of one (the workload
+    /// names a snapshot after its origin plus "s"; a fence wipes an origin's snapshots with it);
+    /// and every record has its wiped device (a record without one would make the next fence
+    /// round skip the device an activation brings).
+    /// </summary>
+    internal static IEnumerable<Violation> FencedAccounted(TortureHistory h)
+    {
+        var f = h.Final;
+        foreach (var (host, wiped) in f.WipedByHost)
+        {
+            var records = f.FencedByHost.GetValueOrDefault(host) ?? new HashSet<string>();
+            foreach (var lv in wiped.Where(lv => Workload.Owns(lv) && !records.Contains(lv) && !(lv.EndsWith('s') && records.Contains(lv[..^1]))))
+            {
+                yield return new Violation("fenced-unaccounted", $"{host} has {lv}'s device wiped (fenced) but its agent has no record of fencing it: nothing tells the operator, and no unfence would restore it",
+                    [$"{host}: records {string.Join(", ", records.Order(StringComparer.Ordinal))}", .. LastEvents(h.Events, lv)]);
+            }
+
+            foreach (var lv in records.Where(lv => Workload.Owns(lv) && !wiped.Contains(lv)))
+            {
+                yield return new Violation("fenced-unaccounted", $"{host}'s agent records {lv} as fenced, but no wiped device of it is there", LastEvents(h.Events, lv));
+            }
+        }
     }
 
     /// <summary>

@@ -58,7 +58,14 @@ public sealed record FinalState(
     string VgckOutput,
     IReadOnlySet<string> Lvs,
     IReadOnlyDictionary<string, IReadOnlySet<string>> DmByHost,
-    double ConvergedSeconds);
+    double ConvergedSeconds)
+{
+    /// <summary>Each host's LVs whose device there is wiped (an <c>error</c> table: fenced).</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>> WipedByHost { get; init; } = new Dictionary<string, IReadOnlySet<string>>();
+
+    /// <summary>Each host's agent's record of the LVs it fenced (its <c>fenced.json</c>, what its status and alerts tell the operator).</summary>
+    public IReadOnlyDictionary<string, IReadOnlySet<string>> FencedByHost { get; init; } = new Dictionary<string, IReadOnlySet<string>>();
+}
 
 /// <summary>A broken promise, with the smallest part of the history that shows it.</summary>
 public sealed record Violation(string Check, string What, IReadOnlyList<string> Excerpt);

@@ -83,6 +83,12 @@ public static class Sampler
         }
     }
 
+    /// <summary>The LVs of the VG whose device has a wiped (<c>error</c>) segment: fenced.</summary>
+    public static IReadOnlySet<string> Wiped(string vg, IEnumerable<string> dmsetupTable) =>
+        dmsetupTable.Select(l => l.IndexOf(": ", StringComparison.Ordinal) is > 0 and var c &&
+                l[(c + 2)..].Split(' ', StringSplitOptions.RemoveEmptyEntries) is { Length: >= 3 } f && f[2] == "error" ? LvOf(vg, l[..c]) : null)
+            .OfType<string>().ToHashSet(StringComparer.Ordinal);
+
     /// <summary>Every LV of the VG with a device in the last sample (live or fenced).</summary>
     public static IReadOnlySet<string> Devices(string vg, IEnumerable<string> dmsetupTable) =>
         dmsetupTable.Select(l => l.IndexOf(": ", StringComparison.Ordinal) is > 0 and var c ? LvOf(vg, l[..c]) : null).OfType<string>().ToHashSet(StringComparer.Ordinal);

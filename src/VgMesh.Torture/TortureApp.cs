@@ -8,6 +8,7 @@ namespace VgMesh.Torture;
 [JsonSerializable(typeof(TortureReport))]
 [JsonSerializable(typeof(HistoryEntry))]
 [JsonSerializable(typeof(FaultEntry))]
+[JsonSerializable(typeof(HashSet<string>))]
 internal sealed partial class TortureJsonContext : JsonSerializerContext
 {
     /// <summary>One object per line, for the history file.</summary>

@@ -298,17 +298,28 @@ public sealed class TortureRun(TortureSettings settings, TextWriter log)
     {
         var seqnos = new Dictionary<string, long>(StringComparer.Ordinal);
         var dm = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        var wiped = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        var fenced = new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
         foreach (var h in hosts)
         {
             seqnos[h] = long.Parse((await _lab.ReadAsync(h, ["lvm", "vgs", "--noheadings", "-o", "vg_seqno", _vg], ct: ct).ConfigureAwait(false)).Trim(), CultureInfo.InvariantCulture);
-            dm[h] = Sampler.Devices(_vg, (await _lab.ReadAsync(h, ["dmsetup", "table"], ct: ct).ConfigureAwait(false)).Split('\n'));
+            var table = (await _lab.ReadAsync(h, ["dmsetup", "table"], ct: ct).ConfigureAwait(false)).Split('\n');
+            dm[h] = Sampler.Devices(_vg, table);
+            wiped[h] = Sampler.Wiped(_vg, table);
+            // The agent's record, from its state directory (the host's directory is this machine's).
+            var record = Path.Combine(_dirs[h], "state", "fenced.json");
+            fenced[h] = File.Exists(record) ? System.Text.Json.JsonSerializer.Deserialize(await File.ReadAllTextAsync(record, ct).ConfigureAwait(false), TortureJsonContext.Compact.HashSetString) ?? [] : new HashSet<string>();
         }
 
         var vgck = await _lab.ExecAsync(hosts[0], ["lvm", "vgck", _vg], ct).ConfigureAwait(false);
         var lvs = (await _lab.ReadAsync(hosts[0], ["lvm", "lvs", "--noheadings", "-o", "lv_name", _vg], ct: ct).ConfigureAwait(false))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal);
         return new FinalState(status.LastEvent, status.Hosts.ToDictionary(h => h.Host, h => h.AppliedRevision, StringComparer.Ordinal), seqnos,
-            vgck.ExitCode == 0, (vgck.Stdout + vgck.Stderr).Trim(), lvs, dm, converged.TotalSeconds);
+            vgck.ExitCode == 0, (vgck.Stdout + vgck.Stderr).Trim(), lvs, dm, converged.TotalSeconds)
+        {
+            WipedByHost = wiped,
+            FencedByHost = fenced,
+        };
     }
 
     private async Task StartSamplerAsync(string host, CancellationToken ct)

@@ -153,6 +153,20 @@ public sealed class CheckerTests
     }
 
     [Fact]
+    public void FencedLvs_EachWipedDeviceRecorded_EachRecordWiped_SnapshotsGoWithTheirOrigin()
+    {
+        static Dictionary<string, IReadOnlySet<string>> On(string host, params string[] lvs) => new() { [host] = lvs.ToHashSet() };
+        var accounted = Clean() with { Final = Final(["tx1"]) with { WipedByHost = On("node2", "tx1", "tx1s"), FencedByHost = On("node2", "tx1") } };
+        Assert.Empty(Checker.Check(accounted));
+
+        // Wiped with no record (nothing tells the operator), and a record with no wiped device.
+        var unrecorded = accounted with { Final = accounted.Final with { FencedByHost = On("node2") } };
+        Assert.Equal(2, Checker.FencedAccounted(unrecorded).Count(v => v.Check == "fenced-unaccounted"));
+        var stale = accounted with { Final = accounted.Final with { WipedByHost = On("node2"), FencedByHost = On("node2", "tx3") } };
+        Assert.Contains("records tx3 as fenced", Assert.Single(Checker.Check(stale)).What, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Replay_FollowsRenamesSnapshotsRemovalsAndMerges()
     {
         EventView[] events =

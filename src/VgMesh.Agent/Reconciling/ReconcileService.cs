@@ -22,7 +22,7 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, LvmDriver lvm, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, HostActivity activity, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, OnDiskMetadata onDisk, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, HostActivity activity, FencedSet fenced, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
@@ -169,103 +169,87 @@ public sealed partial class ReconcileService(
     private async Task WatchMetadataAsync(CancellationToken ct)
     {
         var every = TimeSpan.FromMilliseconds(options.MetadataWatchMilliseconds);
-        MetadataArea? area = null;
-        IReadOnlyDictionary<string, string> pvNumbers = new Dictionary<string, string>();
         MetadataFingerprint? last = null;
         string? failure = null;
-        try
+        while (!ct.IsCancellationRequested)
         {
-            while (!ct.IsCancellationRequested)
+            try
             {
-                try
+                await Task.Delay(every, time, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            if (reader.LastVolumeGroup is not { } vg)
+            {
+                continue;
+            }
+
+            try
+            {
+                if (await onDisk.ReadAsync(vg.Name, ct).ConfigureAwait(false) is not var (now, text))
                 {
-                    await Task.Delay(every, time, ct).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
+                    return; // no metadata area here: the periodic pass only
                 }
 
-                if (reader.LastVolumeGroup is not { } vg)
+                if (now == last)
                 {
                     continue;
                 }
 
-                try
+                last = now;
+                if (dm.SysfsTopLvSizes(vg.Uuid) is not { } tops)
                 {
-                    if (area is null)
-                    {
-                        (area, pvNumbers) = await OpenMetadataAreaAsync(vg.Name, ct).ConfigureAwait(false);
-                        if (area is null)
-                        {
-                            return;
-                        }
-                    }
-
-                    var now = area.Fingerprint();
-                    if (now == last)
-                    {
-                        continue;
-                    }
-
-                    last = now;
-                    var text = MetadataText.Parse(area.Text(now));
-                    if (dm.SysfsTopLvSizes(vg.Uuid) is not { } tops)
-                    {
-                        return; // no device-mapper in sysfs: the periodic pass only
-                    }
-
-                    var refresh = Reconciler.PlanDrift(text, tops, _activeHere, fenced.Current, LiveTable, id => pvNumbers.GetValueOrDefault(id));
-                    if (refresh.Count > 0)
-                    {
-                        if (logger.IsEnabled(LogLevel.Information))
-                        {
-                            var names = string.Join(", ", refresh.Select(a => $"{a.Subject} ({(a is GrowTable ? "table grown" : "refresh")})"));
-                            LogMetadataDrift(logger, text.Seqno, names);
-                        }
-
-                        // Under the table gate: not while anything acts, but while a pass only
-                        // reads (it may have read the VG before the change, and a growth changes
-                        // nothing its report says). A full pass only when that could not be done:
-                        // after every change it would cost each host a pass (an lvs) for each of
-                        // the coordinator's own changes too, which events already bring.
-                        var done = false;
-                        if (await _actGate.WaitTablesAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
-                        {
-                            try
-                            {
-                                done = (await executor.ExecuteAsync(refresh, ct).ConfigureAwait(false)).Acted.Count == refresh.Count;
-                            }
-                            finally
-                            {
-                                _actGate.ReleaseTables();
-                            }
-                        }
-
-                        if (!done)
-                        {
-                            _triggers.Writer.TryWrite(0);
-                        }
-                    }
-
-                    failure = null;
+                    return; // no device-mapper in sysfs: the periodic pass only
                 }
-                catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException && !ct.IsCancellationRequested)
+
+                var refresh = Reconciler.PlanDrift(text, tops, _activeHere, fenced.Current, LiveTable, onDisk.PvNumber);
+                if (refresh.Count > 0)
                 {
-                    // Opened again at the next look (a PV's path can change under multipath).
-                    area?.Dispose();
-                    (area, last) = (null, null);
-                    if (e.Message != failure)
+                    if (logger.IsEnabled(LogLevel.Information))
                     {
-                        failure = e.Message;
-                        LogMetadataWatchFailed(logger, e.Message);
+                        var names = string.Join(", ", refresh.Select(a => $"{a.Subject} ({(a is GrowTable ? "table grown" : "refresh")})"));
+                        LogMetadataDrift(logger, text.Seqno, names);
                     }
+
+                    // Under the table gate: not while anything acts, but while a pass only
+                    // reads (it may have read the VG before the change, and a growth changes
+                    // nothing its report says). A full pass only when that could not be done:
+                    // after every change it would cost each host a pass (an lvs) for each of
+                    // the coordinator's own changes too, which events already bring.
+                    var done = false;
+                    if (await _actGate.WaitTablesAsync(TimeSpan.FromSeconds(10), ct).ConfigureAwait(false))
+                    {
+                        try
+                        {
+                            done = (await executor.ExecuteAsync(refresh, ct).ConfigureAwait(false)).Acted.Count == refresh.Count;
+                        }
+                        finally
+                        {
+                            _actGate.ReleaseTables();
+                        }
+                    }
+
+                    if (!done)
+                    {
+                        _triggers.Writer.TryWrite(0);
+                    }
+                }
+
+                failure = null;
+            }
+            catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException && !ct.IsCancellationRequested)
+            {
+                // Opened again at the next look (a PV's path can change under multipath).
+                last = null;
+                if (e.Message != failure)
+                {
+                    failure = e.Message;
+                    LogMetadataWatchFailed(logger, e.Message);
                 }
             }
-        }
-        finally
-        {
-            area?.Dispose();
         }
     }
 
@@ -280,26 +264,6 @@ public sealed partial class ReconcileService(
         {
             return null;
         }
-    }
-
-    /// <summary>
-    /// The first of the VG's PVs here that has a metadata area (null when none has), and each PV's
-    /// device number by its uuid, for the tables computed from the metadata.
-    /// </summary>
-    private async Task<(MetadataArea? Area, IReadOnlyDictionary<string, string> PvNumbers)> OpenMetadataAreaAsync(string vg, CancellationToken ct)
-    {
-        var pvs = (await lvm.ListPvsAsync(ct).ConfigureAwait(false)).Where(p => p.VgName == vg).ToList();
-        var numbers = pvs.Select(p => (p.Uuid, Number: dm.DeviceNumberOf(p.Name))).Where(p => p.Number is not null)
-            .ToDictionary(p => p.Uuid, p => p.Number!, StringComparer.Ordinal);
-        foreach (var pv in pvs)
-        {
-            if (MetadataArea.Open(pv.Name) is { } area)
-            {
-                return (area, numbers);
-            }
-        }
-
-        return (null, numbers);
     }
 
     private static string NameOf(IReadOnlyDictionary<string, string> uuidsOfNames, string uuid) =>

@@ -30,6 +30,19 @@ public sealed record VgMetadata(string Name, long Seqno, IReadOnlyList<MetadataL
     /// LVM's own table of it is. LVs of any other kind are not here.
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<LinearSegment>> Linear { get; init; } = new Dictionary<string, IReadOnlyList<LinearSegment>>();
+
+    /// <summary>The VG's id without dashes, as device-mapper uuids carry it (<c>LVM-</c> + VG id + LV id).</summary>
+    public string Uuid { get; init; } = "";
+
+    /// <summary>The VG's <c>lock_type</c> (<c>sanlock</c>, <c>dlm</c>); null for a VG without lvmlockd.</summary>
+    public string? LockType { get; init; }
+
+    /// <summary>
+    /// The LVs whose activation is only a device with their <see cref="Linear"/> table: readable
+    /// and writable, visible, no flags (no activation skip), and no snapshot's origin (LVM stacks
+    /// an origin on a <c>-real</c> layer). Their device can be made with one <c>dmsetup create</c>.
+    /// </summary>
+    public IReadOnlySet<string> PlainWritable { get; init; } = new HashSet<string>();
 }
 
 /// <summary>
@@ -48,6 +61,9 @@ public static class MetadataText
         var lvs = new Dictionary<string, LvFields>(StringComparer.Ordinal);
         var cowStores = new HashSet<string>(StringComparer.Ordinal);
         var pvs = new Dictionary<string, (string Id, long PeStart)>(StringComparer.Ordinal);
+        var origins = new HashSet<string>(StringComparer.Ordinal);
+        string vgId = "";
+        string? lockType = null;
         string? pending = null; // a list value that goes on over the next lines ("stripes = [")
         foreach (var line in text.Split('\n'))
         {
@@ -111,6 +127,21 @@ public static class MetadataText
                 case 1 when key == "extent_size":
                     extentSectors = Number(value);
                     break;
+                case 1 when key == "id":
+                    vgId = Unquote(value).Replace("-", "", StringComparison.Ordinal);
+                    break;
+                case 1 when key == "lock_type":
+                    lockType = Unquote(value);
+                    break;
+                case 3 when path[1] == "logical_volumes" && key == "status":
+                    Lv(lvs, path[2]).Status = value;
+                    break;
+                case 3 when path[1] == "logical_volumes" && key == "flags":
+                    Lv(lvs, path[2]).Flags = value;
+                    break;
+                case 4 when path[1] == "logical_volumes" && key == "origin":
+                    origins.Add(Unquote(value));
+                    break;
                 case 3 when path[1] == "physical_volumes" && key == "id":
                     pvs[path[2]] = (Unquote(value), pvs.GetValueOrDefault(path[2]).PeStart);
                     break;
@@ -150,15 +181,24 @@ public static class MetadataText
             throw new FormatException("not LVM metadata text: no VG section with seqno and extent_size");
         }
 
+        var linear = lvs.Where(kv => !cowStores.Contains(kv.Key)).Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs)))
+            .Where(x => x.Segments is not null).ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal);
         return new VgMetadata(vg, seqno, lvs.Select(kv => new MetadataLv(kv.Key, kv.Value.Id, kv.Value.Extents * extentSectors * 512,
             kv.Value.Plain && !cowStores.Contains(kv.Key))).OrderBy(l => l.Name, StringComparer.Ordinal).ToList())
         {
             ExtentSectors = extentSectors,
             Pvs = pvs.ToDictionary(kv => kv.Key, kv => new MetadataPv(kv.Key, kv.Value.Id ?? "", kv.Value.PeStart), StringComparer.Ordinal),
-            Linear = lvs.Where(kv => !cowStores.Contains(kv.Key)).Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs)))
-                .Where(x => x.Segments is not null).ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal),
+            Linear = linear,
+            Uuid = vgId,
+            LockType = lockType,
+            PlainWritable = linear.Keys.Where(lv => !origins.Contains(lv) && ListOf(lvs[lv].Flags).Count == 0 &&
+                ListOf(lvs[lv].Status) is var status && status.Contains("READ") && status.Contains("WRITE") && status.Contains("VISIBLE")).ToHashSet(StringComparer.Ordinal),
         };
     }
+
+    /// <summary>The strings of a list value (<c>["READ", "WRITE"]</c>).</summary>
+    private static HashSet<string> ListOf(string? value) =>
+        value is null ? [] : value.Trim('[', ']', ' ').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(Unquote).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>The LV's segments as linear runs, when every one is a single stripe on a known PV and together they cover its extents from the first; else null.</summary>
     private static List<LinearSegment>? LinearOf(LvFields lv, Dictionary<string, (string Id, long PeStart)> pvs)
@@ -190,6 +230,10 @@ public static class MetadataText
         public bool Plain { get; set; } = true;
 
         public Dictionary<string, SegmentFields> Segments { get; } = new(StringComparer.Ordinal);
+
+        public string? Status { get; set; }
+
+        public string? Flags { get; set; }
     }
 
     private sealed class SegmentFields

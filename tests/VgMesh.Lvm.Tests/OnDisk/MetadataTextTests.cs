@@ -162,6 +162,15 @@ public class MetadataTextTests
             table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}"));
         Assert.Null(LinearTable.For(vg, "snap", "san-snap", _ => "98:0"));
         Assert.Null(LinearTable.For(vg, "data", "san-data", _ => null));
+
+        Assert.Equal(("GQlb8rYq2Ux7x0PdCk2X3OZiEKMmsE7D", (string?)null), (vg.Uuid, vg.LockType));
+        // data is linear but a snapshot's origin (LVM stacks it on a -real layer): not a plain device.
+        Assert.Empty(vg.PlainWritable);
+        var plain = MetadataText.Parse(Sample.Replace("origin = \"data\"", "origin = \"other\"", StringComparison.Ordinal));
+        Assert.Equal(["data"], plain.PlainWritable);
+        var skipped = MetadataText.Parse(Sample.Replace("origin = \"data\"", "origin = \"other\"", StringComparison.Ordinal)
+            .Replace("tags = [\"lls.owner", "flags = [\"ACTIVATION_SKIP\"]\ntags = [\"lls.owner", StringComparison.Ordinal));
+        Assert.Empty(skipped.PlainWritable);
     }
 
     [Theory]
