@@ -151,6 +151,7 @@ s.AddSingleton<ActivationGuard>();
 s.AddSingleton<HostActivity>();
 s.AddSingleton<Executor>();
 s.AddSingleton<EventTriage>();
+s.AddSingleton(sp => new LvActivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>(), sp.GetRequiredService<OnDiskMetadata>(), sp.GetRequiredService<ILogger<LvActivator>>()));
 s.AddSingleton(sp => new Deactivator(sp.GetRequiredService<LvmDriver>(), sp.GetRequiredService<DmSetup>(), sp.GetRequiredService<StateReader>()));
 s.AddSingleton<ReconcileService>();
 s.AddHostedService(sp => sp.GetRequiredService<ReconcileService>());

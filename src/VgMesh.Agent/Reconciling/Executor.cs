@@ -15,7 +15,7 @@ public sealed record Execution(IReadOnlyList<string> Alerts, IReadOnlyList<Recon
 /// every change this host's reconciling makes to its device-mapper state goes through here, the
 /// ends of a handoff included. Expected refusals (a device in use) become alerts, not failures.
 /// </summary>
-public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deactivator, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
+public sealed partial class Executor(LvmDriver lvm, DmSetup dm, LvActivator activator, Deactivator deactivator, FencedSet fenced, ActivationGuard guard, AgentMetrics metrics, AgentOptions options, ILogger<Executor> logger)
 {
     public async Task<Execution> ExecuteAsync(IReadOnlyList<ReconcileAction> actions, CancellationToken ct)
     {
@@ -95,7 +95,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, Deactivator deac
                             continue;
                         }
 
-                        await lvm.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Shared, ct).ConfigureAwait(false);
+                        await activator.ActivateAsync(new LvRef(options.VolumeGroup, a.Subject), a.Exclusive ? ActivationMode.Exclusive : ActivationMode.Shared, ct).ConfigureAwait(false);
                         break;
                     case Alert alert:
                         // Logged by the pass when it starts and when it ends, not on every pass.

@@ -312,6 +312,29 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         }
     }
 
+    /// <summary>
+    /// Makes a device with a live table, as LVM's activation of a plain LV does: the name and
+    /// uuid LVM gives it (<c>LVM-</c> + VG id + LV id), so LVM sees the LV active. With
+    /// <c>--verifyudev</c>: where udev runs it makes the <c>/dev/mapper</c> node and dmsetup
+    /// checks it did; where it does not (the lab), dmsetup makes the node itself.
+    /// </summary>
+    public Task CreateAsync(string name, string uuid, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        ArgumentNullException.ThrowIfNull(table);
+        if (string.IsNullOrEmpty(uuid) || uuid.Length > 128 || uuid[0] == '-' || !uuid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            throw new ArgumentException($"'{uuid}' is not a device-mapper uuid vgmesh makes (LVM- and the VG's and LV's ids)", nameof(uuid));
+        }
+
+        if (table.Count == 0)
+        {
+            throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
+        }
+
+        return RunAsync(["create", "--verifyudev", "--uuid", uuid, "--", name], name, ct, stdin: TableText(table));
+    }
+
     /// <summary>Loads a table into the device's inactive slot; <see cref="ResumeAsync"/> makes it live.</summary>
     public Task LoadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
     {
@@ -322,10 +345,12 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
             throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
         }
 
-        // Through stdin: several segments cannot travel in one --table argument.
-        var text = string.Concat(table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}".TrimEnd() + "\n"));
-        return RunAsync(["load", "--", name], name, ct, stdin: text);
+        return RunAsync(["load", "--", name], name, ct, stdin: TableText(table));
     }
+
+    /// <summary>A table as dmsetup reads it on stdin (several segments cannot travel in one --table argument).</summary>
+    private static string TableText(IReadOnlyList<DmTableLine> table) =>
+        string.Concat(table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}".TrimEnd() + "\n"));
 
     /// <summary>
     /// Replaces the live table with one that fails every new I/O, in one command (in-flight I/O

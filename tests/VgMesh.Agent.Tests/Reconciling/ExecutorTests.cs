@@ -32,8 +32,8 @@ public sealed class ExecutorTests : IDisposable
         metrics = new AgentMetrics(fenced);
         var lvm = new LvmDriver(runner);
         var dm = new DmSetup(runner, _dir, _dir);
-        // The guard and the deactivator are not reached by a refresh.
-        return new Executor(lvm, dm, deactivator: null!, fenced, guard: null!, metrics, options, NullLogger<Executor>.Instance);
+        // The guard, the activator and the deactivator are not reached by what these tests do.
+        return new Executor(lvm, dm, activator: null!, deactivator: null!, fenced, guard: null!, metrics, options, NullLogger<Executor>.Instance);
     }
 
     [Fact]
