@@ -25,7 +25,7 @@ public sealed class Placement(AgentCluster cluster, DmSetup dm, PeerClient peers
         // A host that has just joined, or whose first pass failed, reports within seconds.
         var waited = time.GetTimestamp();
         string? silent;
-        while ((silent = cluster.LiveHosts().FirstOrDefault(h => h != options.Host && !op.Hosts.Reports.ContainsKey(h))) is not null)
+        while ((silent = op.Hosts.NotReported(cluster.LiveHosts(), except: options.Host).FirstOrDefault()) is not null)
         {
             if (time.GetElapsedTime(waited) > FirstReportWait)
             {

@@ -196,8 +196,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
     private void CheckReportsIn()
     {
-        var reports = _hosts.Reports;
-        if (!_reportsIn && _liveHosts().All(reports.ContainsKey))
+        if (!_reportsIn && _hosts.NotReported(_liveHosts()).IsEmpty)
         {
             ReportsIn("every live host has reported");
         }
@@ -231,12 +230,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         {
             refusal = $"{string.Join(", ", others)} still report {c.Lv} active";
         }
-        else if (c.Exclusive && _liveHosts().Where(h => h != c.Host && !_hosts.Reports.ContainsKey(h)).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } silent)
+        else if (c.Exclusive && _hosts.NotReported(_liveHosts(), except: c.Host) is { IsEmpty: false } silent)
         {
-            // Operations run once the wait for reports runs out, but a live host that has not
-            // reported (an agent restarted just now, before its first pass) may have the LV
-            // active: its absence from the reports proves nothing.
-            refusal = $"{string.Join(", ", silent)} {(silent.Count == 1 ? "has" : "have")} not reported to this coordinator yet";
+            // Operations run once the wait for reports runs out, but not an exclusive activation
+            // while a live host is silent.
+            refusal = $"{string.Join(", ", silent)} {(silent.Length == 1 ? "has" : "have")} not reported to this coordinator yet";
         }
 
         if (refusal is null)

@@ -107,6 +107,18 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
         }
     }
 
+    /// <summary>
+    /// The hosts of <paramref name="live"/> (cluster members now), other than
+    /// <paramref name="except"/>, that have not reported to this coordinator: any of them may have
+    /// any LV active (an agent restarted just now, before its first pass), so their absence from
+    /// the reports proves nothing.
+    /// </summary>
+    public ImmutableArray<string> NotReported(IEnumerable<string> live, string? except = null)
+    {
+        var reports = Reports;
+        return [.. live.Where(h => h != except && !reports.ContainsKey(h)).Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>The hosts, other than <paramref name="except"/>, whose report has the LV active.</summary>
     public ImmutableArray<string> ActiveOn(string lv, string? except = null) =>
         [.. Reports.Values.Where(r => r.Host != except && r.Active.Any(a => a.Lv == lv)).Select(r => r.Host).Order(StringComparer.Ordinal)];

@@ -67,7 +67,7 @@ public static class ClusterHostingExtensions
 
         builder.AddHocon(Hocon(options), HoconAddMode.Prepend)
             .WithCustomSerializer("vgmesh", [typeof(IClusterMessage)], system => new ClusterSerializer(system))
-            .WithSqlPersistence(options.JournalConnectionString, options.JournalProvider, autoInitialize: true)
+            .WithSqlPersistence(options.DatabaseConnectionString, options.JournalProvider, autoInitialize: true)
             .WithDistributedPubSub(Role)
             .WithSingleton<CoordinatorKey>(
                 SingletonName,
@@ -176,7 +176,7 @@ public static class ClusterHostingExtensions
               heartbeat-interval = {{D(o.LeaseHeartbeat)}}
               lease-operation-timeout = {{D(o.LeaseHeartbeat)}}
               safety-margin = {{D(o.LeaseSafetyMargin)}}
-              connection-string = {{Q(o.JournalConnectionString)}}
+              connection-string = {{Q(o.DatabaseConnectionString)}}
             }
             """);
     }

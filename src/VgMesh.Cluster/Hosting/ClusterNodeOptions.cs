@@ -37,6 +37,37 @@ public sealed record ClusterNodeOptions
     /// <summary>The coordinator journal's database (PostgreSQL for a cluster, SQLite for one host).</summary>
     public required string JournalConnectionString { get; init; }
 
+    /// <summary>
+    /// The connection string the journal and the lease use: for PostgreSQL, the operator's with
+    /// session settings in front (the operator's own <c>Options</c> come after, so they win).
+    /// A host that crashes mid-transaction sends nothing more, and the server keeps its session,
+    /// and every lock it holds, until TCP gives up on it (two hours by default): the 20-minute
+    /// torture run of 2026-12-06 (seed 61206) saw a crashed host's journal read left idle in
+    /// transaction hold the journal table, so the next coordinator's journal could not start
+    /// (its schema check waits for an exclusive lock) and the cluster had no coordinator for
+    /// minutes. An idle transaction is ended after 10 s (vgmesh's are milliseconds long), a
+    /// statement waits for a lock at most 10 s (the journal retries its start), and the server
+    /// probes a silent client after 10 s, so a dead host's sessions go within about half a minute.
+    /// </summary>
+    public string DatabaseConnectionString
+    {
+        get
+        {
+            if (IsSingleHost)
+            {
+                return JournalConnectionString;
+            }
+
+            var b = new Npgsql.NpgsqlConnectionStringBuilder(JournalConnectionString);
+            b.Options = (PostgresSessionOptions + " " + b.Options).Trim();
+            return b.ConnectionString;
+        }
+    }
+
+    /// <summary>The session settings <see cref="DatabaseConnectionString"/> puts in front of the operator's.</summary>
+    public const string PostgresSessionOptions =
+        "-c idle_in_transaction_session_timeout=10s -c lock_timeout=10s -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3";
+
     /// <summary>linq2db's provider name: <c>PostgreSQL.15</c> or <c>SQLite.MS</c>.</summary>
     public string JournalProvider { get; init; } = "PostgreSQL.15";
 

@@ -23,6 +23,19 @@ public class ClusterNodeOptionsTests
     }
 
     [Fact]
+    public void DatabaseConnectionString_PostgresSessionsEndWhatADeadHostLeft_TheOperatorsOptionsWin()
+    {
+        var b = new Npgsql.NpgsqlConnectionStringBuilder(Valid.DatabaseConnectionString);
+        Assert.Equal(("10.0.0.9", "vgmesh", ClusterNodeOptions.PostgresSessionOptions), (b.Host, b.Username, b.Options));
+
+        var own = new Npgsql.NpgsqlConnectionStringBuilder((Valid with { JournalConnectionString = "Host=db;Options=-c lock_timeout=30s" }).DatabaseConnectionString);
+        Assert.EndsWith("-c lock_timeout=30s", own.Options, StringComparison.Ordinal);
+
+        var sqlite = Valid with { JournalConnectionString = "Data Source=/var/lib/vgmesh/cluster.db", JournalProvider = "SQLite.MS" };
+        Assert.Equal(sqlite.JournalConnectionString, sqlite.DatabaseConnectionString);
+    }
+
+    [Fact]
     public void Validate_TwoHostsWithKeepMajority_RefusedWithTheSafeStrategy()
     {
         Assert.Contains("set SplitBrain to LeaseMajority", Refusal(Valid with { ExpectedHosts = 2 }), StringComparison.Ordinal);
