@@ -9,7 +9,7 @@ namespace VgMesh.Agent.Operations;
 /// first checks the coordinator's lease owner and generation against the lease row, then runs
 /// the command under that permit.
 /// </summary>
-public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, HostActivity activity, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
+public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, HostActivity activity, FencedSet fenced, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
 {
     public async Task<StepResult> RunAsync(DelegatedStep step, CancellationToken ct)
     {
@@ -21,11 +21,35 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
         await activity.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            await RefuseFencedAsync(step, lv, ct).ConfigureAwait(false);
             return await RunHereAsync(step, lv, permit, ct).ConfigureAwait(false);
         }
         finally
         {
             activity.Release();
+        }
+    }
+
+    /// <summary>
+    /// A fenced LV keeps its error table until an unfence: every one of these commands on it, or
+    /// on a snapshot of it, reloads its real table (the short torture of 2026-12-06 saw a merge
+    /// delegated to a host that had fenced the origin after its agent restarted cut off: the
+    /// merge made the origin live again there while the fence was still recorded).
+    /// </summary>
+    private async Task RefuseFencedAsync(DelegatedStep step, LvRef lv, CancellationToken ct)
+    {
+        var fencedHere = fenced.Current;
+        if (fencedHere.Count == 0)
+        {
+            return;
+        }
+
+        var origin = step.Kind is OperationKinds.Merge or OperationKinds.Remove
+            ? (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv)?.Origin : null;
+        if ((fencedHere.Contains(lv.Lv) ? lv.Lv : origin is not null && fencedHere.Contains(origin) ? origin : null) is { } which)
+        {
+            throw new OperationRefused("fenced",
+                $"{lv.Vg}/{which} is fenced on {options.Host} (its I/O fails there): the {step.Kind} would load its real table back. Once {options.Host} holds its claim, run 'vgmesh lv unfence {which}' there, then retry");
         }
     }
 
