@@ -161,8 +161,9 @@ public sealed partial class ReconcileService(
     /// process) every <see cref="AgentOptions.MetadataWatchMilliseconds"/>; when it has moved, reads
     /// the new text and compares each LV active here with its table's size. A difference (an
     /// <c>lvextend</c> run by hand on another host, or a coordinator's change this host's event has
-    /// not brought yet) is refreshed at once (<see cref="Reconciler.PlanDrift"/>: no <c>lvs</c>,
-    /// which in a lab host takes half a second); equal sizes start nothing, so the coordinator's
+    /// not brought yet) is brought at once (<see cref="Reconciler.PlanDrift"/>: no <c>lvs</c>,
+    /// which in a lab host takes half a second): a grown linear table loaded from the metadata
+    /// (<see cref="GrowTable"/>), anything else by LVM's refresh; equal sizes start nothing, so the coordinator's
     /// own changes cost one read here. The periodic pass stays the backstop for the rest of a
     /// change made by hand (an LV created or removed) and where the PV has no metadata area.
     /// </summary>

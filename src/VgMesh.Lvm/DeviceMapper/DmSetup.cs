@@ -321,36 +321,32 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     public Task CreateAsync(string name, string uuid, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
     {
         ValidateName(name);
-        ArgumentNullException.ThrowIfNull(table);
         if (string.IsNullOrEmpty(uuid) || uuid.Length > 128 || uuid[0] == '-' || !uuid.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
             throw new ArgumentException($"'{uuid}' is not a device-mapper uuid vgmesh makes (LVM- and the VG's and LV's ids)", nameof(uuid));
         }
 
-        if (table.Count == 0)
-        {
-            throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
-        }
-
-        return RunAsync(["create", "--verifyudev", "--uuid", uuid, "--", name], name, ct, stdin: TableText(table));
+        return RunAsync(["create", "--verifyudev", "--uuid", uuid, "--", name], name, ct, stdin: TableText(name, table));
     }
 
     /// <summary>Loads a table into the device's inactive slot; <see cref="ResumeAsync"/> makes it live.</summary>
     public Task LoadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
     {
         ValidateName(name);
+        return RunAsync(["load", "--", name], name, ct, stdin: TableText(name, table));
+    }
+
+    /// <summary>A table as dmsetup reads it on stdin (several segments cannot travel in one --table argument).</summary>
+    private static string TableText(string name, IReadOnlyList<DmTableLine> table)
+    {
         ArgumentNullException.ThrowIfNull(table);
         if (table.Count == 0)
         {
             throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
         }
 
-        return RunAsync(["load", "--", name], name, ct, stdin: TableText(table));
+        return string.Concat(table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}".TrimEnd() + "\n"));
     }
-
-    /// <summary>A table as dmsetup reads it on stdin (several segments cannot travel in one --table argument).</summary>
-    private static string TableText(IReadOnlyList<DmTableLine> table) =>
-        string.Concat(table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}".TrimEnd() + "\n"));
 
     /// <summary>
     /// Replaces the live table with one that fails every new I/O, in one command (in-flight I/O

@@ -40,7 +40,7 @@ public static partial class DmStatusIoctl
     /// null when there is no such device (removed since it was listed).
     /// </summary>
     public static IReadOnlyList<DmStatusLine>? Read(string name, string control = "/dev/mapper/control") =>
-        Query(name, 0, "status", control)?.Select(l => new DmStatusLine(name, l.Sector, l.Length, l.Type, DmParser.ParseTargetStatus(l.Type, l.Args))).ToList();
+        Query(name, 0, "status", control) is { } lines ? Statuses(name, lines) : null;
 
     /// <summary>
     /// The device's live table, as <see cref="DmParser.ParseTable(string, string)"/> gives it (the
@@ -88,8 +88,10 @@ public static partial class DmStatusIoctl
     /// text; each spec's <c>next</c> counts from data_start. A full buffer is an error rather than
     /// a truncated status.
     /// </summary>
-    internal static IReadOnlyList<DmStatusLine> ParseReply(string name, ReadOnlySpan<byte> buffer) =>
-        ReplyLines(name, buffer, "status").Select(l => new DmStatusLine(name, l.Sector, l.Length, l.Type, DmParser.ParseTargetStatus(l.Type, l.Args))).ToList();
+    internal static IReadOnlyList<DmStatusLine> ParseReply(string name, ReadOnlySpan<byte> buffer) => Statuses(name, ReplyLines(name, buffer, "status"));
+
+    private static List<DmStatusLine> Statuses(string name, List<(long Sector, long Length, string Type, string[] Args)> lines) =>
+        [.. lines.Select(l => new DmStatusLine(name, l.Sector, l.Length, l.Type, DmParser.ParseTargetStatus(l.Type, l.Args)))];
 
     private static List<(long Sector, long Length, string Type, string[] Args)> ReplyLines(string name, ReadOnlySpan<byte> buffer, string what)
     {
