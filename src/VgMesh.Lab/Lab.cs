@@ -27,10 +27,26 @@ public sealed class Lab
     /// <summary>Runner settings that send every <c>lvm</c>/<c>dmsetup</c> command to <paramref name="host"/>.</summary>
     public LvmRunnerOptions RunnerOptionsFor(string host) => new() { CommandPrefix = ExecPrefix(host) };
 
-    public async Task<IReadOnlyDictionary<string, string>> UpAsync(int hosts = 3, string diskSize = "2G", CancellationToken ct = default)
+    /// <summary>
+    /// Starts the lab; with <paramref name="iscsi"/> its LUN is an iSCSI target on two portals and
+    /// every host uses it as <c>/dev/mapper/luna</c> (multipath over both), not as a disk image.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, string>> UpAsync(int hosts = 3, string diskSize = "2G", bool iscsi = false, CancellationToken ct = default)
     {
-        var r = await LabAsync(["up", "--hosts", hosts.ToString(System.Globalization.CultureInfo.InvariantCulture), "--disk-size", diskSize], ct).ConfigureAwait(false);
-        return ParseEnv(Ok(r, "up").Stdout);
+        List<string> args = ["up", "--hosts", hosts.ToString(System.Globalization.CultureInfo.InvariantCulture), "--disk-size", diskSize];
+        if (iscsi)
+        {
+            args.Add("--iscsi");
+        }
+
+        return ParseEnv(Ok(await LabAsync(args, ct).ConfigureAwait(false), "up").Stdout);
+    }
+
+    /// <summary>Cuts (<paramref name="up"/> false) or restores storage path <paramref name="path"/> (1 or 2) of an iSCSI lab's host.</summary>
+    public async Task PathAsync(string host, int path, bool up, CancellationToken ct = default)
+    {
+        var verb = up ? "path-up" : "path-down";
+        Ok(await LabAsync([verb, host, path.ToString(System.Globalization.CultureInfo.InvariantCulture)], ct).ConfigureAwait(false), $"{verb} {host} {path}");
     }
 
     public async Task DownAsync(CancellationToken ct = default) => Ok(await LabAsync(["down"], ct).ConfigureAwait(false), "down");
