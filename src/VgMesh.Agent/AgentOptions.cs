@@ -107,6 +107,25 @@ public sealed record AgentOptions
     /// <summary>Containers on this host that manage their own volumes (LLS); none by default.</summary>
     public Lls.LlsOptions Lls { get; init; } = new();
 
+    /// <summary>
+    /// Storage fencing by SCSI-3 persistent reservations: the shared LUN's multipath device on
+    /// this host (<c>/dev/mapper/mpatha</c>), the same LUN on every host. Each agent registers its
+    /// key there, a reservation "write exclusive, registrants only" is kept, and the coordinator
+    /// preempts the key of a host the cluster has put out before its LVs move. Every host of the
+    /// cluster sets it, or none does; empty: off (self-fencing only).
+    /// </summary>
+    public string? ReservationDevice { get; init; }
+
+    /// <summary>This host's reservation key (<c>0x</c> and hex digits); empty: derived from the cluster's and the host's names.</summary>
+    public string? ReservationKey { get; init; }
+
+    /// <summary>The key this host registers on the LUN.</summary>
+    public VgMesh.Lvm.Scsi.ReservationKey OwnReservationKey =>
+        string.IsNullOrEmpty(ReservationKey) ? VgMesh.Lvm.Scsi.ReservationKey.For(Cluster, Host) : VgMesh.Lvm.Scsi.ReservationKey.Parse(ReservationKey);
+
+    /// <summary>The file that says this host has registered its key on the LUN: once it has, a key found missing means it was preempted.</summary>
+    public string RegistrationFile => Path.Combine(StateDir, "registered-key");
+
     /// <summary>The file where this host keeps the moment of its last contact with a coordinator.</summary>
     public string LastContactFile => Path.Combine(StateDir, "last-contact");
 
@@ -136,6 +155,7 @@ public sealed record AgentOptions
             FenceAfter = TimeSpan.FromSeconds(FenceAfterSeconds),
             FenceGrace = TimeSpan.FromSeconds(FenceGraceSeconds),
             HistoryRetention = TimeSpan.FromHours(HistoryRetentionHours),
+            StorageFencing = !string.IsNullOrEmpty(ReservationDevice),
         };
     }
 
@@ -165,6 +185,23 @@ public sealed record AgentOptions
             if (string.IsNullOrEmpty(TokenFile) || !File.Exists(TokenFile))
             {
                 Fail($"TcpListen needs TokenFile naming an existing file with the cluster's bearer token (got '{TokenFile}')");
+            }
+        }
+
+        if (!string.IsNullOrEmpty(ReservationDevice) && (!Path.IsPathRooted(ReservationDevice) || ReservationDevice.AsSpan().ContainsAnyExceptInRange('!', '~')))
+        {
+            Fail($"ReservationDevice '{ReservationDevice}' must be the absolute path of the LUN's multipath device, e.g. /dev/mapper/mpatha");
+        }
+
+        if (!string.IsNullOrEmpty(ReservationKey))
+        {
+            try
+            {
+                _ = OwnReservationKey;
+            }
+            catch (FormatException e)
+            {
+                Fail($"ReservationKey: {e.Message}");
             }
         }
 

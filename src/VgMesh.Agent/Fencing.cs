@@ -90,6 +90,9 @@ public sealed partial class FencingService(
         return FenceAsync(TimeSpan.Zero, ct);
     }
 
+    /// <summary>Fences everything held here now: the storage no longer takes this host's writes (its key was preempted), and its claims will move.</summary>
+    public Task FenceAllAsync(CancellationToken ct) => FenceAsync(TimeSpan.Zero, ct);
+
     private async Task FenceAsync(TimeSpan left, CancellationToken ct)
     {
         // All at once: the time left is short, and each LV waits only for its own in-flight I/O.

@@ -20,6 +20,7 @@ using VgMesh.Cluster.Hosting;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.Scsi;
 using OpenTelemetry.Metrics;
 
 if (args is ["certificates", .. var certificateArgs])
@@ -104,6 +105,9 @@ s.AddSingleton<MajorityWatch>();
 s.AddSingleton<ClaimCache>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
+s.AddSingleton<PersistentReservations>();
+s.AddSingleton<StorageFence>();
+s.AddHostedService<RegistrationService>();
 s.AddSingleton<CoordinatorClient>();
 s.AddSingleton<AgentCluster>();
 s.AddSingleton<IJournalReader>(sp => new SqlJournalReader(sp.GetRequiredService<ActorSystem>()));

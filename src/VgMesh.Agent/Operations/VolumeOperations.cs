@@ -22,12 +22,13 @@ public sealed partial class VolumeOperations : IOperationHandler
     private readonly AgentOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<VolumeOperations> _logger;
+    private readonly StorageFence _storageFence;
 
-    public VolumeOperations(IEnumerable<IVolumeOperation> operations, LvmDriver lvm, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
+    public VolumeOperations(IEnumerable<IVolumeOperation> operations, StorageFence storageFence, LvmDriver lvm, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<VolumeOperations> logger)
     {
         ArgumentNullException.ThrowIfNull(operations);
         _byKind = operations.SelectMany(o => o.Kinds.Select(k => KeyValuePair.Create(k, o))).ToFrozenDictionary(StringComparer.Ordinal);
-        (_lvm, _metrics, _options, _time, _logger) = (lvm, metrics, options, time, logger);
+        (_storageFence, _lvm, _metrics, _options, _time, _logger) = (storageFence, lvm, metrics, options, time, logger);
     }
 
     public async Task<OperationOutcome> HandleAsync(OperationContext context, CancellationToken leaseLost)
@@ -43,6 +44,18 @@ public sealed partial class VolumeOperations : IOperationHandler
 
     private async Task<OperationOutcome> HandleCoreAsync(OperationContext op, CancellationToken ct)
     {
+        if (op.Request.Kind == CoordinatorSettings.StorageFenceKind)
+        {
+            try
+            {
+                return await _storageFence.HandleAsync(op, ct).ConfigureAwait(false);
+            }
+            catch (LvmException e)
+            {
+                return new OperationOutcome(OperationStatus.Failed, $"fencing {op.Request.Payload} by the storage failed: {e.Message}", e.Code, [], []);
+            }
+        }
+
         var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(_options.VolumeGroup, args.Lv);
         try

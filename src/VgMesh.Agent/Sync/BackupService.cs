@@ -115,35 +115,56 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
 
     private async Task FullAsync(HttpContext http, string origin, string snap, string cow, bool keep, CancellationToken ct)
     {
-        var ok = false;
+        var (ok, removed) = (false, false);
         try
         {
             // Inside the try: a client gone while the snapshot is made still gets it removed.
             await volumes.SnapshotAsync(origin, new SnapshotLvBody(snap, cow), null, null, ct).ConfigureAwait(false);
-            using var source = BlockFile.Open(Device(snap), write: false);
-            http.Response.ContentType = "application/octet-stream";
-            http.Response.ContentLength = source.Length;
-            http.Response.Headers[KindHeader] = "full";
-            await SyncResponse.WriteAsync(http, body =>
+            byte[] last;
+            using (var source = BlockFile.Open(Device(snap), write: false))
             {
-                using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);
-                for (long at = 0; at < source.Length; at += buffer.Length)
+                http.Response.ContentType = "application/octet-stream";
+                http.Response.ContentLength = source.Length;
+                http.Response.Headers[KindHeader] = "full";
+                last = [];
+                await SyncResponse.WriteAsync(http, body =>
                 {
-                    var n = (int)Math.Min(buffer.Length, source.Length - at);
-                    if (source.Read(buffer.Span[..n], at) < n)
+                    using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);
+                    for (long at = 0; at < source.Length; at += buffer.Length)
                     {
-                        throw new SyncException("origin-short", $"{source.Path} ended at {at}.");
-                    }
+                        var n = (int)Math.Min(buffer.Length, source.Length - at);
+                        if (source.Read(buffer.Span[..n], at) < n)
+                        {
+                            throw new SyncException("origin-short", $"{source.Path} ended at {at}.");
+                        }
 
-                    body.Write(buffer.Span[..n]);
-                    ct.ThrowIfCancellationRequested();
-                }
-            }, ct).ConfigureAwait(false);
+                        if (at + n == source.Length)
+                        {
+                            last = buffer.Span[..n].ToArray();
+                            break;
+                        }
+
+                        body.Write(buffer.Span[..n]);
+                        ct.ThrowIfCancellationRequested();
+                    }
+                }, ct).ConfigureAwait(false);
+            }
+
+            // The last bytes go only once a one-off snapshot is gone: the client's command ends
+            // when it has them, and must leave nothing behind (a CI run of 2026-12-06 listed
+            // the snapshot right after the command had returned).
+            if (!keep)
+            {
+                await RemoveAsync(snap, CancellationToken.None).ConfigureAwait(false);
+                removed = true;
+            }
+
+            await http.Response.Body.WriteAsync(last, ct).ConfigureAwait(false);
             ok = true;
         }
         finally
         {
-            if (!ok || !keep)
+            if ((!ok || !keep) && !removed)
             {
                 await RemoveAsync(snap, CancellationToken.None).ConfigureAwait(false);
             }

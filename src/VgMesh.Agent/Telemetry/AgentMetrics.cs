@@ -33,6 +33,7 @@ public sealed class AgentMetrics : IDisposable
     private readonly Histogram<double> _growReaction;
     private readonly Counter<long> _doubleActivations;
     private volatile HashSet<string> _doubleActive = [];
+    private int _storageRegistered = -1; // -1: storage fencing off (no series)
     private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
     private bool _seenState;
@@ -55,6 +56,7 @@ public sealed class AgentMetrics : IDisposable
 
         _doubleActivations = _meter.CreateCounter<long>("vgmesh.double.activations", "{activation}", "LVs this host found active here and on another host without a shared claim (counted once each time it starts): two hosts may write them at once. The alert, the log (event 3002) and 'vgmesh host show' name each one.");
         _meter.CreateObservableGauge("vgmesh.double.active.lvs", () => _doubleActive.Count, "{lv}", "LVs active on this host and on another without a shared claim, as the last reconcile pass found them.");
+        _meter.CreateObservableGauge("vgmesh.storage.registered", StorageRegistration, null, "1 while this host's key is registered on the LUN (storage fencing by SCSI-3 reservations), 0 while it is not (preempted, or not yet registered); absent where storage fencing is off.");
 
         // Series exist from the start, so rates and alerts over them have data before the first event.
         foreach (var result in new[] { "ok", "failed" })
@@ -163,6 +165,12 @@ public sealed class AgentMetrics : IDisposable
             _driftRepaired.Add(1, tag);
         }
     }
+
+    /// <summary>Whether this host's key is registered on the LUN, as the registration keeper last read it.</summary>
+    public void StorageRegistered(bool registered) => Volatile.Write(ref _storageRegistered, registered ? 1 : 0);
+
+    private IEnumerable<Measurement<long>> StorageRegistration() =>
+        Volatile.Read(ref _storageRegistered) is var v and >= 0 ? [new Measurement<long>(v)] : [];
 
     /// <summary>The LVs the last pass found active here and elsewhere without a shared claim; each new one counts once.</summary>
     public void DoubleActive(IReadOnlyCollection<string> lvs)

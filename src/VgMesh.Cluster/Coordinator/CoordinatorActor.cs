@@ -24,9 +24,17 @@ public sealed record CoordinatorSettings(
     TimeSpan? ReportWait = null,
     TimeSpan? HistoryRetention = null,
     TimeSpan? HistoryEvery = null,
-    TimeSpan? GoneGrace = null)
+    TimeSpan? GoneGrace = null,
+    bool StorageFencing = false)
 {
     public const string DefaultEventsTopic = "vgmesh.events";
+
+    /// <summary>
+    /// The operation the coordinator submits itself when storage fencing is on and the cluster has
+    /// put out a host that holds or reported something: its handler preempts that host's
+    /// registration on the LUN. Its payload is the host's name.
+    /// </summary>
+    public const string StorageFenceKind = "storage-fence";
 
     public const string DefaultHostsTopic = "vgmesh.hosts";
 
@@ -60,6 +68,9 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private long _deleteUpTo; // journal rows to delete once a snapshot holds the state past them
     private string? _running;
     private CancellationTokenSource? _runningCts;
+    private readonly Func<string, bool>? _isGone;
+    private readonly HashSet<string> _storageFencing = new(StringComparer.Ordinal); // hosts whose storage fence is queued or running
+    private readonly Dictionary<string, long> _storageFenceFailed = new(StringComparer.Ordinal); // host -> when its last storage fence failed
 
     /// <param name="lease">The lease acquisition this node holds now (null when none).</param>
     /// <param name="publisher">Where events go: the DistributedPubSub mediator (a probe in tests).</param>
@@ -73,7 +84,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         _publisher = publisher;
         _time = time;
         _liveHosts = liveHosts ?? (() => []);
-        _hosts = new HostDirectory(time, settings.ReportExpiry ?? TimeSpan.FromSeconds(8), settings.GoneGrace ?? TimeSpan.Zero, isGone);
+        _isGone = isGone;
+        _hosts = new HostDirectory(time, settings.ReportExpiry ?? TimeSpan.FromSeconds(8), settings.GoneGrace ?? TimeSpan.Zero, isGone, settings.StorageFencing);
 
         Recover<SnapshotOffer>(offer => _state = (CoordinatorState)offer.Snapshot);
         Recover<ICoordinatorEvent>(e => _state = _state.Apply(e));
@@ -104,8 +116,10 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         });
         Command<ReportsWaitOver>(_ => ReportsIn("the wait for reports ran out"));
         Command<HistoryTick>(_ => History());
+        Command<OperationFinished>(_ => { }); // the answer to a storage fence this actor submitted itself
         Command<MembershipTick>(_ =>
         {
+            FenceGoneHostsByStorage();
             // A report that stops counting is told as an empty one: a host waiting on a handoff
             // activates now, not at its next periodic pass.
             foreach (var host in _hosts.ObserveMembership())
@@ -400,6 +414,11 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             _running = null;
             _runningCts?.Dispose();
             _runningCts = null;
+            if (_state.Operations.TryGetValue(id, out var op) && op.Request.Kind == CoordinatorSettings.StorageFenceKind)
+            {
+                StorageFenceDone(op.Request.Payload, result);
+            }
+
             if (!e.Events.IsEmpty)
             {
                 var events = e.Events.Select((ev, i) => new SequencedEvent(first + i, e.Generation, ev)).ToImmutableArray();
@@ -421,6 +440,51 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
             RunNext();
         });
+    }
+
+    /// <summary>
+    /// Storage fencing: every host the cluster has put out that holds a claim or has a report
+    /// gets its registration on the LUN preempted, through an operation of its own (queued, run
+    /// by the handler under the lease, recorded with a <c>host-fenced</c> event like any other).
+    /// Until that operation succeeds the host's report keeps counting, so nothing it had active
+    /// is given to another host; a failed fence is tried again 5 s later. Claims come from the
+    /// journal, so a new coordinator fences a holder that went before it started.
+    /// </summary>
+    private void FenceGoneHostsByStorage()
+    {
+        if (!_settings.StorageFencing || _isGone is null || !_reportsIn || _guard is null)
+        {
+            return;
+        }
+
+        var owed = _state.Claims.Values.SelectMany(c => c.Hosts).Concat(_hosts.Reporters).Distinct(StringComparer.Ordinal)
+            .Where(h => h != _settings.Host && !_storageFencing.Contains(h) && !_hosts.IsFencedByStorage(h) && _isGone(h))
+            .Where(h => !_storageFenceFailed.TryGetValue(h, out var at) || _time.GetElapsedTime(at) > TimeSpan.FromSeconds(5))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        foreach (var host in owed)
+        {
+            _storageFencing.Add(host);
+            var id = $"storage-fence/{host}/{_guard.Generation}/{_time.GetUtcNow().ToUnixTimeMilliseconds()}";
+            _log.Warning("host {0} is out of the cluster and holds or reported LVs: preempting its registration on the LUN (operation {1})", host, id);
+            Self.Tell(new SubmitOperation(new OperationRequest(id, CoordinatorSettings.StorageFenceKind, host, _settings.Host)));
+        }
+    }
+
+    private void StorageFenceDone(string host, OperationResult result)
+    {
+        _storageFencing.Remove(host);
+        if (result.Status == OperationStatus.Succeeded)
+        {
+            _storageFenceFailed.Remove(host);
+            _hosts.FencedByStorage(host);
+            _log.Info("host {0} fenced by the storage ({1}): its report no longer counts", host, result.Message);
+        }
+        else
+        {
+            _storageFenceFailed[host] = _time.GetTimestamp();
+            _log.Error("fencing host {0} by the storage failed: {1}; its LVs stay where they are, trying again in 5 s", host, result.Message);
+        }
     }
 
     /// <summary>

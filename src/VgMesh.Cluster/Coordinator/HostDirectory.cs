@@ -12,7 +12,8 @@ namespace VgMesh.Cluster.Coordinator;
 /// <param name="reportExpiry">A host silent this long has fenced what it held, if it fences by itself (it sees no majority).</param>
 /// <param name="goneGrace">How long the cluster must have put a host out before its report stops counting: a host that still sees a majority fences only once it hears of its downing.</param>
 /// <param name="isGone">Whether the cluster has put the host out (no member of that name joining, up or leaving); null: silence alone decides (tests of the coordinator without a cluster).</param>
-public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, TimeSpan goneGrace = default, Func<string, bool>? isGone = null)
+/// <param name="storageFencing">The LUN fences by reservation: a report stops counting only once its host's registration has been preempted (<see cref="FencedByStorage"/>), never by silence.</param>
+public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, TimeSpan goneGrace = default, Func<string, bool>? isGone = null, bool storageFencing = false)
 {
     private readonly long _started = time.GetTimestamp();
     private ImmutableDictionary<string, HostReport> _reports = ImmutableDictionary<string, HostReport>.Empty.WithComparers(StringComparer.Ordinal);
@@ -20,6 +21,7 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
     private ImmutableDictionary<string, long> _goneSince = ImmutableDictionary<string, long>.Empty.WithComparers(StringComparer.Ordinal);
     private ImmutableHashSet<string> _expired = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
     private ImmutableHashSet<string> _asked = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
+    private ImmutableHashSet<string> _storageFenced = ImmutableHashSet<string>.Empty.WithComparer(StringComparer.Ordinal);
 
     /// <summary>
     /// The reports that still count. A report stops counting only when its host has been silent
@@ -38,7 +40,25 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
         }
     }
 
-    private bool Expired(string host) => Silence(host) > reportExpiry && (isGone is null || GoneFor(host) >= goneGrace);
+    /// <summary>
+    /// With storage fencing, the only way: the host's writes are refused by the target from the
+    /// preemption on, whatever it does (a paused host that resumes included), whereas a host
+    /// that is merely silent may still be writing. Without it, silence past the expiry and the
+    /// cluster's verdict, trusting the host to have fenced itself meanwhile.
+    /// </summary>
+    private bool Expired(string host) =>
+        storageFencing
+            ? Volatile.Read(ref _storageFenced).Contains(host)
+            : Silence(host) > reportExpiry && (isGone is null || GoneFor(host) >= goneGrace);
+
+    /// <summary>The host's registration on the LUN has been preempted: its report stops counting now.</summary>
+    public void FencedByStorage(string host) => ImmutableInterlocked.Update(ref _storageFenced, s => s.Add(host));
+
+    /// <summary>Whether the host's registration was preempted and it has not reported since.</summary>
+    public bool IsFencedByStorage(string host) => Volatile.Read(ref _storageFenced).Contains(host);
+
+    /// <summary>Every host with a report, counting or not: the ones a storage fence may be owed.</summary>
+    public IEnumerable<string> Reporters => Volatile.Read(ref _reports).Keys;
 
     /// <summary>
     /// How long the cluster has had the host out, as far as this coordinator has seen (zero while
@@ -92,6 +112,8 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
     public bool Report(HostReport report)
     {
         Heard(report.Host);
+        // Back, and registered again (its agent registers only after fencing what it held).
+        ImmutableInterlocked.Update(ref _storageFenced, s => s.Remove(report.Host));
         var before = _reports.GetValueOrDefault(report.Host);
         Volatile.Write(ref _reports, _reports.SetItem(report.Host, report));
         return before is null || !before.Active.Select(a => a.Lv).Order(StringComparer.Ordinal).SequenceEqual(report.Active.Select(a => a.Lv).Order(StringComparer.Ordinal), StringComparer.Ordinal);

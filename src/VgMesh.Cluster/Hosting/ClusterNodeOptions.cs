@@ -112,6 +112,13 @@ public sealed record ClusterNodeOptions
     public TimeSpan FenceGrace { get; init; } = TimeSpan.FromSeconds(3);
 
     /// <summary>
+    /// The LUN fences by SCSI-3 reservation (every agent registers its key): the coordinator
+    /// preempts the registration of a host the cluster has put out before anything it held moves,
+    /// instead of waiting <see cref="FenceAfter"/> plus <see cref="FenceGrace"/> for it to fence itself.
+    /// </summary>
+    public bool StorageFencing { get; init; }
+
+    /// <summary>
     /// How long the coordinator keeps completed operations (a resubmitted id within it gets the
     /// recorded result) and its journal's rows (what a host that was away reads to catch up, and
     /// what <c>vgmesh events</c> shows); null keeps them for good. A host away longer than this

@@ -1,10 +1,13 @@
 namespace VgMesh.Lvm.Commands;
 
-/// <summary>Which program a command runs. Nothing else in vgmesh starts <c>lvm</c> or <c>dmsetup</c>.</summary>
+/// <summary>Which program a command runs. Nothing else in vgmesh starts <c>lvm</c>, <c>dmsetup</c> or <c>mpathpersist</c>.</summary>
 public enum LvmTool
 {
     Lvm,
     Dmsetup,
+
+    /// <summary>SCSI-3 persistent reservations on a multipath device (multipath-tools), for storage fencing.</summary>
+    Mpathpersist,
 }
 
 /// <summary>
@@ -25,6 +28,6 @@ public sealed record LvmCommand(
     MetadataWritePermit? Permit = null,
     string? Stdin = null)
 {
-    /// <summary>The LVM sub-command or dmsetup verb (<c>lvcreate</c>, <c>remove</c>), for logs and metrics.</summary>
-    public string Verb => Args.Count > 0 ? Args[0] : "";
+    /// <summary>The LVM sub-command, dmsetup verb or mpathpersist action (<c>lvcreate</c>, <c>remove</c>, <c>preempt</c>), for logs and metrics.</summary>
+    public string Verb => Args.Count > 0 ? Args[0].TrimStart('-') : "";
 }

@@ -44,7 +44,12 @@ public sealed partial class LvmRunner : ILvmRunner
             argv.AddRange(Environment().Select(kv => $"{kv.Key}={kv.Value}"));
         }
 
-        argv.Add(command.Tool == LvmTool.Lvm ? _options.LvmBinary : _options.DmsetupBinary);
+        argv.Add(command.Tool switch
+        {
+            LvmTool.Lvm => _options.LvmBinary,
+            LvmTool.Dmsetup => _options.DmsetupBinary,
+            _ => _options.MpathpersistBinary,
+        });
         if (command.Tool == LvmTool.Lvm && command.Args.Count > 0)
         {
             // Settings go right after the sub-command: anything after a "--" is an object name.

@@ -13,6 +13,8 @@ public sealed record LvmRunnerOptions
 
     public string DmsetupBinary { get; init; } = "dmsetup";
 
+    public string MpathpersistBinary { get; init; } = "mpathpersist";
+
     /// <summary>Passed as <c>LVM_SYSTEM_DIR</c> when set: a per-host LVM configuration directory.</summary>
     public string? LvmSystemDir { get; init; }
 
@@ -27,9 +29,9 @@ public sealed record LvmRunnerOptions
 
     public LvmRunnerOptions Validate()
     {
-        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary))
+        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary) || string.IsNullOrWhiteSpace(MpathpersistBinary))
         {
-            throw new ArgumentException("LVM settings: LvmBinary and DmsetupBinary must name programs (default 'lvm' and 'dmsetup').");
+            throw new ArgumentException("LVM settings: LvmBinary, DmsetupBinary and MpathpersistBinary must name programs (default 'lvm', 'dmsetup' and 'mpathpersist').");
         }
 
         if (Timeout <= TimeSpan.Zero)

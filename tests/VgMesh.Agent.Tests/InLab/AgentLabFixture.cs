@@ -5,17 +5,27 @@ using VgMesh.Lvm.Commands;
 namespace VgMesh.Agent.Tests.InLab;
 
 /// <summary>A three-host lab "agenttest" with vgmeshd on every host and the VG "san".</summary>
-public sealed class AgentLabFixture : IAsyncLifetime
+public class AgentLabFixture : IAsyncLifetime
 {
+    private readonly string[] _upArgs;
+
+    public AgentLabFixture()
+        : this("agenttest", "--containers", Containers)
+    {
+    }
+
+    /// <summary>Another lab of three hosts with agents, with more arguments for <c>ops/lab up</c>.</summary>
+    protected AgentLabFixture(string name, params string[] upArgs) => (Lab, _upArgs) = (new(name), upArgs);
+
     /// <summary>LXC containers registered for LLS: two on node1, one on node2.</summary>
     public const string Containers = "node1:c1,node1:c2,node2:c3";
 
-    public global::VgMesh.Lab.Lab Lab { get; } = new("agenttest");
+    public global::VgMesh.Lab.Lab Lab { get; }
 
     public async Task InitializeAsync()
     {
         await Lab.DownAsync();
-        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agenttest", "up", "--hosts", "3", "--agent", "--vg", "san", "--containers", Containers]);
+        var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", Lab.Name, "up", "--hosts", "3", "--agent", "--vg", "san", .. _upArgs]);
         Assert.True(r.Succeeded, r.Stderr);
     }
 
@@ -32,7 +42,7 @@ public sealed class AgentLabFixture : IAsyncLifetime
                 var log = Path.Combine(dir, "vgmeshd.log");
                 if (File.Exists(log))
                 {
-                    File.Copy(log, Path.Combine(logs, $"agenttest-{Path.GetFileName(dir)}.log"), overwrite: true);
+                    File.Copy(log, Path.Combine(logs, $"{Lab.Name}-{Path.GetFileName(dir)}.log"), overwrite: true);
                 }
             }
         }

@@ -66,6 +66,51 @@ public sealed class HostReportsTests() : TestKit(TestConfig.InMemoryCoordinator)
     }
 
     [Fact]
+    public async Task StorageFencing_AGoneHoldersLvMovesOnlyAfterItsRegistrationWasPreempted_AndAFailedFenceIsTriedAgain()
+    {
+        using var lease = new TestLeaseGuard(1);
+        var gone = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        var fenceAnswers = new System.Collections.Concurrent.ConcurrentQueue<OperationStatus>([OperationStatus.Failed, OperationStatus.Succeeded]);
+        _handler.Behaviour = (ctx, _) => Task.FromResult(ctx.Request.Kind == CoordinatorSettings.StorageFenceKind
+            ? new OperationOutcome(fenceAnswers.TryDequeue(out var s) ? s : OperationStatus.Succeeded, "preempted", null, [ScriptedHandler.Event(ctx.Request.Id, "host-fenced")], [])
+            : new OperationOutcome(OperationStatus.Succeeded, "ok", null, [],
+                [ctx.Request.SubmittedBy == "node3" ? ClaimChange.Handoff("vm1", "node2", "node3") : ClaimChange.Grant("vm1", ctx.Request.SubmittedBy, ClaimMode.Exclusive)]));
+        var topic = CreateTestProbe();
+        var settings = new CoordinatorSettings("node1", CoordinatorSettings.DefaultEventsTopic, 500, CoordinatorSettings.DefaultHostsTopic, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(30), null, null, TimeSpan.Zero, StorageFencing: true);
+        string[] all = ["node2", "node3"], rest = ["node3"];
+        Func<IReadOnlyCollection<string>> live = () => gone.IsEmpty ? all : rest;
+        Func<string, bool> isGone = gone.ContainsKey;
+        var c = Sys.ActorOf(Props.Create(() => new CoordinatorActor(settings, _handler, () => lease, topic.Ref, TimeProvider.System, live, isGone)));
+        c.Tell(Report("node2", "vm1"));
+        c.Tell(Report("node3"));
+        await ClaimAsync(c, "vm1", "node2");
+        await ClaimAsync(c, "vm1", "node3");
+
+        // node2 goes silent past the report expiry: its report still counts.
+        await Task.Delay(500);
+        Assert.Contains("node2 still report vm1 active", (await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal, StringComparison.Ordinal);
+
+        // The cluster puts node2 out: the coordinator fences it by the storage; the first try fails,
+        // and until one succeeds, vm1 stays refused to node3.
+        gone["node2"] = true;
+        await AwaitAssertAsync(() => Assert.Contains(_handler.Calls, k => k.Request.Kind == CoordinatorSettings.StorageFenceKind), Wait);
+        Assert.Contains("node2 still report vm1 active", (await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal, StringComparison.Ordinal);
+        var fence = _handler.Calls.First(k => k.Request.Kind == CoordinatorSettings.StorageFenceKind);
+        Assert.Equal("node2", fence.Request.Payload);
+        Assert.Equal("node1", fence.Request.SubmittedBy);
+
+        // Tried again 5 s later, succeeds: node2's report stops counting, its emptiness is told, node3 activates.
+        await AwaitAssertAsync(() => Assert.Equal(2, _handler.Calls.Count(k => k.Request.Kind == CoordinatorSettings.StorageFenceKind)), TimeSpan.FromSeconds(15));
+        // The preemption is an event in the numbered sequence, like any other operation's.
+        topic.FishForMessage<Publish>(p => p.Message is EventsCommitted e && e.Events.Any(x => x.Event.Kind == "host-fenced"), Wait);
+        topic.FishForMessage<Publish>(p => p.Message is HostReported { Report.Host: "node2" } r && r.Report.Active.IsEmpty, TimeSpan.FromSeconds(10));
+        Assert.Null((await c.Ask<ActivationVerdict>(new CheckActivation("node3", "vm1", true), Wait)).Refusal);
+        // Fenced once is enough: no more fences while node2 stays out.
+        await Task.Delay(1000);
+        Assert.Equal(2, _handler.Calls.Count(k => k.Request.Kind == CoordinatorSettings.StorageFenceKind));
+    }
+
+    [Fact]
     public async Task CheckActivation_Exclusive_WaitsForEveryLiveHostsReport_EvenAfterTheWaitRanOut()
     {
         // Operations run once the wait for reports runs out; an exclusive activation must not:
@@ -207,5 +252,27 @@ public sealed class HostDirectoryTests
 
         hosts.Report(new HostReport("node3", [], "", DateTimeOffset.UnixEpoch));
         Assert.Empty(hosts.ActiveOn("vm1"));
+    }
+
+    [Fact]
+    public void StorageFencing_AReportStopsCountingOnlyOnceItsHostIsFencedByStorage_AndCountsAgainWhenItReports()
+    {
+        var clock = new HandClock();
+        var hosts = new HostDirectory(clock, TimeSpan.FromSeconds(7), TimeSpan.FromSeconds(3), _ => true, storageFencing: true);
+        hosts.Report(new HostReport("node2", [new ReportedLv("vm1", 0)], "", DateTimeOffset.UnixEpoch));
+        hosts.ObserveMembership();
+        clock.Ticks += TimeSpan.FromMinutes(5).Ticks;
+        // Silent and out for minutes: a paused host may still write, so its report counts.
+        Assert.Empty(hosts.ObserveMembership());
+        Assert.Equal(["node2"], hosts.ActiveOn("vm1").ToArray());
+
+        hosts.FencedByStorage("node2");
+        Assert.Equal(["node2"], hosts.ObserveMembership());
+        Assert.Empty(hosts.ActiveOn("vm1"));
+        Assert.True(hosts.IsFencedByStorage("node2"));
+
+        hosts.Report(new HostReport("node2", [], "", DateTimeOffset.UnixEpoch));
+        Assert.False(hosts.IsFencedByStorage("node2"));
+        Assert.True(hosts.Reports.ContainsKey("node2"));
     }
 }
