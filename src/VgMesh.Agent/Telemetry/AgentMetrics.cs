@@ -34,6 +34,7 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _doubleActivations;
     private volatile HashSet<string> _doubleActive = [];
     private int _storageRegistered = -1; // -1: storage fencing off (no series)
+    private (int Active, int Failed)? _storagePaths;
     private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
     private bool _seenState;
@@ -56,6 +57,7 @@ public sealed class AgentMetrics : IDisposable
 
         _doubleActivations = _meter.CreateCounter<long>("vgmesh.double.activations", "{activation}", "LVs this host found active here and on another host without a shared claim (counted once each time it starts): two hosts may write them at once. The alert, the log (event 3002) and 'vgmesh host show' name each one.");
         _meter.CreateObservableGauge("vgmesh.double.active.lvs", () => _doubleActive.Count, "{lv}", "LVs active on this host and on another without a shared claim, as the last reconcile pass found them.");
+        _meter.CreateObservableGauge("vgmesh.storage.paths", StoragePathCounts, "{path}", "Paths of the LUN's multipath device (ReservationDevice) by state: active, or failed by the kernel; absent where storage fencing is off.");
         _meter.CreateObservableGauge("vgmesh.storage.registered", StorageRegistration, null, "1 while this host's key is registered on the LUN (storage fencing by SCSI-3 reservations), 0 while it is not (preempted, or not yet registered); absent where storage fencing is off.");
 
         // Series exist from the start, so rates and alerts over them have data before the first event.
@@ -165,6 +167,12 @@ public sealed class AgentMetrics : IDisposable
             _driftRepaired.Add(1, tag);
         }
     }
+
+    /// <summary>The LUN's paths here, as the sampler last read the multipath device's status.</summary>
+    public void StoragePaths(int active, int failed) => _storagePaths = (active, failed);
+
+    private IEnumerable<Measurement<long>> StoragePathCounts() =>
+        _storagePaths is { } p ? [new(p.Active, new KeyValuePair<string, object?>("state", "active")), new(p.Failed, new KeyValuePair<string, object?>("state", "failed"))] : [];
 
     /// <summary>Whether this host's key is registered on the LUN, as the registration keeper last read it.</summary>
     public void StorageRegistered(bool registered) => Volatile.Write(ref _storageRegistered, registered ? 1 : 0);

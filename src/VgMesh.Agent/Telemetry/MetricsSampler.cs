@@ -11,6 +11,27 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
+    /// <summary>The LUN's paths: one status ioctl on its multipath device (no process), where storage fencing names one.</summary>
+    private void SamplePaths()
+    {
+        if (options.ReservationDevice is not { } device || !device.StartsWith("/dev/mapper/", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        try
+        {
+            if (Lvm.DeviceMapper.DmStatusIoctl.Read(device["/dev/mapper/".Length..]) is [{ Status: Lvm.DeviceMapper.MultipathStatus m }, ..])
+            {
+                metrics.StoragePaths(m.Paths.Count(p => p.Active), m.Paths.Count(p => !p.Active));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Lvm.DeviceMapper.DmIoctlException or Lvm.LvmException)
+        {
+            // A device gone or unreadable this round: the gauge keeps its last value, the log has the rest.
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var fenceAfter = TimeSpan.FromSeconds(options.FenceAfterSeconds);
@@ -40,6 +61,7 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
             var lease = cluster.HeldLease();
             metrics.ObserveEngine(cluster.CoordinatorLeaseState(), lease?.Generation, lease?.TimeLeft ?? TimeSpan.Zero,
                 cluster.Members().CountBy(m => m.Reachable ? m.Status.ToString().ToLowerInvariant() : "unreachable").ToDictionary(StringComparer.Ordinal));
+            SamplePaths();
             await Task.Delay(Period, time, stoppingToken).ConfigureAwait(false);
         }
     }

@@ -87,12 +87,50 @@ public static class DmParser
         }
     }
 
+    /// <summary>
+    /// <c>&lt;#features&gt; [features] &lt;#handler args&gt; [args] &lt;#groups&gt; &lt;next group&gt;</c>, then per group
+    /// <c>&lt;state&gt; &lt;#selector status args&gt; [args] &lt;#paths&gt; &lt;#selector args per path&gt;</c> and per path
+    /// <c>&lt;dev&gt; &lt;A|F&gt; &lt;fail count&gt; [selector args]</c>.
+    /// </summary>
+    private static MultipathStatus ParseMultipath(IReadOnlyList<string> a)
+    {
+        var i = 0;
+        i += 1 + Int(a[i]);
+        i += 1 + Int(a[i]);
+        var groups = Int(a[i]);
+        i += 2;
+        var paths = new List<MultipathPath>();
+        for (var g = 0; g < groups; g++)
+        {
+            i++; // the group's state
+            i += 1 + Int(a[i]);
+            var (count, selectorArgs) = (Int(a[i]), Int(a[i + 1]));
+            i += 2;
+            for (var p = 0; p < count; p++, i += 3 + selectorArgs)
+            {
+                paths.Add(new MultipathPath(a[i], a[i + 1] == "A", Int(a[i + 2])));
+            }
+        }
+
+        return new MultipathStatus(paths);
+    }
+
     public static DmTargetStatus ParseTargetStatus(string type, IReadOnlyList<string> a)
     {
         ArgumentNullException.ThrowIfNull(a);
         var text = string.Join(' ', a);
         switch (type)
         {
+            case "multipath":
+                try
+                {
+                    return ParseMultipath(a);
+                }
+                catch (Exception e) when (e is ArgumentOutOfRangeException or FormatException)
+                {
+                    return new RawStatus(text);
+                }
+
             case "snapshot" or "snapshot-merge":
                 if (text == "Invalid")
                 {

@@ -33,5 +33,11 @@ public sealed record ThinPoolStatus(
     public bool ReadOnly => Mode == "ro";
 }
 
+/// <summary>One path of a multipath device: its device number, whether the kernel uses it (A) or has failed it (F), and how often it failed.</summary>
+public sealed record MultipathPath(string Device, bool Active, int FailCount);
+
+/// <summary>A multipath device's paths, from its status line (Documentation/admin-guide/device-mapper: the per-group, per-path fields).</summary>
+public sealed record MultipathStatus(IReadOnlyList<MultipathPath> Paths) : DmTargetStatus;
+
 /// <summary>Targets whose status has nothing to decode (linear, snapshot-origin, error) or that we do not decode.</summary>
 public sealed record RawStatus(string Text) : DmTargetStatus;

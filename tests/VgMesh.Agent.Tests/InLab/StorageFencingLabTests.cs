@@ -27,7 +27,10 @@ public class StorageFencingLabTests(IscsiAgentLabFixture f) : IClassFixture<Iscs
         // Each host's key on both of its paths, and "write exclusive, registrants only".
         await AgentLabFixture.EventuallyAsync(() => f.KeysAsync(), keys => new[] { "node1", "node2", "node3" }.All(h => keys.Count(k => k == IscsiAgentLabFixture.KeyOf(h)) == 2), TimeSpan.FromSeconds(30), "every host registered on both paths");
         Assert.Contains("Write Exclusive, registrants only", await f.Lab.ExecOkAsync("node2", ["mpathpersist", "--in", "--read-reservation", "/dev/mapper/luna"]), StringComparison.Ordinal);
-        Assert.Contains("vgmesh_storage_registered 1", await f.MetricsAsync("node3"), StringComparison.Ordinal);
+        var metrics = await f.MetricsAsync("node3");
+        Assert.Contains("vgmesh_storage_registered 1", metrics, StringComparison.Ordinal);
+        Assert.Matches("(?m)^vgmesh_storage_paths\\{[^}]*state=\"active\"[^}]*\\} 2$", metrics);
+        Assert.Matches("(?m)^vgmesh_storage_paths\\{[^}]*state=\"failed\"[^}]*\\} 0$", metrics);
 
         await f.OkAsync("node1", "lv", "create", "rg", "--size", "16M");
         await f.OkAsync("node1", "lv", "activate", "rg", "--exclusive", "--host", "node3");
