@@ -37,6 +37,14 @@ public sealed partial class StorageFence(PersistentReservations reservations, Ag
             return OperationOutcome.Failed($"'{victim}' is not a host this coordinator can fence by the storage");
         }
 
+        if (!op.Hosts.IsOut(victim))
+        {
+            // Queued while it was out, run after it came back (or recovered by a new coordinator
+            // from an older one's queue): a member is never fenced. The coordinator asks again
+            // if the cluster puts it out again.
+            return OperationOutcome.Failed($"{victim} is a member of the cluster again: not fenced by the storage");
+        }
+
         var key = ReservationKey.For(options.Cluster, victim);
         var own = options.OwnReservationKey;
         var before = await reservations.ReadAsync(device, ct).ConfigureAwait(false);

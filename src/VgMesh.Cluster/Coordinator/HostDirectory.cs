@@ -54,6 +54,9 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
     /// <summary>The host's registration on the LUN has been preempted: its report stops counting now.</summary>
     public void FencedByStorage(string host) => ImmutableInterlocked.Update(ref _storageFenced, s => s.Add(host));
 
+    /// <summary>Whether the cluster has the host out now (false where membership is not known).</summary>
+    public bool IsOut(string host) => isGone?.Invoke(host) ?? false;
+
     /// <summary>Whether the host's registration was preempted and it has not reported since.</summary>
     public bool IsFencedByStorage(string host) => Volatile.Read(ref _storageFenced).Contains(host);
 

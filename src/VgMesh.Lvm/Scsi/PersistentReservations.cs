@@ -64,6 +64,10 @@ public sealed class PersistentReservations(ILvmRunner runner)
     /// <summary>Write Exclusive, Registrants Only.</summary>
     public const int WriteExclusiveRegistrantsOnly = 5;
 
+    // Set once a target refused PREEMPT AND ABORT: later fences go straight to PREEMPT (each
+    // mpathpersist run costs about 0.3 s in a lab host, and a fence is on the takeover's path).
+    private volatile bool _noAbort;
+
     public async Task<ReservationState> ReadAsync(string device, CancellationToken ct)
     {
         var keys = await RunAsync(device, ["--read-keys", "--in"], null, ct).ConfigureAwait(false);
@@ -91,16 +95,21 @@ public sealed class PersistentReservations(ILvmRunner runner)
     public async Task<string> PreemptAsync(string device, ReservationKey own, ReservationKey victim, MetadataWritePermit permit, CancellationToken ct)
     {
         string[] args = ["--out", $"--param-rk={own}", $"--param-sark={victim}", $"--prout-type={WriteExclusiveRegistrantsOnly}"];
-        try
+        if (!_noAbort)
         {
-            await RunAsync(device, ["--preempt-abort", .. args], permit, ct).ConfigureAwait(false);
-            return "preempt-abort";
+            try
+            {
+                await RunAsync(device, ["--preempt-abort", .. args], permit, ct).ConfigureAwait(false);
+                return "preempt-abort";
+            }
+            catch (LvmCommandException)
+            {
+                _noAbort = true;
+            }
         }
-        catch (LvmCommandException)
-        {
-            await RunAsync(device, ["--preempt", .. args], permit, ct).ConfigureAwait(false);
-            return "preempt";
-        }
+
+        await RunAsync(device, ["--preempt", .. args], permit, ct).ConfigureAwait(false);
+        return "preempt";
     }
 
     // The action first: it is the command's verb in the journal and the metrics.

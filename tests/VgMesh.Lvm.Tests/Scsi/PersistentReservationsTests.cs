@@ -73,6 +73,17 @@ public class PersistentReservationsTests
         Assert.All(runner.Commands, c => Assert.Equal(LvmTool.Mpathpersist, c.Tool));
     }
 
+    [Fact]
+    public async Task Preempt_AfterATargetRefusedPreemptAndAbort_GoesStraightToPreempt()
+    {
+        var runner = new Recorder(fail: a => a[0] == "--preempt-abort");
+        var reservations = new PersistentReservations(runner);
+        await reservations.PreemptAsync("/dev/mapper/luna", new ReservationKey(1), new ReservationKey(2), new Permit(), CancellationToken.None);
+        runner.Commands.Clear();
+        Assert.Equal("preempt", await reservations.PreemptAsync("/dev/mapper/luna", new ReservationKey(1), new ReservationKey(3), new Permit(), CancellationToken.None));
+        Assert.Equal(["preempt"], runner.Commands.Select(c => c.Verb));
+    }
+
     private sealed class Permit : MetadataWritePermit
     {
         public override string Holder => "node1";
