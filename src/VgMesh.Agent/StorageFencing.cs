@@ -97,7 +97,7 @@ public sealed partial class RegistrationService(
     PersistentReservations reservations, FencingService fencing, ContactClock contact, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<RegistrationService> logger) : BackgroundService
 {
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(2);
-    private bool _fencedForLoss;
+    private bool _fencedForLoss, _toldWaiting;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -141,14 +141,20 @@ public sealed partial class RegistrationService(
 
                 if (contact.SinceContact > TimeSpan.FromSeconds(options.FenceAfterSeconds))
                 {
-                    LogWaiting(logger);
+                    // Said once per loss, not every round.
+                    if (!_toldWaiting)
+                    {
+                        LogWaiting(logger);
+                        _toldWaiting = true;
+                    }
+
                     return;
                 }
             }
 
             await reservations.RegisterAsync(device, own, ct).ConfigureAwait(false);
             await File.WriteAllTextAsync(options.RegistrationFile, own + "\n", ct).ConfigureAwait(false);
-            _fencedForLoss = false;
+            (_fencedForLoss, _toldWaiting) = (false, false);
             LogRegistered(logger, own, device);
             state = await reservations.ReadAsync(device, ct).ConfigureAwait(false);
         }

@@ -120,13 +120,12 @@ public sealed partial class BackupService(VolumeService volumes, LvmDriver lvm, 
         {
             // Inside the try: a client gone while the snapshot is made still gets it removed.
             await volumes.SnapshotAsync(origin, new SnapshotLvBody(snap, cow), null, null, ct).ConfigureAwait(false);
-            byte[] last;
+            byte[] last = [];
             using (var source = BlockFile.Open(Device(snap), write: false))
             {
                 http.Response.ContentType = "application/octet-stream";
                 http.Response.ContentLength = source.Length;
                 http.Response.Headers[KindHeader] = "full";
-                last = [];
                 await SyncResponse.WriteAsync(http, body =>
                 {
                     using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);

@@ -28,7 +28,8 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Lvm.DeviceMapper.DmIoctlException or Lvm.LvmException)
         {
-            // A device gone or unreadable this round: the gauge keeps its last value, the log has the rest.
+            // A device gone or unreadable this round: the gauge keeps its last value (the
+            // registration keeper logs a LUN it cannot read).
         }
     }
 

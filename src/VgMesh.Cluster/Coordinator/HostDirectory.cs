@@ -48,7 +48,7 @@ public sealed class HostDirectory(TimeProvider time, TimeSpan reportExpiry, Time
     /// </summary>
     private bool Expired(string host) =>
         storageFencing
-            ? Volatile.Read(ref _storageFenced).Contains(host)
+            ? IsFencedByStorage(host)
             : Silence(host) > reportExpiry && (isGone is null || GoneFor(host) >= goneGrace);
 
     /// <summary>The host's registration on the LUN has been preempted: its report stops counting now.</summary>
