@@ -44,7 +44,7 @@ public sealed class VgMeshClient : IDisposable
                 }
             },
         };
-        return new VgMeshClient(new HttpClient(handler) { BaseAddress = new Uri("http://vgmeshd/"), Timeout = timeout ?? TimeSpan.FromMinutes(5) });
+        return new VgMeshClient(new HttpClient(new SocketErrorsAsRequestErrors(handler)) { BaseAddress = new Uri("http://vgmeshd/"), Timeout = timeout ?? TimeSpan.FromMinutes(5) });
     }
 
     /// <param name="reuseConnections">
@@ -60,7 +60,7 @@ public sealed class VgMeshClient : IDisposable
             handler.PooledConnectionLifetime = TimeSpan.Zero;
         }
 
-        var http = new HttpClient(handler) { BaseAddress = endpoint, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
+        var http = new HttpClient(new SocketErrorsAsRequestErrors(handler)) { BaseAddress = endpoint, Timeout = timeout ?? TimeSpan.FromMinutes(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return new VgMeshClient(http);
     }
@@ -288,4 +288,26 @@ public sealed class VgMeshClient : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// The socket handler lets one connect failure out unwrapped: a peer that resets the
+    /// connection right after accepting it (an agent killed with its listen backlog full) makes
+    /// the pool's read of the remote end point throw a bare SocketException (ENOTCONN). The
+    /// torture run of 2026-12-06 died of it. Every caller handles HttpRequestException as
+    /// "the agent could not be reached", so this is turned into one.
+    /// </summary>
+    internal sealed class SocketErrorsAsRequestErrors(HttpMessageHandler inner) : DelegatingHandler(inner)
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError, $"{e.Message} ({request.RequestUri?.Authority})", e);
+            }
+        }
+    }
 }
