@@ -106,6 +106,7 @@ s.AddSingleton<ClaimCache>();
 s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<PersistentReservations>();
+s.AddSingleton<StorageState>();
 s.AddSingleton<StorageFence>();
 s.AddHostedService<RegistrationService>();
 s.AddSingleton<CoordinatorClient>();

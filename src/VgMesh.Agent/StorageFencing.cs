@@ -94,7 +94,7 @@ public sealed partial class StorageFence(PersistentReservations reservations, Ag
 /// again. So a host the coordinator fenced never writes again before it has given up what it held.
 /// </summary>
 public sealed partial class RegistrationService(
-    PersistentReservations reservations, FencingService fencing, ContactClock contact, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<RegistrationService> logger) : BackgroundService
+    PersistentReservations reservations, FencingService fencing, ContactClock contact, AgentMetrics metrics, StorageState storage, AgentOptions options, TimeProvider time, ILogger<RegistrationService> logger) : BackgroundService
 {
     private static readonly TimeSpan Every = TimeSpan.FromSeconds(2);
     private bool _fencedForLoss, _toldWaiting;
@@ -116,6 +116,7 @@ public sealed partial class RegistrationService(
             catch (Exception e) when (e is LvmException or IOException)
             {
                 LogFailed(logger, device, e.Message);
+                storage.Unreadable(time.GetUtcNow());
             }
 
             await Task.Delay(Every, time, stoppingToken).ConfigureAwait(false);
@@ -125,6 +126,7 @@ public sealed partial class RegistrationService(
     private async Task KeepAsync(string device, ReservationKey own, CancellationToken ct)
     {
         var state = await reservations.ReadAsync(device, ct).ConfigureAwait(false);
+        storage.Registration(state, own, lost: File.Exists(options.RegistrationFile), time.GetUtcNow());
         if (!state.IsRegistered(own))
         {
             metrics.StorageRegistered(false);
@@ -157,6 +159,7 @@ public sealed partial class RegistrationService(
             (_fencedForLoss, _toldWaiting) = (false, false);
             LogRegistered(logger, own, device);
             state = await reservations.ReadAsync(device, ct).ConfigureAwait(false);
+            storage.Registration(state, own, lost: false, time.GetUtcNow());
         }
 
         metrics.StorageRegistered(state.IsRegistered(own));

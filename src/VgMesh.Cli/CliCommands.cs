@@ -234,7 +234,7 @@ internal static class CliCommands
         var name = new Argument<string>("HOST") { Description = "The host's name in the cluster." };
         name.CompletionSources.Add(ctx => Completion.HostNames(ctx));
         host.Subcommands.Add(Verb("show", "Show one host.",
-            async (p, c, json, o, _, ct) => await Output.PrintAsync(await c.ShowHostAsync(p.GetValue(name)!, ct).ConfigureAwait(false), ApiJsonContext.Default.HostView, json, o, h => Output.HostTable([h])).ConfigureAwait(false), name));
+            async (p, c, json, o, _, ct) => await Output.PrintAsync(await c.ShowHostAsync(p.GetValue(name)!, ct).ConfigureAwait(false), ApiJsonContext.Default.HostView, json, o, Output.HostText).ConfigureAwait(false), name));
         return host;
     }
 

@@ -60,8 +60,41 @@ internal static class Output
     public static string UsageTable(List<CloneUsageView> clones) => Table(["NAME", "TEMPLATE", "COW", "ALLOCATED", "USE%", "ACTIVE ON"],
         clones.Select(c => new[] { c.Name, c.Template, SizeSpec.Format(c.CowBytes), c.AllocatedBytes is { } a ? SizeSpec.Format(a) : "-", c.Percent?.ToString("0.00", CultureInfo.InvariantCulture) ?? "inactive", c.ActiveOn ?? "-" }));
 
-    public static string HostTable(List<HostView> hosts) => Table(["HOST", "ALIVE", "MEMBER", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", "ALERTS"],
-        hosts.Select(h => new[] { h.Host, h.Alive ? "yes" : "NO", h.MemberStatus ?? "-", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture), h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts) }));
+    /// <summary>The hosts, one line each; a STORAGE column (registration, paths up of all) only where some host reports the shared LUN.</summary>
+    public static string HostTable(List<HostView> hosts)
+    {
+        var storage = hosts.Any(h => h.Storage is not null);
+        string[] head = ["HOST", "ALIVE", "MEMBER", "LEADER", "APPLIED", "LAG", "LAG(s)", "ACTIVE", .. (storage ? new[] { "STORAGE" } : []), "ALERTS"];
+        return Table(head, hosts.Select(string[] (h) =>
+        [
+            h.Host, h.Alive ? "yes" : "NO", h.MemberStatus ?? "-", h.Leader ? "*" : "", h.AppliedRevision.ToString(CultureInfo.InvariantCulture), h.LagEvents.ToString(CultureInfo.InvariantCulture),
+            h.LagSeconds.ToString("0.0", CultureInfo.InvariantCulture), string.Join(",", h.ActiveLvs), .. (storage ? new[] { StorageCell(h.Storage) } : []),
+            h.Alerts.Count == 0 ? "" : string.Join(" | ", h.Alerts),
+        ]));
+    }
+
+    private static string StorageCell(StorageView? s) =>
+        s is null ? "-" : $"{s.Registration}, {s.Paths.Count(p => p.State == "active")}/{s.Paths.Count} paths";
+
+    /// <summary>One host: its line, then the shared LUN as it sees it (each path, its key, who holds the reservation).</summary>
+    public static string HostText(HostView h)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        var text = HostTable([h]);
+        if (h.Storage is not { } s)
+        {
+            return text;
+        }
+
+        var lines = new List<string>
+        {
+            text,
+            $"storage {s.Device}: key {s.Key} {s.Registration}" + (s.At is { } at ? $" (read {at.UtcDateTime:HH:mm:ss} UTC)" : ""),
+            "  reservation: " + (s.Holder is null ? "none held" : $"{s.Holder}{(s.Holder == s.Key ? " (this host)" : "")}, {s.ReservationType ?? "type unknown"}"),
+        };
+        lines.AddRange(s.Paths.Count == 0 ? ["  paths: not read yet"] : s.Paths.Select(p => $"  path {p.Device}: {p.State} ({p.FailCount} failures)"));
+        return string.Join('\n', lines);
+    }
 
     public static string StatusText(ClusterStatusView s) =>
         $"cluster {s.Cluster}, volume group {s.VolumeGroup} (vg_seqno {s.VgSeqno}), coordinator: {s.Leader ?? "NONE"}" +

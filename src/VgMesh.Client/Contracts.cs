@@ -76,7 +76,24 @@ public sealed record HostView(
 {
     /// <summary>The host's cluster membership: up, joining, leaving, exiting, down, unreachable, or removed.</summary>
     public string? MemberStatus { get; init; }
+
+    /// <summary>The shared LUN as this host last saw it (its paths and its registration); null where storage fencing is off.</summary>
+    public StorageView? Storage { get; init; }
 }
+
+/// <summary>A host's view of the shared LUN where storage fencing (SCSI-3 persistent reservations) is on.</summary>
+/// <param name="Device">The multipath device the reservations are made through.</param>
+/// <param name="Key">This host's reservation key.</param>
+/// <param name="Registration">registered; preempted (fenced by the storage, waiting for a coordinator before registering again); unregistered; or unreadable (the last read failed).</param>
+/// <param name="Holder">The key that holds the reservation, or null when none does.</param>
+/// <param name="ReservationType">The reservation's type as sg_persist names it.</param>
+/// <param name="Paths">The multipath device's paths, as its kernel table says.</param>
+/// <param name="At">When the registration was last read.</param>
+public sealed record StorageView(string Device, string Key, string Registration, string? Holder, string? ReservationType, IReadOnlyList<PathView> Paths, DateTimeOffset? At);
+
+/// <param name="State">active, or failed (the kernel failed the path; I/O goes over the others).</param>
+/// <param name="FailCount">How often the kernel failed this path since the map was made.</param>
+public sealed record PathView(string Device, string State, int FailCount);
 
 public sealed record ClusterStatusView(
     string Cluster,

@@ -211,6 +211,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
                 [.. s?.Alerts ?? [], .. (s?.Fenced ?? []).Select(f => $"fenced: {f}")])
             {
                 MemberStatus = m is null ? "removed" : m.Reachable ? m.Status.ToString().ToLowerInvariant() : "unreachable",
+                Storage = s?.Storage,
             };
         }).ToList();
     }

@@ -7,7 +7,7 @@ namespace VgMesh.Agent.Telemetry;
 /// runs and where, this host's progress, its contact), so a scrape is answered from memory and
 /// never waits on the cluster.
 /// </summary>
-public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority, AgentMetrics metrics, AgentOptions options, TimeProvider time) : BackgroundService
+public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority, AgentMetrics metrics, StorageState storage, AgentOptions options, TimeProvider time) : BackgroundService
 {
     private static readonly TimeSpan Period = TimeSpan.FromSeconds(2);
 
@@ -24,12 +24,13 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
             if (Lvm.DeviceMapper.DmStatusIoctl.Read(device["/dev/mapper/".Length..]) is [{ Status: Lvm.DeviceMapper.MultipathStatus m }, ..])
             {
                 metrics.StoragePaths(m.Paths.Count(p => p.Active), m.Paths.Count(p => !p.Active));
+                storage.Paths(m);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Lvm.DeviceMapper.DmIoctlException or Lvm.LvmException)
         {
-            // A device gone or unreadable this round: the gauge keeps its last value (the
-            // registration keeper logs a LUN it cannot read).
+            // A device gone or unreadable this round: the gauge and the reported paths keep their
+            // last value (the registration keeper logs a LUN it cannot read, and reports it).
         }
     }
 

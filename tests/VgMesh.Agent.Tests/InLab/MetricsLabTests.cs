@@ -50,28 +50,30 @@ public partial class MetricsLabTests(AgentLabFixture f)
     /// <summary>
     /// Recording rules: the recorded series. Alert rules: every series their expression reads
     /// (a healthy cluster fires none, so the alert expression itself returns nothing).
+    /// vgmesh-storage.yml reads series only agents with storage fencing export (this lab has
+    /// none): StorageFencingLabTests checks it against its own agents.
     /// </summary>
-    private static IEnumerable<(string Where, string Expr)> RuleExpressions()
+    internal static IEnumerable<(string Where, string Expr)> RuleExpressions(params string[] files)
     {
-        foreach (var file in Directory.GetFiles(Path.Combine(Ops, "prometheus", "rules"), "*.yml"))
+        foreach (var file in files.Select(f => Path.Combine(Ops, "prometheus", "rules", f)))
         {
-            string? name = null;
+            string? alert = null;
             foreach (var line in File.ReadLines(file).Select(l => l.Trim()))
             {
                 if (line.StartsWith("- record: ", StringComparison.Ordinal))
                 {
-                    name = line["- record: ".Length..];
-                    yield return ($"recording rule {name}", name);
+                    alert = null;
+                    yield return ($"recording rule {line["- record: ".Length..]}", line["- record: ".Length..]);
                 }
                 else if (line.StartsWith("- alert: ", StringComparison.Ordinal))
                 {
-                    name = line["- alert: ".Length..];
+                    alert = line["- alert: ".Length..];
                 }
-                else if (line.StartsWith("expr: ", StringComparison.Ordinal) && name is not null && file.EndsWith("alerts.yml", StringComparison.Ordinal))
+                else if (line.StartsWith("expr: ", StringComparison.Ordinal) && alert is not null)
                 {
                     foreach (var selector in Selector().Matches(line["expr: ".Length..]).Select(m => m.Value).Distinct())
                     {
-                        yield return ($"alert {name}", selector);
+                        yield return ($"alert {alert}", selector);
                     }
                 }
             }
@@ -105,7 +107,7 @@ public partial class MetricsLabTests(AgentLabFixture f)
             await AgentLabFixture.EventuallyAsync(() => SeriesAsync("cluster:vgmesh_operations:rate5m"), n => n > 0, TimeSpan.FromSeconds(30), "operation rates are recorded");
 
             var empty = new List<string>();
-            foreach (var (where, expr) in DashboardExpressions().Concat(RuleExpressions()))
+            foreach (var (where, expr) in DashboardExpressions().Concat(RuleExpressions("vgmesh-recording.yml", "vgmesh-alerts.yml")))
             {
                 if (await SeriesAsync(expr) == 0)
                 {
