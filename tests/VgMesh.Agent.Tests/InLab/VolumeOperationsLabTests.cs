@@ -1,7 +1,14 @@
 namespace VgMesh.Agent.Tests.InLab;
 
+/// <summary>The coordinated-operations scenarios on the lab's shared disk image.</summary>
 [Collection("agent-lab")]
-public class VolumeOperationsLabTests(AgentLabFixture f)
+public sealed class VolumeOperationsLabTests(AgentLabFixture f) : VolumeOperationsScenarios(f);
+
+/// <summary>The same scenarios with the VG on an iSCSI LUN through multipath, with storage fencing on.</summary>
+[Collection("agent-iscsi-lab")]
+public sealed class VolumeOperationsIscsiLabTests(IscsiAgentLabFixture f) : VolumeOperationsScenarios(f);
+
+public abstract class VolumeOperationsScenarios(AgentLabFixture f)
 {
     private static readonly TimeSpan OnePeriod = TimeSpan.FromSeconds(10 + 5); // reconcile interval + slack
 
