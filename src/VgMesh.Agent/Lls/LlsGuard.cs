@@ -12,8 +12,24 @@ namespace VgMesh.Agent.Lls;
 /// </summary>
 public static class LlsGuard
 {
-    /// <param name="vgTags">The VG's tags, read with <paramref name="all"/>: limits set by an operator there override the requesting host's configured ones.</param>
+    /// <summary>What the check reads of an LV (from <c>lvs</c>, or from the metadata on disk).</summary>
+    public sealed record Volume(string Name, long SizeBytes, bool IsSnapshot, IReadOnlyList<string> Tags);
+
     public static void Check(string kind, LvRef lv, LvOperation args, IReadOnlyList<LogicalVolume> all, IReadOnlyList<string>? vgTags)
+    {
+        ArgumentNullException.ThrowIfNull(all);
+        Check(kind, lv, args, [.. all.Select(l => new Volume(l.Name, l.SizeBytes, l.IsSnapshot, l.Tags))], vgTags);
+    }
+
+    /// <summary>The LVs as the shared metadata has them: what a plain <c>lvs</c> lists.</summary>
+    public static void Check(string kind, LvRef lv, LvOperation args, VgMesh.Lvm.OnDisk.VgMetadata vg)
+    {
+        ArgumentNullException.ThrowIfNull(vg);
+        Check(kind, lv, args, [.. vg.Lvs.Where(l => l.Visible).Select(l => new Volume(l.Name, l.SizeBytes, l.IsSnapshot, l.Tags))], vg.Tags);
+    }
+
+    /// <param name="vgTags">The VG's tags, read with <paramref name="all"/>: limits set by an operator there override the requesting host's configured ones.</param>
+    public static void Check(string kind, LvRef lv, LvOperation args, IReadOnlyList<Volume> all, IReadOnlyList<string>? vgTags)
     {
         ArgumentNullException.ThrowIfNull(lv);
         ArgumentNullException.ThrowIfNull(args);

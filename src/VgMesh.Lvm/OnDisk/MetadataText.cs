@@ -5,7 +5,17 @@ namespace VgMesh.Lvm.OnDisk;
 /// <summary>One LV as the metadata text has it: its size, and whether a top device of it maps exactly that size.</summary>
 /// <param name="Uuid">The LV's id without dashes, as device-mapper uuids carry it.</param>
 /// <param name="Plain">Every segment striped (linear included) and not a snapshot's copy-on-write store: its top device's size is the LV's size.</param>
-public sealed record MetadataLv(string Name, string Uuid, long SizeBytes, bool Plain);
+public sealed record MetadataLv(string Name, string Uuid, long SizeBytes, bool Plain)
+{
+    /// <summary>The LV's tags, in the metadata's order.</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>Listed by a plain <c>lvs</c>: its status has VISIBLE (a snapshot's hidden <c>snapshotN</c>, pools' sub-LVs have not).</summary>
+    public bool Visible { get; init; }
+
+    /// <summary>A classic snapshot as <c>lvs</c> shows it: the copy-on-write store a snapshot segment names (its size is the store's).</summary>
+    public bool IsSnapshot { get; init; }
+}
 
 /// <summary>One run of an LV's extents on one PV: a line of its <c>linear</c> table.</summary>
 /// <param name="Pv">The PV's name inside the metadata (<c>pv0</c>, ...).</param>
@@ -37,6 +47,9 @@ public sealed record VgMetadata(string Name, long Seqno, IReadOnlyList<MetadataL
     /// <summary>The VG's <c>lock_type</c> (<c>sanlock</c>, <c>dlm</c>); null for a VG without lvmlockd.</summary>
     public string? LockType { get; init; }
 
+    /// <summary>The VG's tags (where operators set LLS quotas).</summary>
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
     /// <summary>
     /// The LVs whose activation is only a device with their <see cref="Linear"/> table: readable
     /// and writable, visible, no flags (no activation skip), and no snapshot's origin (LVM stacks
@@ -64,6 +77,7 @@ public static class MetadataText
         var origins = new HashSet<string>(StringComparer.Ordinal);
         string vgId = "";
         string? lockType = null;
+        IReadOnlyList<string> vgTags = [];
         string? pending = null; // a list value that goes on over the next lines ("stripes = [")
         foreach (var line in text.Split('\n'))
         {
@@ -133,6 +147,12 @@ public static class MetadataText
                 case 1 when key == "lock_type":
                     lockType = Unquote(value);
                     break;
+                case 1 when key == "tags":
+                    vgTags = TagsOf(value);
+                    break;
+                case 3 when path[1] == "logical_volumes" && key == "tags":
+                    Lv(lvs, path[2]).Tags = TagsOf(value);
+                    break;
                 case 3 when path[1] == "logical_volumes" && key == "status":
                     Lv(lvs, path[2]).Status = value;
                     break;
@@ -184,8 +204,14 @@ public static class MetadataText
         var linear = lvs.Where(kv => !cowStores.Contains(kv.Key)).Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs)))
             .Where(x => x.Segments is not null).ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal);
         return new VgMetadata(vg, seqno, lvs.Select(kv => new MetadataLv(kv.Key, kv.Value.Id, kv.Value.Extents * extentSectors * 512,
-            kv.Value.Plain && !cowStores.Contains(kv.Key))).OrderBy(l => l.Name, StringComparer.Ordinal).ToList())
+            kv.Value.Plain && !cowStores.Contains(kv.Key))
         {
+            Tags = kv.Value.Tags,
+            Visible = ListOf(kv.Value.Status).Contains("VISIBLE"),
+            IsSnapshot = cowStores.Contains(kv.Key),
+        }).OrderBy(l => l.Name, StringComparer.Ordinal).ToList())
+        {
+            Tags = vgTags,
             ExtentSectors = extentSectors,
             Pvs = pvs.ToDictionary(kv => kv.Key, kv => new MetadataPv(kv.Key, kv.Value.Id ?? "", kv.Value.PeStart), StringComparer.Ordinal),
             Linear = linear,
@@ -195,6 +221,10 @@ public static class MetadataText
                 ListOf(lvs[lv].Status) is var status && status.Contains("READ") && status.Contains("WRITE") && status.Contains("VISIBLE")).ToHashSet(StringComparer.Ordinal),
         };
     }
+
+    /// <summary>A list value's strings in their order (tags: LVM keeps them as given).</summary>
+    private static List<string> TagsOf(string value) =>
+        [.. value.Trim('[', ']', ' ').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(Unquote)];
 
     /// <summary>The strings of a list value (<c>["READ", "WRITE"]</c>).</summary>
     private static HashSet<string> ListOf(string? value) =>
@@ -234,6 +264,8 @@ public static class MetadataText
         public string? Status { get; set; }
 
         public string? Flags { get; set; }
+
+        public IReadOnlyList<string> Tags { get; set; } = [];
     }
 
     private sealed class SegmentFields

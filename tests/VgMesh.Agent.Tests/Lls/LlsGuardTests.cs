@@ -48,6 +48,27 @@ public class LlsGuardTests
         Assert.Contains($"a snapshot of {36 * MiB} bytes, over the {32 * MiB} allowed", grow.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The same VG as the metadata on disk has it (what the coordinator reads instead of an lvs): hidden LVs left out, the same answers.</summary>
+    [Fact]
+    public void FromTheMetadataOnDisk_TheSameAnswers()
+    {
+        var vg = new VgMesh.Lvm.OnDisk.VgMetadata("san", 9,
+            [.. Vg.Select(l => new VgMesh.Lvm.OnDisk.MetadataLv(l.Name, l.Uuid, l.SizeBytes, false) { Tags = l.Tags, Visible = true, IsSnapshot = l.IsSnapshot }),
+                new VgMesh.Lvm.OnDisk.MetadataLv("snapshot0", "u", 64 * MiB, false) { Tags = [Mine] }])
+        {
+            Tags = ["lls.quota=node1/c1:volumes=2"],
+        };
+        var quota = new LlsQuota { MaxBytes = 100 * MiB, MaxSnapshotBytes = 32 * MiB };
+        var grow = new LvOperation("lls.node1.c1.snap", 20 * MiB, 1, Owner: "node1/c1", Quota: quota);
+        var fromLvs = Assert.Throws<OperationRefused>(() => Check(OperationKinds.Extend, "lls.node1.c1.snap", grow, vg.Tags[0]));
+        var fromDisk = Assert.Throws<OperationRefused>(() => LlsGuard.Check(OperationKinds.Extend, new LvRef("san", "lls.node1.c1.snap"), grow, vg));
+        Assert.Equal(fromLvs.Message, fromDisk.Message);
+        Assert.Throws<LvNotFound>(() => LlsGuard.Check(OperationKinds.Remove, new LvRef("san", "lls.node1.c2.data"), new LvOperation("lls.node1.c2.data", Owner: "node1/c1"), vg));
+        var create = new LvOperation("lls.node1.c1.new", 8 * MiB, Owner: "node1/c1", Quota: quota);
+        Assert.Contains("3 volumes, over the 2 allowed",
+            Assert.Throws<OperationRefused>(() => LlsGuard.Check(OperationKinds.Create, new LvRef("san", "lls.node1.c1.new"), create, vg)).Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void LimitsSetInTheVgsTags_OverrideTheHostsConfiguredOnes_OnePerLimit()
     {

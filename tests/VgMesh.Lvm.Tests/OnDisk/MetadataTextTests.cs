@@ -12,6 +12,7 @@ public class MetadataTextTests
         format = "lvm2"
         status = ["RESIZEABLE", "READ", "WRITE"]
         flags = []
+        tags = ["lls.limit.node1/c1=bytes:1073741824"]
         extent_size = 8192		# 4 Megabytes
         max_lv = 0
         max_pv = 0
@@ -143,7 +144,20 @@ public class MetadataTextTests
                 new MetadataLv("snap", "aaaaaabbbbccccddddeeeeffff000002", 4L << 20, false), // a COW store: its device maps the origin's size
                 new MetadataLv("snapshot0", "aaaaaabbbbccccddddeeeeffff000003", 12L << 20, false),
             ],
-            vg.Lvs);
+            vg.Lvs.Select(l => new MetadataLv(l.Name, l.Uuid, l.SizeBytes, l.Plain)));
+    }
+
+    /// <summary>What the coordinator's LLS check reads instead of an lvs: tags, what lvs lists, which LVs are snapshots (sized as their store).</summary>
+    [Fact]
+    public void Parse_TagsVisibilityAndSnapshots_AsLvsShowsThem()
+    {
+        var vg = MetadataText.Parse(Sample);
+        Assert.Equal(["lls.limit.node1/c1=bytes:1073741824"], vg.Tags);
+        var byName = vg.Lvs.ToDictionary(l => l.Name);
+        Assert.Equal(["lls.owner=node1/c1", "x#y"], byName["data"].Tags);
+        Assert.Empty(byName["snap"].Tags);
+        Assert.Equal(["data", "pool", "snap"], vg.Lvs.Where(l => l.Visible).Select(l => l.Name));
+        Assert.Equal(["snap"], vg.Lvs.Where(l => l.IsSnapshot).Select(l => l.Name));
     }
 
     [Fact]
