@@ -78,14 +78,27 @@ public sealed partial class LvmDriver(ILvmRunner runner)
 
     /// <summary>Grows the LV to an absolute size, so a replayed request changes nothing more.</summary>
     public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
-        WriteAsync(["lvextend", "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
+        ExtendLvAsync(lv, newSizeBytes, permit, metadataOnly: false, ct);
+
+    /// <param name="metadataOnly">
+    /// Only the metadata (<c>--driverloaded n</c>: LVM touches no device); the caller brings the
+    /// tables. For a classic snapshot's store, which grows without LVM's suspend of its origin.
+    /// </param>
+    public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, bool metadataOnly, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
     /// <summary>
     /// Grows the LV by a number of bytes, read and written under LVM's own VG lock (no report
     /// before it, and a change made meanwhile by hand is not overwritten).
     /// </summary>
     public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
-        WriteAsync(["lvextend", "--size", "+" + Bytes(deltaBytes), "--", Full(lv)], lv.FullName, permit, ct);
+        ExtendLvByAsync(lv, deltaBytes, permit, metadataOnly: false, ct);
+
+    /// <param name="metadataOnly">As for <see cref="ExtendLvAsync(LvRef, long, MetadataWritePermit, bool, CancellationToken)"/>.</param>
+    public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, bool metadataOnly, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), "--size", "+" + Bytes(deltaBytes), "--", Full(lv)], lv.FullName, permit, ct);
+
+    private static string[] MetadataOnly(bool yes) => yes ? ["--driverloaded", "n"] : [];
 
     /// <summary>Shrinks the LV to an absolute size. Data past the new end is lost; callers confirm before.</summary>
     public Task<long?> ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>

@@ -1,5 +1,8 @@
+using Microsoft.Extensions.Logging;
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.OnDisk;
 
 namespace VgMesh.Agent.Operations;
 
@@ -8,7 +11,8 @@ namespace VgMesh.Agent.Operations;
 /// table grows before the answer), LVM adds a relative size under its own VG lock and refuses an
 /// absolute one that would shrink, and a missing LV fails in the command itself.
 /// </summary>
-public sealed class ExtendOperation(LvmDriver lvm, Placement placement, LocalSteps localSteps, AgentOptions options) : IVolumeOperation
+public sealed partial class ExtendOperation(
+    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Extend];
 
@@ -45,8 +49,14 @@ public sealed class ExtendOperation(LvmDriver lvm, Placement placement, LocalSte
         var bytes = args.SizeBytes!.Value;
         try
         {
-            var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, ct).ConfigureAwait(false)
-                : await lvm.ExtendLvAsync(lv, bytes, permit, ct).ConfigureAwait(false);
+            var store = await StoreHereAsync(lv, ct).ConfigureAwait(false);
+            var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false)
+                : await lvm.ExtendLvAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false);
+            if (store is not null)
+            {
+                await GrowStoreAsync(lv, store, ct).ConfigureAwait(false);
+            }
+
             return ($"extended {lv.FullName} {(args.SizeSign > 0 ? "by" : "to")} {bytes} bytes on {options.Host}", seqno);
         }
         catch (LvmSizeRefusedException e) when (e.Unchanged)
@@ -62,4 +72,60 @@ public sealed class ExtendOperation(LvmDriver lvm, Placement placement, LocalSte
             throw new LvNotFound(lv.FullName);
         }
     }
+
+    /// <summary>
+    /// The <c>-cow</c> layer of <paramref name="lv"/> when it is a classic snapshot active here,
+    /// not fenced, in a VG without lvmlockd: its store can grow without LVM. LVM's extend of a
+    /// snapshot suspends the origin and the snapshot to reload the store, which waits for every
+    /// copy-on-write in flight; in a lab host under a container's writes that took most of a
+    /// growth's second (issue #15). The kernel's snapshot target reads its store's size at each
+    /// new chunk, so a bigger table on the store alone is all it needs (checked by hand:
+    /// 12 MiB written past the old end landed in the grown store).
+    /// </summary>
+    private async Task<string?> StoreHereAsync(LvRef lv, CancellationToken ct)
+    {
+        var store = lv.DmName + "-cow";
+        if (fenced.Current.Contains(lv.Lv) || dm.SysfsNames() is not { } names || !names.Contains(store) || !names.Contains(lv.DmName))
+        {
+            return null;
+        }
+
+        try
+        {
+            // Not with lvmlockd: LVM's LV lock and its refresh are LVM's.
+            return await onDisk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is var (_, md) && md.LockType is null && md.Stores.ContainsKey(lv.Lv) ? store : null;
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
+        {
+            return null; // LVM's own extend, as everywhere else
+        }
+    }
+
+    /// <summary>
+    /// Loads the store's table from the metadata just written, where it only adds to the live one;
+    /// anything else (a store not of linear segments, a PV not known here) by LVM's refresh.
+    /// </summary>
+    private async Task GrowStoreAsync(LvRef lv, string store, CancellationToken ct)
+    {
+        try
+        {
+            if (await onDisk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is var (_, md) &&
+                LinearTable.ForStore(md, lv.Lv, store, onDisk.PvNumber) is { } next &&
+                DmStatusIoctl.ReadTable(store) is { } live && LinearTable.Grows(live, next))
+            {
+                await dm.LoadAsync(store, next, ct).ConfigureAwait(false);
+                await dm.ResumeAsync(store, ct).ConfigureAwait(false);
+                return;
+            }
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
+        {
+            LogStoreByLvm(logger, lv.FullName, e.Message);
+        }
+
+        await lvm.RefreshAsync(lv, ct).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(EventId = 3020, Level = LogLevel.Information, Message = "growing the store of snapshot {Lv} through LVM's refresh: {Reason}")]
+    private static partial void LogStoreByLvm(ILogger logger, string lv, string reason);
 }

@@ -20,8 +20,20 @@ public static class LinearTable
     public static IReadOnlyList<DmTableLine>? For(VgMetadata vg, string lv, string device, Func<string, string?> pvDevice)
     {
         ArgumentNullException.ThrowIfNull(vg);
+        return Of(vg, vg.Linear, lv, device, pvDevice);
+    }
+
+    /// <summary>The table of classic snapshot <paramref name="lv"/>'s copy-on-write store (its <c>-cow</c> layer, <paramref name="device"/>); null as for <see cref="For"/>.</summary>
+    public static IReadOnlyList<DmTableLine>? ForStore(VgMetadata vg, string lv, string device, Func<string, string?> pvDevice)
+    {
+        ArgumentNullException.ThrowIfNull(vg);
+        return Of(vg, vg.Stores, lv, device, pvDevice);
+    }
+
+    private static List<DmTableLine>? Of(VgMetadata vg, IReadOnlyDictionary<string, IReadOnlyList<LinearSegment>> from, string lv, string device, Func<string, string?> pvDevice)
+    {
         ArgumentNullException.ThrowIfNull(pvDevice);
-        if (!vg.Linear.TryGetValue(lv, out var segments) || vg.ExtentSectors <= 0)
+        if (!from.TryGetValue(lv, out var segments) || vg.ExtentSectors <= 0)
         {
             return null;
         }

@@ -10,7 +10,11 @@ public sealed record MetadataLv(string Name, string Uuid, long SizeBytes, bool P
     /// <summary>The LV's tags, in the metadata's order.</summary>
     public IReadOnlyList<string> Tags { get; init; } = [];
 
-    /// <summary>Listed by a plain <c>lvs</c>: its status has VISIBLE (a snapshot's hidden <c>snapshotN</c>, pools' sub-LVs have not).</summary>
+    /// <summary>
+    /// Listed by a plain <c>lvs</c>. LVM marks a classic snapshot's <c>snapshotN</c> VISIBLE and
+    /// its store not, and shows the store under the snapshot's name: so the stores, and every
+    /// other LV with VISIBLE (not pools' sub-LVs).
+    /// </summary>
     public bool Visible { get; init; }
 
     /// <summary>A classic snapshot as <c>lvs</c> shows it: the copy-on-write store a snapshot segment names (its size is the store's).</summary>
@@ -40,6 +44,13 @@ public sealed record VgMetadata(string Name, long Seqno, IReadOnlyList<MetadataL
     /// LVM's own table of it is. LVs of any other kind are not here.
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<LinearSegment>> Linear { get; init; } = new Dictionary<string, IReadOnlyList<LinearSegment>>();
+
+    /// <summary>
+    /// The same for the copy-on-write stores of classic snapshots (by the snapshot's name), made
+    /// of linear segments only: the table of the snapshot's <c>-cow</c> layer. Kept apart from
+    /// <see cref="Linear"/>, whose LVs can be activated as one linear device.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<LinearSegment>> Stores { get; init; } = new Dictionary<string, IReadOnlyList<LinearSegment>>();
 
     /// <summary>The VG's id without dashes, as device-mapper uuids carry it (<c>LVM-</c> + VG id + LV id).</summary>
     public string Uuid { get; init; } = "";
@@ -73,6 +84,7 @@ public static class MetadataText
         long seqno = -1, extentSectors = 0;
         var lvs = new Dictionary<string, LvFields>(StringComparer.Ordinal);
         var cowStores = new HashSet<string>(StringComparer.Ordinal);
+        var snapshotSegments = new HashSet<string>(StringComparer.Ordinal); // the snapshotN LVs
         var pvs = new Dictionary<string, (string Id, long PeStart)>(StringComparer.Ordinal);
         var origins = new HashSet<string>(StringComparer.Ordinal);
         string vgId = "";
@@ -187,6 +199,11 @@ public static class MetadataText
                 case 4 when path[1] == "logical_volumes" && key == "type":
                     Lv(lvs, path[2]).Plain &= Unquote(value) == "striped";
                     Seg(lvs, path[2], path[3]).Type = Unquote(value);
+                    if (Unquote(value) == "snapshot")
+                    {
+                        snapshotSegments.Add(path[2]);
+                    }
+
                     break;
                 case 4 when path[1] == "logical_volumes" && key == "cow_store":
                     cowStores.Add(Unquote(value));
@@ -201,13 +218,14 @@ public static class MetadataText
             throw new FormatException("not LVM metadata text: no VG section with seqno and extent_size");
         }
 
-        var linear = lvs.Where(kv => !cowStores.Contains(kv.Key)).Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs)))
-            .Where(x => x.Segments is not null).ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal);
+        var all = lvs.Select(kv => (kv.Key, Segments: LinearOf(kv.Value, pvs))).Where(x => x.Segments is not null)
+            .ToDictionary(x => x.Key, x => (IReadOnlyList<LinearSegment>)x.Segments!, StringComparer.Ordinal);
+        var linear = all.Where(kv => !cowStores.Contains(kv.Key)).ToDictionary(StringComparer.Ordinal);
         return new VgMetadata(vg, seqno, lvs.Select(kv => new MetadataLv(kv.Key, kv.Value.Id, kv.Value.Extents * extentSectors * 512,
             kv.Value.Plain && !cowStores.Contains(kv.Key))
         {
             Tags = kv.Value.Tags,
-            Visible = ListOf(kv.Value.Status).Contains("VISIBLE"),
+            Visible = cowStores.Contains(kv.Key) || (ListOf(kv.Value.Status).Contains("VISIBLE") && !snapshotSegments.Contains(kv.Key)),
             IsSnapshot = cowStores.Contains(kv.Key),
         }).OrderBy(l => l.Name, StringComparer.Ordinal).ToList())
         {
@@ -215,6 +233,7 @@ public static class MetadataText
             ExtentSectors = extentSectors,
             Pvs = pvs.ToDictionary(kv => kv.Key, kv => new MetadataPv(kv.Key, kv.Value.Id ?? "", kv.Value.PeStart), StringComparer.Ordinal),
             Linear = linear,
+            Stores = all.Where(kv => cowStores.Contains(kv.Key)).ToDictionary(StringComparer.Ordinal),
             Uuid = vgId,
             LockType = lockType,
             PlainWritable = linear.Keys.Where(lv => !origins.Contains(lv) && ListOf(lvs[lv].Flags).Count == 0 &&

@@ -141,8 +141,11 @@ public class StorageFencingLabTests(IscsiAgentLabFixture f)
         string data;
         try
         {
-            // The handoff waits until node2's report stops counting: once the cluster has put it
-            // out and the coordinator has preempted its key.
+            // As an operator would: once the cluster no longer sees node2 (an LV open on a host
+            // that still answers is refused as in use). The handoff then waits until node2's
+            // report stops counting: once the cluster has put it out and the coordinator has
+            // preempted its key.
+            await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node2"), h => h is not { Alive: true, MemberStatus: "up" }, TimeSpan.FromSeconds(60), "node1 sees node2 gone");
             await f.OkAsync("node1", "lv", "activate", lv, "--exclusive", "--host", "node3");
             var movedAfter = clock.Elapsed;
             Assert.Contains(IscsiAgentLabFixture.KeyOf("node1"), await f.KeysAsync("node3"));

@@ -41,6 +41,15 @@ public class VolumeLifecycleLabTests(AgentLabFixture f)
 
         await Write(holder, "l1", "BBBB");
         Assert.Equal("AAAA", await Head(holder, "l1snap"));
+
+        // Its store grows where it is active (the -cow layer's table from the new metadata, the
+        // origin never suspended), and then takes more than the 8 MiB it was made with.
+        var grown = await f.OkAsync(other, "lv", "extend", "l1snap", "--size", "+8M");
+        Assert.Contains($"on {holder}, where it is active", grown.Message, StringComparison.Ordinal);
+        Assert.Equal(32768, await f.TableSectorsAsync(holder, "san-l1snap-cow"));
+        await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/zero", "of=/dev/san/l1", "bs=1M", "seek=1", "count=12", "oflag=direct", "conv=notrunc", "status=none"]);
+        Assert.DoesNotContain("Invalid", await f.Lab.ExecOkAsync(holder, ["dmsetup", "status", "san-l1snap"]), StringComparison.Ordinal);
+        Assert.Equal("AAAA", await Head(holder, "l1snap"));
         var merged = await f.OkAsync(other, "lv", "merge", "l1snap");
         Assert.Contains($"on {holder}", merged.Message, StringComparison.Ordinal);
         Assert.Equal("AAAA", await Head(holder, "l1"));

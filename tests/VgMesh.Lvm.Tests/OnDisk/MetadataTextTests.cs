@@ -4,7 +4,7 @@ namespace VgMesh.Lvm.Tests.OnDisk;
 
 public class MetadataTextTests
 {
-    /// <summary>The shape LVM 2.03 writes: an LV of two segments, a classic snapshot (its COW store and the hidden snapshotN), a thin pool.</summary>
+    /// <summary>The shape LVM 2.03 writes: an LV of two segments, a classic snapshot (its COW store, not VISIBLE, and the snapshotN, VISIBLE: as vgcfgbackup showed in a lab host), a thin pool.</summary>
     private const string Sample = """
         san {
         id = "GQlb8r-Yq2U-x7x0-PdCk-2X3O-ZiEK-MmsE7D"
@@ -69,7 +69,7 @@ public class MetadataTextTests
 
         snap {
         id = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-000002"
-        status = ["READ", "WRITE", "VISIBLE"]
+        status = ["READ", "WRITE"]
         flags = []
         segment_count = 1
 
@@ -88,7 +88,7 @@ public class MetadataTextTests
 
         snapshot0 {
         id = "aaaaaa-bbbb-cccc-dddd-eeee-ffff-000003"
-        status = ["READ"]
+        status = ["READ", "WRITE", "VISIBLE"]
         flags = []
         segment_count = 1
 
@@ -185,6 +185,18 @@ public class MetadataTextTests
         var skipped = MetadataText.Parse(Sample.Replace("origin = \"data\"", "origin = \"other\"", StringComparison.Ordinal)
             .Replace("tags = [\"lls.owner", "flags = [\"ACTIVATION_SKIP\"]\ntags = [\"lls.owner", StringComparison.Ordinal));
         Assert.Empty(skipped.PlainWritable);
+    }
+
+    /// <summary>A classic snapshot's store: apart from the plain LVs, its table the snapshot's -cow layer's.</summary>
+    [Fact]
+    public void Parse_TheSnapshotsStore_ItsOwnTable()
+    {
+        var vg = MetadataText.Parse(Sample);
+        Assert.Equal(["snap"], vg.Stores.Keys);
+        Assert.DoesNotContain("snap", vg.PlainWritable);
+        var table = LinearTable.ForStore(vg, "snap", "san-snap-cow", _ => "98:0")!;
+        Assert.Equal(["0 8192 linear 98:0 26624"], table.Select(l => $"{l.StartSector} {l.LengthSectors} {l.Target.Type} {l.Target.Parameters}"));
+        Assert.Null(LinearTable.ForStore(vg, "data", "san-data-cow", _ => "98:0"));
     }
 
     [Theory]
