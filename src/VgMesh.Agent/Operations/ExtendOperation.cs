@@ -47,9 +47,9 @@ public sealed partial class ExtendOperation(
         ArgumentNullException.ThrowIfNull(lv);
         ArgumentNullException.ThrowIfNull(args);
         var bytes = args.SizeBytes!.Value;
+        var store = await StoreHereAsync(lv, ct).ConfigureAwait(false);
         try
         {
-            var store = await StoreHereAsync(lv, ct).ConfigureAwait(false);
             var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false)
                 : await lvm.ExtendLvAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false);
             if (store is not null)
@@ -61,6 +61,11 @@ public sealed partial class ExtendOperation(
         }
         catch (LvmSizeRefusedException e) when (e.Unchanged)
         {
+            if (store is not null)
+            {
+                await GrowStoreAsync(lv, store, ct).ConfigureAwait(false); // a replay after the metadata, before the table
+            }
+
             return ($"{lv.FullName} is already {bytes} bytes", null);
         }
         catch (LvmSizeRefusedException)
@@ -107,11 +112,30 @@ public sealed partial class ExtendOperation(
     /// </summary>
     private async Task GrowStoreAsync(LvRef lv, string store, CancellationToken ct)
     {
+        string why;
         try
         {
-            if (await onDisk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is var (_, md) &&
-                LinearTable.ForStore(md, lv.Lv, store, onDisk.PvNumber) is { } next &&
-                DmStatusIoctl.ReadTable(store) is { } live && LinearTable.Grows(live, next))
+            if (await onDisk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is not var (_, md))
+            {
+                why = "no metadata area can be read here";
+            }
+            else if (LinearTable.ForStore(md, lv.Lv, store, onDisk.PvNumber) is not { } next)
+            {
+                why = "its store is not made of linear segments on PVs known here";
+            }
+            else if (DmStatusIoctl.ReadTable(store) is not { } live)
+            {
+                why = $"the table of {store} cannot be read";
+            }
+            else if (live.SequenceEqual(next))
+            {
+                return; // grown already (a replay)
+            }
+            else if (!LinearTable.Grows(live, next))
+            {
+                why = $"its table would not only grow ({live.Sum(l => l.LengthSectors)} to {next.Sum(l => l.LengthSectors)} sectors)";
+            }
+            else
             {
                 await dm.LoadAsync(store, next, ct).ConfigureAwait(false);
                 await dm.ResumeAsync(store, ct).ConfigureAwait(false);
@@ -120,9 +144,10 @@ public sealed partial class ExtendOperation(
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
         {
-            LogStoreByLvm(logger, lv.FullName, e.Message);
+            why = e.Message;
         }
 
+        LogStoreByLvm(logger, lv.FullName, why);
         await lvm.RefreshAsync(lv, ct).ConfigureAwait(false);
     }
 
