@@ -6,15 +6,17 @@ namespace VgMesh.Agent.Operations;
 
 /// <summary>
 /// Runs, on the host where an LV is active, the one command a coordinator delegated to it:
-/// first checks the coordinator's lease owner and generation against the lease row, then runs
-/// the command under that permit.
+/// checks the coordinator's lease owner and generation against the lease row, then runs the
+/// command under that permit. The check comes last, right before the command: the permit holds
+/// only for the lease's time left less the margin (a few seconds), and waiting for this host's
+/// pass and reading its LVs first used it all up in a loaded lab host (the CI of 2026-12-06 saw
+/// a snapshot's removal refused as "older than its safe margin").
 /// </summary>
 public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, AgentCluster cluster, LocalSteps localSteps, HostActivity activity, FencedSet fenced, AgentOptions options, TimeProvider time, ILogger<StepRunner> logger)
 {
     public async Task<StepResult> RunAsync(DelegatedStep step, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(step);
-        var permit = await DelegatedPermit.VerifyAsync(cluster, step, time, ct).ConfigureAwait(false);
         var lv = new LvRef(options.VolumeGroup, LvmNames.ValidateLv(step.Args.Lv));
         LogDelegated(logger, step.Kind, lv.FullName, step.Coordinator, step.FencingToken);
         // Not beside a pass or a handoff here: the command changes what is active here.
@@ -22,7 +24,7 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
         try
         {
             await RefuseFencedAsync(step, lv, ct).ConfigureAwait(false);
-            return await RunHereAsync(step, lv, permit, ct).ConfigureAwait(false);
+            return await RunHereAsync(step, lv, () => DelegatedPermit.VerifyAsync(cluster, step, time, ct), ct).ConfigureAwait(false);
         }
         finally
         {
@@ -53,19 +55,20 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
         }
     }
 
-    private async Task<StepResult> RunHereAsync(DelegatedStep step, LvRef lv, DelegatedPermit permit, CancellationToken ct)
+    /// <param name="permitNow">The coordinator's lease checked now: called right before each command.</param>
+    private async Task<StepResult> RunHereAsync(DelegatedStep step, LvRef lv, Func<Task<DelegatedPermit>> permitNow, CancellationToken ct)
     {
         switch (step.Kind)
         {
             case OperationKinds.Extend:
-                var (extended, seqno) = await extend.ExtendHereAsync(lv, step.Args, permit, ct).ConfigureAwait(false);
+                var (extended, seqno) = await extend.ExtendHereAsync(lv, step.Args, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
                 return new StepResult($"{extended}, where it is active", seqno);
             case OperationKinds.Snapshot:
-                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, step.Args.Tags, permit, ct).ConfigureAwait(false);
+                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, step.Args.Tags, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
             case OperationKinds.Merge:
-                var merged = await lvm.MergeSnapshotAsync(lv, permit, ct).ConfigureAwait(false);
+                var merged = await lvm.MergeSnapshotAsync(lv, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
                 return new StepResult($"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}", merged);
             case OperationKinds.Remove:
@@ -75,7 +78,7 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
                     throw new BadRequest($"{lv.FullName} is not a snapshot; only a snapshot's removal runs where its origin is active");
                 }
 
-                var removed = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
+                var removed = await lvm.RemoveLvAsync(lv, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
                 return new StepResult($"removed snapshot {lv.FullName} on {options.Host}, where its origin is active", removed);
             default:
