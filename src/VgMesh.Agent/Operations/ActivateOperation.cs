@@ -32,9 +32,10 @@ public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluste
 
         var current = op.Claims.GetValueOrDefault(lv.Lv);
         var exclusiveHolder = current is { Mode: ClaimMode.Exclusive, Hosts: [var h] } ? h : null;
-        if (exclusiveHolder is not null && exclusiveHolder != host && !cluster.IsLive(exclusiveHolder))
+        var vanished = exclusiveHolder is not null && exclusiveHolder != host && !cluster.IsLive(exclusiveHolder) ? exclusiveHolder : null;
+        if (vanished is not null)
         {
-            await WaitFencedAsync(op, exclusiveHolder, lv, ct).ConfigureAwait(false);
+            await WaitFencedAsync(op, vanished, lv, ct).ConfigureAwait(false);
         }
 
         run.Permit.EnsureValid();
@@ -54,7 +55,11 @@ public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluste
             return new OperationDone($"{lv.FullName} shared by {string.Join(", ", sharedBy)}", "lv.claimed", changes, seqno);
         }
 
-        var openElsewhere = op.Hosts.Reports.Values.Where(r => r.Host != host && r.Active.Any(a => a.Lv == lv.Lv && a.OpenCount > 0)).Select(r => r.Host).Order(StringComparer.Ordinal).ToList();
+        // Not the vanished holder waited for above: whatever it had open is fenced (by itself, or
+        // by the storage before the new holder's activation goes on, which waits for its report
+        // to stop counting), and its last report may still say open (a lab test of 2026-12-06
+        // refused a move off a holder whose agent was killed while a writer held the LV open).
+        var openElsewhere = op.Hosts.Reports.Values.Where(r => r.Host != host && r.Host != vanished && r.Active.Any(a => a.Lv == lv.Lv && a.OpenCount > 0)).Select(r => r.Host).Order(StringComparer.Ordinal).ToList();
         if (openElsewhere.Count > 0 && !args.Wait)
         {
             throw new LvInUse(openElsewhere, $"{lv.FullName} is open on {string.Join(", ", openElsewhere)}; close it there, or pass --wait to hand it over when it is closed.");

@@ -145,7 +145,8 @@ public class StorageFencingLabTests(IscsiAgentLabFixture f)
             // that still answers is refused as in use). The handoff then waits until node2's
             // report stops counting: once the cluster has put it out and the coordinator has
             // preempted its key.
-            await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node2"), h => h is not { Alive: true, MemberStatus: "up" }, TimeSpan.FromSeconds(60), "node1 sees node2 gone");
+            var coordinator = (await f.StatusAsync()).Leader ?? "node1";
+            await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node2", from: coordinator == "node2" ? "node1" : coordinator), h => h is not { Alive: true, MemberStatus: "up" }, TimeSpan.FromSeconds(60), "the coordinator's host sees node2 gone");
             await f.OkAsync("node1", "lv", "activate", lv, "--exclusive", "--host", "node3");
             var movedAfter = clock.Elapsed;
             Assert.Contains(IscsiAgentLabFixture.KeyOf("node1"), await f.KeysAsync("node3"));
