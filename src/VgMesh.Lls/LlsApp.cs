@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Net.Sockets;
+using System.CommandLine.Completions;
 using System.Text.Json;
 using VgMesh.Client;
+using VgMesh.CommandLine;
 
 namespace VgMesh.Lls;
 
@@ -26,8 +28,33 @@ internal static class LlsApp
     {
         Description = $"the agent's socket (default {DefaultSocket}, or $LLS_SOCKET)",
         Recursive = true,
+        HelpName = "PATH",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("LLS_SOCKET") ?? DefaultSocket,
     };
+
+    /// <summary>Completion runs on every Tab: a slow or absent agent must not hang the shell.</summary>
+    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>lls(1), rendered from the command tree by the hidden verb <c>lls manpage</c> (run by <c>ops/package</c>).</summary>
+    public static readonly ManualPage Page = new(
+        "lls",
+        1,
+        "manage a container's own LVM volumes and snapshots through the host's vgmeshd",
+        "[\\fB\\-\\-json\\fR] [\\fB\\-\\-socket\\fR \\fIPATH\\fR] \\fICOMMAND\\fR [\\fIARGS\\fR]",
+        [
+            "lls runs inside an LXC container registered with the host's vgmeshd(8) (Lls.Containers in /etc/vgmesh/vgmeshd.json). The agent puts it, with its socket, in the host directory /run/lls/NAME, which the container's configuration binds at /lls. It is linked statically, so it runs in any container; the package installs the copy the agent hands out as /usr/lib/vgmesh/lls.",
+            "The agent knows the caller from the kernel (the socket's peer credentials and the process's cgroup), never from the request: a container reaches only its own volumes, whatever names it sends. Every change goes through the cluster's coordinator, within the container's quota. A volume is active exclusively on the container's host; its device is /dev/lls/NAME.",
+            "A snapshot that fills is grown by the agent within the quota, and the administrator is mailed. A snapshot not opened for a day (the host's Lls.CollectUnusedAfterSeconds) is collected; lls list shows when.",
+        ],
+        [
+            new($"{ExitCodes.Ok}", "done"),
+            new($"{ExitCodes.Failed}", "refused or failed; the message says why and what to do next"),
+            new($"{ExitCodes.Usage}", "usage error, and when run without arguments"),
+            new($"{ExitCodes.Unreachable}", "the host's agent cannot be reached"),
+        ],
+        [new("LLS_SOCKET", "the agent's socket, when --socket is not given")],
+        [new(DefaultSocket, "the host agent's socket for this container"), new("/dev/lls", "this container's volumes' device nodes")],
+        ["vgmesh(8)", "vgmeshd(8)", "lxc.container.conf(5)"]);
 
     public static async Task<int> RunAsync(string[] argv, TextWriter stdout, TextWriter stderr, CancellationToken ct = default)
     {
@@ -51,18 +78,20 @@ internal static class LlsApp
             "Exit codes: 0 done, 1 refused or failed, 2 usage, 3 agent unreachable.") { Json, Socket };
 
         var name = new Argument<string>("NAME") { Description = "the volume's name (A-Z a-z 0-9 _ + -)" };
-        var size = new Option<string>("--size") { Description = "size, e.g. 10G or 512M", Required = true };
+        var size = new Option<string>("--size") { Description = "size, e.g. 10G or 512M", Required = true, HelpName = "SIZE" };
         var create = new Command("create", "create a volume; its device is /dev/lls/NAME") { name, size };
         create.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsCreateAsync(new LlsCreateBody(p.GetValue(name)!, p.GetValue(size)!), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
 
         var origin = new Argument<string>("ORIGIN") { Description = "the volume to snapshot" };
-        var snapName = new Option<string>("--name") { Description = "the snapshot's name", Required = true };
-        var snapSize = new Option<string?>("--size") { Description = "room for changes (default: a quarter of the origin)" };
+        origin.CompletionSources.Add(VolumeNames);
+        var snapName = new Option<string>("--name") { Description = "the snapshot's name", Required = true, HelpName = "NAME" };
+        var snapSize = new Option<string?>("--size") { Description = "room for changes (default: a quarter of the origin)", HelpName = "SIZE" };
         var snapshot = new Command("snapshot", "snapshot a volume (copy-on-write); the snapshot is a volume too") { origin, snapName, snapSize };
         snapshot.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsSnapshotAsync(p.GetValue(origin)!, new LlsSnapshotBody(p.GetValue(snapName)!, p.GetValue(snapSize)), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
 
         var delName = new Argument<string>("NAME") { Description = "the volume or snapshot" };
-        var delete = new Command("delete", "delete a volume or snapshot (unmount it first)") { delName };
+        delName.CompletionSources.Add(VolumeNames);
+        var delete = new Command("delete", "delete a volume or snapshot; refused while it is mounted or has snapshots") { delName };
         delete.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) =>
         {
             var gone = await c.LlsDeleteAsync(p.GetValue(delName)!, ct2).ConfigureAwait(false);
@@ -70,7 +99,8 @@ internal static class LlsApp
         }, ct));
 
         var resName = new Argument<string>("NAME") { Description = "the volume" };
-        var resSize = new Option<string>("--size") { Description = "the new size, e.g. 20G (or +5G)", Required = true };
+        resName.CompletionSources.Add(VolumeNames);
+        var resSize = new Option<string>("--size") { Description = "the new size, e.g. 20G (or +5G)", Required = true, HelpName = "SIZE" };
         var resize = new Command("resize", "grow a volume (shrinking needs it unmounted and inactive)") { resName, resSize };
         resize.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsResizeAsync(p.GetValue(resName)!, new LlsResizeBody(p.GetValue(resSize)!), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
 
@@ -94,6 +124,7 @@ internal static class LlsApp
         }, ct));
 
         var setName = new Argument<string>("NAME") { Description = "the volume or snapshot" };
+        setName.CompletionSources.Add(VolumeNames);
         Option<bool> Flag(string name, string description) => new(name) { Description = description };
         var hidden = Flag("--hidden", "not listed and no device (while it is under construction)");
         var visible = Flag("--visible", "listed, with its device");
@@ -118,7 +149,7 @@ internal static class LlsApp
         set.SetAction((p, ct) => WithClientAsync(p, async (c, o, ct2) => await Volume(o, await c.LlsSetAsync(p.GetValue(setName)!,
             new LlsFlagsBody(Either(p, hidden, visible), Either(p, readOnly, readWrite), Either(p, noMount, mount)), ct2).ConfigureAwait(false), p.GetValue(Json)).ConfigureAwait(false), ct));
 
-        var fstab = new Option<string>("--fstab") { Description = "the table to read", DefaultValueFactory = _ => "/etc/fstab" };
+        var fstab = new Option<string>("--fstab") { Description = "the table to read", DefaultValueFactory = _ => "/etc/fstab", HelpName = "FSTAB" };
         var mountOnBoot = new Command("mount-on-boot", "mount this container's LLS volumes listed in /etc/fstab (for rc.local or a unit)") { fstab };
         mountOnBoot.SetAction((p, ct) => WithClientAsync(p, (c, o, ct2) => MountOnBootAsync(c, p.GetValue(fstab)!, o, p.InvocationConfiguration.Error, ct2), ct));
 
@@ -129,8 +160,17 @@ internal static class LlsApp
         root.Subcommands.Add(list);
         root.Subcommands.Add(set);
         root.Subcommands.Add(mountOnBoot);
+        root.Subcommands.Add(BashCompletion.Command("lls", "verbs, options, and this container's volume names from the agent", ExitCodes.Ok));
+        root.Subcommands.Add(Page.Command(Build, ExitCodes.Ok));
         return root;
     }
+
+    /// <summary>This container's volumes, for completion; none when the agent cannot answer in time.</summary>
+    private static IEnumerable<string> VolumeNames(CompletionContext context) => BashCompletion.Ask(AgentTimeout, async ct =>
+    {
+        using var client = VgMeshClient.ForUnixSocket(context.ParseResult.GetValue(Socket)!);
+        return (await client.LlsListAsync(ct).ConfigureAwait(false)).Select(v => v.Name);
+    });
 
     /// <summary>
     /// The seed's lls_mount_on_boot.sh: the device nodes refreshed (a list), then every fstab

@@ -72,6 +72,11 @@ public class LlsLabTests(AgentLabFixture f)
         var mine = await LlsOkAsync("node1", "c1", "create", "iso", "--size", "8M");
         try
         {
+            // Completion offers the container's own names from the agent (the directive bash's
+            // function from 'lls completion bash' asks), and never another container's.
+            Assert.Contains("iso", (await InOkAsync("node1", "c1", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries));
+            Assert.DoesNotContain("iso", (await InOkAsync("node1", "c2", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries));
+
             // c2 on the same host and c3 on another: the name "iso" is theirs to use, never c1's volume.
             foreach (var (host, other) in new[] { ("node1", "c2"), ("node2", "c3") })
             {
