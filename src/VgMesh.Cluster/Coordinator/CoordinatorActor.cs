@@ -54,6 +54,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private readonly CoordinatorSettings _settings;
     private readonly IOperationHandler _handler;
     private readonly Func<ILeaseGuard?> _lease;
+    private readonly Action? _leaseNotHeld;
     private readonly IActorRef _publisher;
     private readonly TimeProvider _time;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -76,11 +77,13 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     /// <param name="publisher">Where events go: the DistributedPubSub mediator (a probe in tests).</param>
     /// <param name="liveHosts">The hosts that are cluster members now (Up): whose reports a new coordinator waits for.</param>
     /// <param name="isGone">Whether the cluster has put a host out (downed, exiting or removed): a silent host's report counts until it has been out for the grace.</param>
-    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time, Func<IReadOnlyCollection<string>>? liveHosts = null, Func<string, bool>? isGone = null)
+    /// <param name="leaseNotHeld">called when the coordinator finds no lease at its start, before it stops: the lease tells the singleton manager to acquire again</param>
+    public CoordinatorActor(CoordinatorSettings settings, IOperationHandler handler, Func<ILeaseGuard?> lease, IActorRef publisher, TimeProvider time, Func<IReadOnlyCollection<string>>? liveHosts = null, Func<string, bool>? isGone = null, Action? leaseNotHeld = null)
     {
         _settings = settings;
         _handler = handler;
         _lease = lease;
+        _leaseNotHeld = leaseNotHeld;
         _publisher = publisher;
         _time = time;
         _liveHosts = liveHosts ?? (() => []);
@@ -158,6 +161,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         if (guard is null)
         {
             _log.Warning("coordinator recovered without a held lease; stopping (the singleton manager starts it again once the lease is held)");
+            _leaseNotHeld?.Invoke();
             Context.Stop(Self);
             return;
         }

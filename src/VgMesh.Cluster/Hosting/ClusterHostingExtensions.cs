@@ -127,7 +127,8 @@ public static class ClusterHostingExtensions
         var lease = CoordinatorLease(system);
         var mediator = DistributedPubSub.Get(system).Mediator;
         var settings = new CoordinatorSettings(options.Host, ReportExpiry: options.FenceAfter + options.FenceGrace, HistoryRetention: options.HistoryRetention, HistoryEvery: options.HistoryEvery, GoneGrace: options.FenceGrace, StorageFencing: options.StorageFencing);
-        return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system), host => IsGone(system, host)));
+        return Props.Create(() => new CoordinatorActor(settings, handler, () => lease.Current, mediator, time, () => LiveHosts(system), host => IsGone(system, host),
+            () => lease.NotifyIfNotHeld("the coordinator started")));
     }
 
     private static string Hocon(ClusterNodeOptions o)

@@ -32,6 +32,7 @@ public sealed class SqlLease : Lease
     private bool _initialized;
     private long _refusedAt; // timestamp of the last acquisition refused or unanswered; 0: none since the last success
     private volatile bool _lostLast;
+    private Action<Exception>? _onLost; // the singleton manager's callback, from its last acquisition
 
     public SqlLease(LeaseSettings settings, ExtendedActorSystem system)
         : base(settings)
@@ -134,10 +135,24 @@ public sealed class SqlLease : Lease
             return false;
         }
 
+        var acquisition = new Acquisition(this, g, sentAt, leaseLostCallback);
+        Volatile.Write(ref _onLost, leaseLostCallback);
+        if (acquisition.TimeLeft <= _margin)
+        {
+            // The answer came too late to use (a host starved of CPU, a slow database): the row
+            // is ours, but with less than the margin left. Akka's singleton manager ignores a
+            // lease-lost callback while its acquisition is still in flight and would start the
+            // coordinator on a lease already gone; refusing lets it retry, and the retry by this
+            // same owner takes the row again with a new generation.
+            Interlocked.Exchange(ref _refusedAt, _time.GetTimestamp());
+            acquisition.Stop("acquired too late to use", notify: false);
+            _log.Warning("lease {0} generation {1}: acquired with {2:0} ms left, less than the safety margin ({3:0} ms); retrying", Settings.LeaseName, g, acquisition.TimeLeft.TotalMilliseconds, _margin.TotalMilliseconds);
+            return false;
+        }
+
         Interlocked.Exchange(ref _refusedAt, 0);
         _lostLast = false;
 
-        var acquisition = new Acquisition(this, g, sentAt, leaseLostCallback);
         Acquisition? previous;
         lock (_gate)
         {
@@ -183,6 +198,22 @@ public sealed class SqlLease : Lease
     }
 
     public override bool CheckLease() => Current is not null;
+
+    /// <summary>
+    /// Tells the singleton manager, through its lease-lost callback, that the lease is not held,
+    /// when it is not: for a coordinator started without it. That happens when the lease is lost
+    /// between its acquisition and the manager reading the result; the manager drops the first
+    /// callback then (it is not yet in its oldest state) and would never acquire again. Given
+    /// again now, it stops the coordinator and acquires anew.
+    /// </summary>
+    public void NotifyIfNotHeld(string reason)
+    {
+        if (Current is null && Volatile.Read(ref _onLost) is { } onLost)
+        {
+            _log.Warning("lease {0}: not held while {1}; asking the singleton manager to acquire it again", Settings.LeaseName, reason);
+            onLost(new LeaseException($"lease '{Settings.LeaseName}' is not held: {reason}"));
+        }
+    }
 
     /// <summary>One acquisition: its generation, its renewals and its end.</summary>
     // Its token source is never disposed: writers hold the Lost token for as long as they keep

@@ -46,6 +46,46 @@ public abstract class SqlLeaseContract : TestKit
         await b.Release();
     }
 
+    /// <summary>
+    /// An answer that comes with less than the margin left (a starved host: here a clock on which
+    /// every reading is 2.1 s after the last) is refused, so Akka's singleton manager retries
+    /// instead of starting the coordinator on a lease already gone; no lost callback for it.
+    /// </summary>
+    [Fact]
+    public async Task Acquire_AnsweredTooLateToUse_IsRefused()
+    {
+        LeaseEnvironment.Get(Sys).Time = new StarvedClock(TimeSpan.FromSeconds(2.1));
+        var lease = Lease(Name(), "node1:4053");
+        var lost = 0;
+
+        Assert.False(await lease.Acquire(_ => Interlocked.Increment(ref lost)));
+        Assert.Null(lease.Current);
+        Assert.Equal(0, lost);
+    }
+
+    /// <summary>A coordinator that started without the lease has the manager told again; one that holds it changes nothing.</summary>
+    [Fact]
+    public async Task NotifyIfNotHeld_CallsTheManagersCallback_OnlyWhenNotHeld()
+    {
+        var lease = Lease(Name(), "node1:4053");
+        var lost = new List<Exception>();
+        Assert.True(await lease.Acquire(e => lost.Add(e)));
+
+        lease.NotifyIfNotHeld("the coordinator started");
+        Assert.Empty(lost);
+
+        await lease.Release();
+        lease.NotifyIfNotHeld("the coordinator started");
+        Assert.Contains("the coordinator started", Assert.Single(lost).Message, StringComparison.Ordinal);
+    }
+
+    private sealed class StarvedClock(TimeSpan step) : TimeProvider
+    {
+        private long _readings;
+
+        public override long GetTimestamp() => System.GetTimestamp() + (Interlocked.Increment(ref _readings) * (long)(step.TotalSeconds * TimestampFrequency));
+    }
+
     [Fact]
     public async Task Acquire_AgainBySameOwner_NewGeneration()
     {
