@@ -123,7 +123,7 @@ public sealed partial class ExtendOperation(
             {
                 why = "its store is not made of linear segments on PVs known here";
             }
-            else if (DmStatusIoctl.ReadTable(store) is not { } live)
+            else if (DmIoctl.ReadTable(store) is not { } live)
             {
                 why = $"the table of {store} cannot be read";
             }
@@ -137,8 +137,7 @@ public sealed partial class ExtendOperation(
             }
             else
             {
-                await dm.LoadAsync(store, next, ct).ConfigureAwait(false);
-                await dm.ResumeAsync(store, ct).ConfigureAwait(false);
+                await dm.ReloadAsync(store, next, ct).ConfigureAwait(false);
                 return;
             }
         }

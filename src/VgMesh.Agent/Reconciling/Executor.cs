@@ -67,8 +67,7 @@ public sealed partial class Executor(LvmDriver lvm, DmSetup dm, LvActivator acti
                         }
 
                         var name = LvRef.DmNameOf(options.VolumeGroup, g.Subject);
-                        await dm.LoadAsync(name, g.Table, ct).ConfigureAwait(false);
-                        await dm.ResumeAsync(name, ct).ConfigureAwait(false);
+                        await dm.ReloadAsync(name, g.Table, ct).ConfigureAwait(false);
                         await WipeIfFencedMeanwhileAsync(g.Subject, ct).ConfigureAwait(false);
                         break;
                     case Activate a:

@@ -259,7 +259,7 @@ public sealed partial class ReconcileService(
     {
         try
         {
-            return DmStatusIoctl.ReadTable(device);
+            return DmIoctl.ReadTable(device);
         }
         catch (Exception e) when (e is LvmException or IOException or UnauthorizedAccessException)
         {

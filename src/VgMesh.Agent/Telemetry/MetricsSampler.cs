@@ -21,7 +21,7 @@ public sealed class MetricsSampler(AgentCluster cluster, MajorityWatch majority,
 
         try
         {
-            if (Lvm.DeviceMapper.DmStatusIoctl.Read(device["/dev/mapper/".Length..]) is [{ Status: Lvm.DeviceMapper.MultipathStatus m }, ..])
+            if (Lvm.DeviceMapper.DmIoctl.Read(device["/dev/mapper/".Length..]) is [{ Status: Lvm.DeviceMapper.MultipathStatus m }, ..])
             {
                 metrics.StoragePaths(m.Paths.Count(p => p.Active), m.Paths.Count(p => !p.Active));
                 storage.Paths(m);

@@ -6,15 +6,22 @@ using Microsoft.Win32.SafeHandles;
 namespace VgMesh.Lvm.DeviceMapper;
 
 /// <summary>
-/// Reads one device's status with device-mapper's own ioctl (<c>DM_TABLE_STATUS</c> on
-/// <c>/dev/mapper/control</c>), the same request <c>dmsetup status NAME</c> makes, without the
-/// process. It is for the one question asked several times a second: how full the LLS snapshots
-/// active here are. Measured on a lab host (2026-12-05): a <c>dmsetup status</c> costs 0.12-0.3 s
-/// of its one CPU, so four readings a second took half of it and slowed the very <c>lvextend</c>
-/// the readings were waiting for (by hand, under 1 MiB/s of writes: median 1.4 s quiet, 2.0 s
-/// polled). It only reads: every change to a table still goes through LVM or <c>dmsetup</c>.
+/// Device-mapper's own ioctls on <c>/dev/mapper/control</c>, the requests <c>dmsetup</c> makes,
+/// without the process, for the few questions and changes on a growth's or a watch's path:
+/// <list type="bullet">
+/// <item>a device's status (<c>DM_TABLE_STATUS</c>, as <c>dmsetup status</c>): how full the LLS
+/// snapshots active here are, asked several times a second. Measured on a lab host (2026-12-05):
+/// a <c>dmsetup status</c> costs 0.12-0.3 s of its one CPU, so four readings a second took half
+/// of it and slowed the very <c>lvextend</c> the readings were waiting for;</item>
+/// <item>its live table (the same request with the table flag, as <c>dmsetup table</c>);</item>
+/// <item>a grown table loaded and made live (<c>DM_TABLE_LOAD</c> then <c>DM_DEV_SUSPEND</c>
+/// without the suspend flag, as <c>dmsetup load</c> and <c>dmsetup resume</c>): two processes of
+/// 0.15 s each on a lab host, most of what was left of a snapshot growth's second (issue #15).</item>
+/// </list>
+/// Only <see cref="DmSetup"/> changes tables with them (<see cref="DmSetup.ReloadAsync"/>); every
+/// other change still goes through LVM or <c>dmsetup</c>.
 /// </summary>
-public static partial class DmStatusIoctl
+public static partial class DmIoctl
 {
     /// <summary>struct dm_ioctl (include/uapi/linux/dm-ioctl.h), the header in front of the data.</summary>
     internal const int HeaderSize = 312;
@@ -24,6 +31,15 @@ public static partial class DmStatusIoctl
 
     /// <summary>_IOWR(DM_IOCTL 0xfd, DM_TABLE_STATUS_CMD 12, struct dm_ioctl).</summary>
     private const uint TableStatusRequest = 0xC138FD0C;
+
+    /// <summary>_IOWR(DM_IOCTL 0xfd, DM_TABLE_LOAD_CMD 9, struct dm_ioctl).</summary>
+    private const uint TableLoadRequest = 0xC138FD09;
+
+    /// <summary>_IOWR(DM_IOCTL 0xfd, DM_DEV_SUSPEND_CMD 6, struct dm_ioctl): without DM_SUSPEND_FLAG, a resume.</summary>
+    private const uint DevSuspendRequest = 0xC138FD06;
+
+    /// <summary>DM_MAX_TYPE_NAME: the target type's field in a spec.</summary>
+    private const int TypeLength = 16;
 
     private const int FlagsOffset = 28;
     private const int NameOffset = 48;
@@ -65,6 +81,85 @@ public static partial class DmStatusIoctl
 
         return ReplyLines(name, buffer, what);
     }
+
+    /// <summary>
+    /// Loads <paramref name="table"/> into the device's inactive slot, as <c>dmsetup load</c>;
+    /// <see cref="Resume"/> makes it live. The kernel checks the table as it would dmsetup's: a
+    /// target it refuses is an error here and the live table is untouched.
+    /// </summary>
+    public static void Load(string name, IReadOnlyList<DmTableLine> table, string control = "/dev/mapper/control")
+    {
+        DmSetup.ValidateName(name);
+        Change(name, TableLoadRequest, LoadRequest(name, table), "loading a table into", $"dmsetup load {name}", control);
+    }
+
+    /// <summary>
+    /// Makes the loaded table live, as <c>dmsetup resume</c> (the same flags: the kernel suspends
+    /// with a flush and a file-system freeze, swaps the tables and resumes). It passes no udev
+    /// cookie, as dmsetup does where udev does not run: the kernel's change event still goes out,
+    /// and LVM's rules leave its layers (<c>-cow</c>) alone whatever the event carries.
+    /// </summary>
+    public static void Resume(string name, string control = "/dev/mapper/control")
+    {
+        DmSetup.ValidateName(name);
+        var buffer = new byte[HeaderSize];
+        WriteRequest(buffer, name);
+        Change(name, DevSuspendRequest, buffer, "resuming", $"dmsetup resume {name}", control);
+    }
+
+    private static void Change(string name, uint request, byte[] buffer, string what, string byHand, string control)
+    {
+        using var handle = File.OpenHandle(control, FileMode.Open, FileAccess.ReadWrite);
+        if (Ioctl(handle, request, ref buffer[0]) < 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            throw errno == NoSuchDevice
+                ? new DmIoctlException(name, $"{what} device-mapper device '{name}' failed: there is no such device (removed meanwhile?); 'dmsetup info {name}' shows it.")
+                : new DmIoctlException(name, $"{what} device-mapper device '{name}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); the kernel's log says why, and '{byHand}' does the same by hand.");
+        }
+    }
+
+    /// <summary>
+    /// The request of a load: the header, then per line a struct dm_target_spec and its
+    /// parameters, NUL-terminated and padded to 8 bytes (as libdevmapper lays them out). In a load
+    /// each spec's <c>next</c> counts from that spec (in a status reply, from data_start).
+    /// </summary>
+    internal static byte[] LoadRequest(string name, IReadOnlyList<DmTableLine> table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (table.Count == 0)
+        {
+            throw new ArgumentException($"a table for '{name}' needs at least one line", nameof(table));
+        }
+
+        var specs = table.Select(l => (Line: l, Params: Encoding.ASCII.GetBytes(l.Target.Parameters))).ToList();
+        var sizes = specs.Select(s => Align8(SpecSize + s.Params.Length + 1)).ToList();
+        var buffer = new byte[HeaderSize + sizes.Sum()];
+        WriteRequest(buffer, name);
+        BinaryPrimitives.WriteUInt32LittleEndian(buffer.AsSpan(20), (uint)table.Count); // target_count
+        var at = HeaderSize;
+        for (var i = 0; i < specs.Count; i++)
+        {
+            var (line, parameters) = specs[i];
+            var type = Encoding.ASCII.GetBytes(line.Target.Type);
+            if (type.Length is 0 or > TypeLength - 1)
+            {
+                throw new ArgumentException($"'{line.Target.Type}' is not a device-mapper target type", nameof(table));
+            }
+
+            var spec = buffer.AsSpan(at, sizes[i]);
+            BinaryPrimitives.WriteUInt64LittleEndian(spec, (ulong)line.StartSector);
+            BinaryPrimitives.WriteUInt64LittleEndian(spec[8..], (ulong)line.LengthSectors);
+            BinaryPrimitives.WriteUInt32LittleEndian(spec[20..], (uint)sizes[i]); // next, from this spec
+            type.CopyTo(spec[24..]);
+            parameters.CopyTo(spec[SpecSize..]);
+            at += sizes[i];
+        }
+
+        return buffer;
+    }
+
+    private static int Align8(int n) => (n + 7) & ~7;
 
     /// <summary>Fills the header of a request for <paramref name="name"/> (version 4.0.0; no flags: the status, <see cref="TableFlag"/>: the table).</summary>
     internal static void WriteRequest(Span<byte> buffer, string name, uint flags = 0)

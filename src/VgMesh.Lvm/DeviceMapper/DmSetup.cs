@@ -242,7 +242,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
 
     /// <summary>
     /// The status of each named device (ones gone since they were listed are left out), read
-    /// with device-mapper's ioctl (<see cref="DmStatusIoctl"/>): no process for a reading taken
+    /// with device-mapper's ioctl (<see cref="DmIoctl"/>): no process for a reading taken
     /// several times a second. Where there is no control node, one <c>dmsetup status</c>.
     /// </summary>
     public async Task<IReadOnlyList<DmStatusLine>> StatusOfAsync(IEnumerable<string> names, CancellationToken ct = default)
@@ -255,7 +255,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
             return (await StatusAsync(ct).ConfigureAwait(false)).Where(l => wanted.Contains(l.Device)).ToList();
         }
 
-        return names.SelectMany(n => DmStatusIoctl.Read(n, control) ?? []).ToList();
+        return names.SelectMany(n => DmIoctl.Read(n, control) ?? []).ToList();
     }
 
     public async Task<IReadOnlyList<DmStatusLine>> StatusAsync(string name, CancellationToken ct = default)
@@ -356,6 +356,27 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     {
         ValidateName(name);
         return RunAsync(["wipe_table", "--", name], name, ct);
+    }
+
+    /// <summary>
+    /// Loads <paramref name="table"/> and makes it live (load, then resume), through
+    /// device-mapper's ioctls (<see cref="DmIoctl"/>) where there is a control node: a grown
+    /// table on a growth's path, where two <c>dmsetup</c> processes took 0.3 s of a lab host.
+    /// Where there is none, the two processes.
+    /// </summary>
+    public async Task ReloadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        var control = Path.Combine(devRoot, "mapper", "control");
+        if (File.Exists(control))
+        {
+            DmIoctl.Load(name, table, control);
+            DmIoctl.Resume(name, control);
+            return;
+        }
+
+        await LoadAsync(name, table, ct).ConfigureAwait(false);
+        await ResumeAsync(name, ct).ConfigureAwait(false);
     }
 
     public Task SuspendAsync(string name, CancellationToken ct = default)

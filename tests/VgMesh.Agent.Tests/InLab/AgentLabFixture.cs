@@ -77,6 +77,10 @@ public class AgentLabFixture : IAsyncLifetime
         Lab.ReadAsync(host, ["curl", "-sf", "--unix-socket", "/run/vgmesh/vgmeshd.sock", "http://vgmeshd/metrics"]);
 
     /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
+    /// <summary>The host's agent's log, as the lab keeps it on this machine.</summary>
+    public async Task<string[]> AgentLogAsync(string host) =>
+        await File.ReadAllLinesAsync(Path.Combine((await Lab.EnvAsync())[$"VGMESH_LAB_NODE{host[^1]}_DIR"], "vgmeshd.log"));
+
     public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
 
     public async Task<OperationView> OkAsync(string host, params string[] args)

@@ -24,8 +24,7 @@ public partial class AuditLabTests(AgentLabFixture f)
     /// <summary>When the host's agent first logged the audit's alert for the LV (the log's UTC time of day), or null.</summary>
     private async Task<TimeSpan?> AlertLoggedAsync(string host, string lv, TimeSpan since)
     {
-        var dir = (await f.Lab.EnvAsync())[$"VGMESH_LAB_NODE{host[^1]}_DIR"];
-        var log = await File.ReadAllLinesAsync(Path.Combine(dir, "vgmeshd.log"));
+        var log = await f.AgentLogAsync(host);
         var times = log.Where(l => l.Contains("active-on-several-hosts: san/" + lv + " ", StringComparison.Ordinal) && TimeStamp().IsMatch(l))
             .Select(l => TimeSpan.ParseExact(l[..12], @"hh\:mm\:ss\.fff", CultureInfo.InvariantCulture))
             .Where(t => t >= since - TimeSpan.FromSeconds(1)).ToList();
