@@ -53,7 +53,7 @@ public class LlsAppTests
     [Fact]
     public async Task Suggest_NoAgent_NoNamesAndNoError()
     {
-        var line = $"--socket /nonexistent/lls.sock delete ";
+        var line = "--socket /nonexistent/lls.sock delete ";
         var (code, output, err) = await RunAsync($"[suggest:{line.Length}]", line);
         Assert.Equal(ExitCodes.Ok, code);
         Assert.Equal("", err);
