@@ -5,11 +5,8 @@ namespace VgMesh.Agent.Tests.InLab;
 /// checksum, written on another host than the LV's; and a backup killed halfway leaves no
 /// snapshot behind.
 /// </summary>
-// On the iSCSI lab: its collection runs beside the main one, which alone took 28 of the 42
-// minutes of ./ops/test on 2026-12-07; what these need (LVs, snapshots, ssh between hosts) is
-// the same on either LUN.
-[Collection("agent-iscsi-lab")]
-public class BackupLabTests(IscsiAgentLabFixture f)
+[Collection("agent-lab")]
+public class BackupLabTests(AgentLabFixture f)
 {
     private const string Holder = "node2", Here = "node3";
 

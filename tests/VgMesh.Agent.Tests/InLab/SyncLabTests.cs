@@ -8,11 +8,8 @@ namespace VgMesh.Agent.Tests.InLab;
 /// origin after its snapshot, <c>vgmesh sync</c> from another host straight onto an LV active
 /// there, and the destination's checksum equal to the origin's.
 /// </summary>
-// On the iSCSI lab: its collection runs beside the main one, which alone took 28 of the 42
-// minutes of ./ops/test on 2026-12-07; what these need (LVs, snapshots, ssh between hosts) is
-// the same on either LUN.
-[Collection("agent-iscsi-lab")]
-public class SyncLabTests(IscsiAgentLabFixture f)
+[Collection("agent-lab")]
+public class SyncLabTests(AgentLabFixture f)
 {
     private Task<string> ShaAsync(string host, string lv) =>
         f.Lab.ExecOkAsync(host, ["sh", "-c", $"dd if=/dev/san/{lv} iflag=direct bs=1M 2>/dev/null | sha256sum"]);
