@@ -71,10 +71,8 @@ public static partial class DmIoctl
         DmSetup.ValidateName(name);
         var buffer = new byte[BufferSize];
         WriteRequest(buffer, name, flags);
-        using var handle = File.OpenHandle(control, FileMode.Open, FileAccess.ReadWrite);
-        if (Ioctl(handle, TableStatusRequest, ref buffer[0]) < 0)
+        if (Send(TableStatusRequest, buffer, control) is var errno and not 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
             return errno == NoSuchDevice ? null
                 : throw new DmIoctlException(name, $"reading the {what} of device-mapper device '{name}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); 'dmsetup {what} {name}' shows it by hand.");
         }
@@ -109,14 +107,19 @@ public static partial class DmIoctl
 
     private static void Change(string name, uint request, byte[] buffer, string what, string byHand, string control)
     {
-        using var handle = File.OpenHandle(control, FileMode.Open, FileAccess.ReadWrite);
-        if (Ioctl(handle, request, ref buffer[0]) < 0)
+        if (Send(request, buffer, control) is var errno and not 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
             throw errno == NoSuchDevice
                 ? new DmIoctlException(name, $"{what} device-mapper device '{name}' failed: there is no such device (removed meanwhile?); 'dmsetup info {name}' shows it.")
                 : new DmIoctlException(name, $"{what} device-mapper device '{name}' failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}); the kernel's log says why, and '{byHand}' does the same by hand.");
         }
+    }
+
+    /// <summary>One request on the control node: 0, or the errno it failed with.</summary>
+    private static int Send(uint request, byte[] buffer, string control)
+    {
+        using var handle = File.OpenHandle(control, FileMode.Open, FileAccess.ReadWrite);
+        return Ioctl(handle, request, ref buffer[0]) < 0 ? Marshal.GetLastPInvokeError() : 0;
     }
 
     /// <summary>

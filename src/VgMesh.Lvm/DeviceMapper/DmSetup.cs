@@ -248,7 +248,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     public async Task<IReadOnlyList<DmStatusLine>> StatusOfAsync(IEnumerable<string> names, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(names);
-        var control = Path.Combine(devRoot, "mapper", "control");
+        var control = ControlNode;
         if (!File.Exists(control))
         {
             var wanted = names.ToHashSet(StringComparer.Ordinal);
@@ -358,6 +358,9 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         return RunAsync(["wipe_table", "--", name], name, ct);
     }
 
+    /// <summary>Device-mapper's control node, through which <see cref="DmIoctl"/> asks and changes without a process.</summary>
+    private string ControlNode => Path.Combine(devRoot, "mapper", "control");
+
     /// <summary>
     /// Loads <paramref name="table"/> and makes it live (load, then resume), through
     /// device-mapper's ioctls (<see cref="DmIoctl"/>) where there is a control node: a grown
@@ -367,7 +370,7 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     public async Task ReloadAsync(string name, IReadOnlyList<DmTableLine> table, CancellationToken ct = default)
     {
         ValidateName(name);
-        var control = Path.Combine(devRoot, "mapper", "control");
+        var control = ControlNode;
         if (File.Exists(control))
         {
             DmIoctl.Load(name, table, control);
