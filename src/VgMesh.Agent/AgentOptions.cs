@@ -83,6 +83,14 @@ public sealed record AgentOptions
     /// </summary>
     public int FenceGraceSeconds { get; init; } = 3;
 
+    /// <summary>
+    /// How long an agent may stay outside the cluster while another host holds the coordinator
+    /// lease before it starts a new incarnation (exit 75; <see cref="JoinWatcher"/>). Longer than
+    /// a normal rejoin after a downing (10-30 s in the lab), short enough that a host held out by
+    /// stale remoting state is back within a couple of minutes.
+    /// </summary>
+    public int JoinGiveUpSeconds { get; init; } = 60;
+
     /// <summary>How long a change's answer waits for every live host to apply it.</summary>
     public int PropagationTimeoutSeconds { get; init; } = 30;
 
@@ -258,6 +266,11 @@ public sealed record AgentOptions
         if (FenceAfterSeconds is < 3 or > 300 || FenceGraceSeconds is < 1 or > 300)
         {
             Fail($"FenceAfterSeconds {FenceAfterSeconds} must be 3-300 and FenceGraceSeconds {FenceGraceSeconds} 1-300");
+        }
+
+        if (JoinGiveUpSeconds is < 20 or > 3600)
+        {
+            Fail($"JoinGiveUpSeconds {JoinGiveUpSeconds} must be 20-3600: shorter restarts an agent that is still joining");
         }
 
         foreach (var problem in Lls.Problems())

@@ -123,6 +123,7 @@ s.AddAkka(ClusterHostingExtensions.SystemName, (b, sp) =>
             system.ActorOf(Props.Create(() => new HostsTopicListener(resolver.GetService<AgentCluster>(), mediator)), "hosts-topic");
             system.ActorOf(Props.Create(() => new MajorityWatcher(resolver.GetService<MajorityWatch>())), "majority");
             system.ActorOf(Props.Create(() => new QuarantineWatcher()), "quarantine");
+            system.ActorOf(Props.Create(() => new JoinWatcher(options.Host, TimeSpan.FromSeconds(options.JoinGiveUpSeconds), time)), "join-watch");
             var follower = new EventFollowerSettings(options.Host, Path.Combine(options.StateDir, "applied.json"), AckEvery: TimeSpan.FromSeconds(2));
             var applier = resolver.GetService<ReconcileService>();
             system.ActorOf(Props.Create(() => new EventFollower(follower, applier, resolver.GetService<IJournalReader>(), mediator, registry.Get<CoordinatorKey>(), time, null)), "events");
