@@ -99,6 +99,7 @@ s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
     sp.GetRequiredService<Journal>(), sp.GetRequiredService<AgentMetrics>()));
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
+s.AddSingleton<ThinPools>();
 s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), options.LastContactFile));
 // Fencing first, before the cluster engine: it must run even when Akka cannot start.
 s.AddSingleton<MajorityWatch>();

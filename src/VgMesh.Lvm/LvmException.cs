@@ -123,3 +123,10 @@ public sealed class LvmCommandException(ProcessResult result)
     : LvmException("command-failed", $"'{result.CommandLine}' failed with exit code {result.ExitCode}: {result.StderrSummary}. Read the LVM message above; nothing was retried.", result)
 {
 }
+
+/// <summary>A thin pool would not take a metadata snapshot: one is held already (a reader stopped while it held it), or the pool is not active on this host.</summary>
+public sealed class ThinMetadataSnapshotException(string pool, string target, LvmException inner)
+    : LvmException("thin-metadata-snapshot", $"thin pool {pool} would not take a metadata snapshot ({inner.Message}). If a reader stopped while it held one, let it go with 'dmsetup message {target} 0 release_metadata_snap' and try again.", inner.Result, inner)
+{
+    public string Pool { get; } = pool;
+}

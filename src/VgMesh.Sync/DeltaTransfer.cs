@@ -13,13 +13,32 @@ public delegate void Progress(long done, long total);
 /// </summary>
 public static class DeltaSender
 {
+    /// <summary>A classic snapshot's delta: the chunks its exception store lists, read from the origin.</summary>
     public static TransferSummary Send(BlockFile cow, BlockFile origin, Stream output, DeltaFormat format, TimeProvider time, Progress? progress = null)
     {
         ArgumentNullException.ThrowIfNull(cow);
         ArgumentNullException.ThrowIfNull(origin);
         ArgumentNullException.ThrowIfNull(time);
         var started = time.GetTimestamp();
-        var changed = CowStore.Read(cow, origin.Length);
+        return Send(CowStore.Read(cow, origin.Length), origin, output, format, time, started, progress);
+    }
+
+    /// <summary>The chunks <paramref name="changed"/> names (a thin snapshot's, from <see cref="ThinDeltaReport"/>), read from the origin.</summary>
+    public static TransferSummary Send(ChangedChunks changed, BlockFile origin, Stream output, DeltaFormat format, TimeProvider time, Progress? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(time);
+        return Send(changed, origin, output, format, time, time.GetTimestamp(), progress);
+    }
+
+    private static TransferSummary Send(ChangedChunks changed, BlockFile origin, Stream output, DeltaFormat format, TimeProvider time, long started, Progress? progress)
+    {
+        ArgumentNullException.ThrowIfNull(changed);
+        ArgumentNullException.ThrowIfNull(origin);
+        if (changed.OriginBytes != origin.Length)
+        {
+            throw new SyncException("origin-short", $"{origin.Path} has {origin.Length} bytes, the changes were read for {changed.OriginBytes}: it was resized since. Nothing was sent.");
+        }
+
         var total = Math.Min(changed.Count * changed.ChunkBytes, origin.Length);
         using var writer = new DeltaWriter(output, new DeltaHeader(format, DeltaKind.Delta, changed.ChunkBytes, origin.Length));
         using var buffer = new AlignedBuffer(DeltaLayout.MaxRecordBytes);

@@ -15,7 +15,7 @@ namespace VgMesh.Agent.Sync;
 /// both). Asked of another host, this agent relays the request to the destination's holder.
 /// Only block data is written; no metadata changes, so no coordinator.
 /// </summary>
-public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient peers, AgentOptions options, TimeProvider time)
+public sealed class SyncToLvService(LvmDriver lvm, DeltaService deltas, PeerRelay relay, PeerClient peers, AgentOptions options, TimeProvider time)
 {
     /// <summary>
     /// Checks everything first (a refusal is an ordinary problem answer, nothing written), then
@@ -38,9 +38,9 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
         var snap = lvs.FirstOrDefault(l => l.Name == snapshot) ?? throw new LvNotFound($"{options.VolumeGroup}/{snapshot}");
         DeltaService.Check(snap);
         var target = lvs.FirstOrDefault(l => l.Name == dest) ?? throw new LvNotFound($"{options.VolumeGroup}/{dest}");
-        if (target.Name == snap.Origin || target.IsSnapshot)
+        if (target.Name == snap.Origin || target.IsSnapshot || DeltaService.IsThinSnapshot(target))
         {
-            throw new SyncException("bad-destination", $"{target.FullName} is {(target.IsSnapshot ? "a snapshot" : $"the origin of {snap.FullName}")}: sync to a copy, an LV of its own.");
+            throw new SyncException("bad-destination", $"{target.FullName} is {(target.Name == snap.Origin ? $"the origin of {snap.FullName}" : "a snapshot")}: sync to a copy, an LV of its own.");
         }
 
         if (!target.ActiveLocally && relayed)
@@ -61,7 +61,7 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
 
         using var file = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, dest), write: true);
         using var back = snapback is null ? null : SnapbackFile.Create(snapback);
-        await using var input = await OpenDeltaAsync(snap, wire, ct).ConfigureAwait(false);
+        await using var input = await OpenDeltaAsync(snap, lvs, wire, ct).ConfigureAwait(false);
         long applied = 0;
         var apply = Task.Run(() =>
         {
@@ -101,13 +101,12 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
         await http.Response.Body.FlushAsync(ct).ConfigureAwait(false);
     }
 
-    /// <summary>The delta: from this kernel when the snapshot is active here, else from its holder's agent.</summary>
-    private async Task<Stream> OpenDeltaAsync(VgMesh.Lvm.Reports.LogicalVolume snap, DeltaFormat wire, CancellationToken ct)
+    /// <summary>The delta: from this kernel when it has the snapshot's devices (<see cref="DeltaService.ReadableHere"/>), else from their holder's agent.</summary>
+    private async Task<Stream> OpenDeltaAsync(VgMesh.Lvm.Reports.LogicalVolume snap, IReadOnlyList<VgMesh.Lvm.Reports.LogicalVolume> lvs, DeltaFormat wire, CancellationToken ct)
     {
-        if (snap.ActiveLocally)
+        if (DeltaService.ReadableHere(snap, lvs))
         {
-            var cow = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, snap.Name) + "-cow", write: false);
-            var origin = BlockFile.Open(SyncResponse.Device(options.VolumeGroup, snap.Origin!), write: false);
+            var local = await deltas.OpenLocalAsync(snap, lvs, wire, ct).ConfigureAwait(false);
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
             _ = Task.Run(async () =>
             {
@@ -115,7 +114,7 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
                 try
                 {
                     await using var w = pipe.Writer.AsStream();
-                    DeltaSender.Send(cow, origin, w, wire, time);
+                    local.SendTo(w);
                 }
                 catch (Exception e)
                 {
@@ -123,8 +122,7 @@ public sealed class SyncToLvService(LvmDriver lvm, PeerRelay relay, PeerClient p
                 }
                 finally
                 {
-                    cow.Dispose();
-                    origin.Dispose();
+                    local.Dispose();
                 }
 
                 await pipe.Writer.CompleteAsync(failed).ConfigureAwait(false);

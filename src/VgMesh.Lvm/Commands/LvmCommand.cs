@@ -1,6 +1,6 @@
 namespace VgMesh.Lvm.Commands;
 
-/// <summary>Which program a command runs. Nothing else in vgmesh starts <c>lvm</c>, <c>dmsetup</c> or <c>mpathpersist</c>.</summary>
+/// <summary>Which program a command runs. Nothing else in vgmesh starts <c>lvm</c>, <c>dmsetup</c>, <c>mpathpersist</c> or <c>thin_delta</c>.</summary>
 public enum LvmTool
 {
     Lvm,
@@ -8,6 +8,9 @@ public enum LvmTool
 
     /// <summary>SCSI-3 persistent reservations on a multipath device (multipath-tools), for storage fencing.</summary>
     Mpathpersist,
+
+    /// <summary>thin-provisioning-tools' <c>thin_delta</c>: the blocks two thin devices of a pool map differently (a thin snapshot's delta).</summary>
+    ThinDelta,
 }
 
 /// <summary>

@@ -48,6 +48,7 @@ public sealed partial class LvmRunner : ILvmRunner
         {
             LvmTool.Lvm => _options.LvmBinary,
             LvmTool.Dmsetup => _options.DmsetupBinary,
+            LvmTool.ThinDelta => _options.ThinDeltaBinary,
             _ => _options.MpathpersistBinary,
         });
         if (command.Tool == LvmTool.Lvm && command.Args.Count > 0)

@@ -15,6 +15,8 @@ public sealed record LvmRunnerOptions
 
     public string MpathpersistBinary { get; init; } = "mpathpersist";
 
+    public string ThinDeltaBinary { get; init; } = "thin_delta";
+
     /// <summary>Passed as <c>LVM_SYSTEM_DIR</c> when set: a per-host LVM configuration directory.</summary>
     public string? LvmSystemDir { get; init; }
 
@@ -29,9 +31,9 @@ public sealed record LvmRunnerOptions
 
     public LvmRunnerOptions Validate()
     {
-        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary) || string.IsNullOrWhiteSpace(MpathpersistBinary))
+        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary) || string.IsNullOrWhiteSpace(MpathpersistBinary) || string.IsNullOrWhiteSpace(ThinDeltaBinary))
         {
-            throw new ArgumentException("LVM settings: LvmBinary, DmsetupBinary and MpathpersistBinary must name programs (default 'lvm', 'dmsetup' and 'mpathpersist').");
+            throw new ArgumentException("LVM settings: LvmBinary, DmsetupBinary, MpathpersistBinary and ThinDeltaBinary must name programs (default 'lvm', 'dmsetup', 'mpathpersist' and 'thin_delta').");
         }
 
         if (Timeout <= TimeSpan.Zero)

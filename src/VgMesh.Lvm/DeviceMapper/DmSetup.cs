@@ -382,6 +382,21 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
         await ResumeAsync(name, ct).ConfigureAwait(false);
     }
 
+    /// <summary>The messages vgmesh sends a target (<c>dmsetup message</c>): a thin pool's metadata snapshot, taken and let go.</summary>
+    public static readonly IReadOnlySet<string> Messages = new HashSet<string>(StringComparer.Ordinal) { "reserve_metadata_snap", "release_metadata_snap" };
+
+    /// <summary>Sends <paramref name="message"/> (one of <see cref="Messages"/>) to the target at sector 0 of <paramref name="name"/>.</summary>
+    public Task MessageAsync(string name, string message, CancellationToken ct = default)
+    {
+        ValidateName(name);
+        if (!Messages.Contains(message))
+        {
+            throw new ArgumentException($"'{message}' is not a device-mapper message vgmesh sends ({string.Join(", ", Messages)})", nameof(message));
+        }
+
+        return RunAsync(["message", "--", name, "0", message], name, ct);
+    }
+
     public Task SuspendAsync(string name, CancellationToken ct = default)
     {
         ValidateName(name);
