@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
 using VgMesh.Cluster;
 using VgMesh.Cluster.Coordinator;
+using VgMesh.Agent.Reconciling;
 using VgMesh.Lvm;
 
 namespace VgMesh.Agent.Operations;
@@ -12,7 +13,7 @@ namespace VgMesh.Agent.Operations;
 /// activates through the activation guard). A claim moves off a holder that vanished only once
 /// that holder has surely fenced itself.
 /// </summary>
-public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluster, AgentOptions options, TimeProvider time, ILogger<ActivateOperation> logger) : IVolumeOperation
+public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk, AgentCluster cluster, AgentOptions options, TimeProvider time, ILogger<ActivateOperation> logger) : IVolumeOperation
 {
     /// <summary>After this long waiting for a vanished holder to be downed, the activation is refused (the queue waits behind it).</summary>
     private static readonly TimeSpan TakeoverWaitLimit = TimeSpan.FromMinutes(2);
@@ -23,7 +24,7 @@ public sealed partial class ActivateOperation(LvmDriver lvm, AgentCluster cluste
     {
         ArgumentNullException.ThrowIfNull(run);
         var (lv, args, op) = (run.Lv, run.Args, run.Context);
-        var seqno = (await lvm.GetOrNotFoundAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
+        var seqno = await disk.SeqnoWithAsync(lvm, lv, ct).ConfigureAwait(false);
         var host = args.Host ?? throw new BadRequest("activate needs a host");
         if (!cluster.IsLive(host))
         {

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using VgMesh.Cluster;
+using VgMesh.Agent.Reconciling;
 using VgMesh.Lvm;
 
 namespace VgMesh.Agent.Operations;
@@ -8,7 +9,7 @@ namespace VgMesh.Agent.Operations;
 /// Releases an LV: one host leaves a shared claim, or every host lets it go. The claim stays,
 /// with no host, so the LV stays managed (every host keeps it inactive).
 /// </summary>
-public sealed class DeactivateOperation(LvmDriver lvm, AgentOptions options) : IVolumeOperation
+public sealed class DeactivateOperation(LvmDriver lvm, OnDiskMetadata disk, AgentOptions options) : IVolumeOperation
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Deactivate];
 
@@ -16,7 +17,7 @@ public sealed class DeactivateOperation(LvmDriver lvm, AgentOptions options) : I
     {
         ArgumentNullException.ThrowIfNull(run);
         var lv = run.Lv;
-        var seqno = (await lvm.GetOrNotFoundAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
+        var seqno = await disk.SeqnoWithAsync(lvm, lv, ct).ConfigureAwait(false);
         run.Permit.EnsureValid();
         var current = run.Context.Claims.GetValueOrDefault(lv.Lv);
         if (run.Args.Host is { } host && current is { Mode: ClaimMode.Shared } && current.Hosts.Count > 1)

@@ -38,6 +38,11 @@ public static partial class DmIoctl
     /// <summary>_IOWR(DM_IOCTL 0xfd, DM_DEV_SUSPEND_CMD 6, struct dm_ioctl): without DM_SUSPEND_FLAG, a resume.</summary>
     private const uint DevSuspendRequest = 0xC138FD06;
 
+    /// <summary>_IOWR(DM_IOCTL 0xfd, DM_DEV_REMOVE_CMD 4, struct dm_ioctl).</summary>
+    private const uint DevRemoveRequest = 0xC138FD04;
+
+    private const int Busy = 16; // EBUSY: the device is open
+
     /// <summary>DM_MAX_TYPE_NAME: the target type's field in a spec.</summary>
     private const int TypeLength = 16;
 
@@ -105,9 +110,32 @@ public static partial class DmIoctl
         Change(name, DevSuspendRequest, buffer, "resuming", $"dmsetup resume {name}", control);
     }
 
-    private static void Change(string name, uint request, byte[] buffer, string what, string byHand, string control)
+    /// <summary>
+    /// Removes the device, as <c>dmsetup remove</c> (never forced: an open device is refused with
+    /// <see cref="LvmInUseException"/>, as dmsetup's "Device or resource busy" is). No udev
+    /// cookie, as for <see cref="Resume"/>: where udev runs it still removes the node's links on
+    /// the kernel's event; where it does not, <see cref="DmSetup"/> removes the node.
+    /// </summary>
+    public static void Remove(string name, string control = "/dev/mapper/control")
     {
-        if (Send(request, buffer, control) is var errno and not 0)
+        DmSetup.ValidateName(name);
+        var buffer = new byte[HeaderSize];
+        WriteRequest(buffer, name);
+        var errno = Send(DevRemoveRequest, buffer, control);
+        if (errno == Busy)
+        {
+            throw new LvmInUseException(name);
+        }
+
+        ThrowIfFailed(name, errno, "removing", $"dmsetup remove {name}");
+    }
+
+    private static void Change(string name, uint request, byte[] buffer, string what, string byHand, string control) =>
+        ThrowIfFailed(name, Send(request, buffer, control), what, byHand);
+
+    private static void ThrowIfFailed(string name, int errno, string what, string byHand)
+    {
+        if (errno != 0)
         {
             throw errno == NoSuchDevice
                 ? new DmIoctlException(name, $"{what} device-mapper device '{name}' failed: there is no such device (removed meanwhile?); 'dmsetup info {name}' shows it.")
