@@ -3,7 +3,7 @@ using VgMesh.Lvm;
 namespace VgMesh.Agent.Operations;
 
 /// <summary>A new LV: created zeroed, then left inactive everywhere until a claim activates it.</summary>
-public sealed class CreateOperation(LvmDriver lvm, Reconciling.Deactivator deactivator) : IVolumeOperation
+public sealed class CreateOperation(LvmDriver lvm, Reconciling.Deactivator deactivator, Reconciling.HostActivity activity) : IVolumeOperation
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Create];
 
@@ -23,6 +23,7 @@ public sealed class CreateOperation(LvmDriver lvm, Reconciling.Deactivator deact
         // business, and no claim can be made while the LV is still active here. (Releasing it
         // beside the next operations was tried: no faster in the lab, and it opened a moment in
         // which a next coordinator could claim an LV still active on this host.)
+        using var own = activity.Own(); // the new LV's device comes and goes: not a change by hand
         var seqno = await lvm.CreateLvAsync(new CreateLvRequest(lv, run.Args.SizeBytes!.Value, run.Args.Tags), run.Permit, ct).ConfigureAwait(false);
         await deactivator.DeactivateAsync(lv, ct).ConfigureAwait(false); // a new LV: one device straight on the PVs
         return new OperationDone($"created {lv.FullName}", "lv.created", default, seqno);

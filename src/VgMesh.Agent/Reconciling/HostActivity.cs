@@ -16,9 +16,37 @@ public sealed class HostActivity : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly SemaphoreSlim _tables = new(1, 1);
     private bool _lent; // by the gate's holder only
+    private int _own;
 
-    /// <summary>Whether something holds the gate now.</summary>
-    public bool Busy => _gate.CurrentCount == 0;
+    /// <summary>Whether something holds the gate now, or a command of this agent's own makes a device come and go (<see cref="Own"/>).</summary>
+    public bool Busy => _gate.CurrentCount == 0 || Volatile.Read(ref _own) > 0;
+
+    /// <summary>
+    /// While the returned scope lives, this agent's own command may make a device appear and go
+    /// (the coordinator's <c>lvcreate</c>, which activates the new LV to zero it, then the
+    /// release of it). Only the device watch minds: it does not take the device for one
+    /// activated by hand and start a pass (an <c>lvs</c> of 0.7-1.4 s in a lab host, beside the
+    /// next create). Not the gate: a create must not wait behind a pass. A change by hand in the
+    /// same moment is still seen at the watch's next look, since the device is gone again by then.
+    /// </summary>
+    public IDisposable Own()
+    {
+        Interlocked.Increment(ref _own);
+        return new OwnScope(this);
+    }
+
+    private sealed class OwnScope(HostActivity activity) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                Interlocked.Decrement(ref activity._own);
+            }
+        }
+    }
 
     /// <summary>Both gates: to act on anything.</summary>
     public async Task WaitAsync(CancellationToken ct)
