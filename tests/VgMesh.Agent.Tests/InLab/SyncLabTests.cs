@@ -25,6 +25,20 @@ public class SyncLabTests(AgentLabFixture f)
         }
     }
 
+    /// <summary>A script of random writes into a 32 MiB LV after its snapshot (a fixed seed): aligned 4 KiB blocks, and unaligned byte ranges; then sync.</summary>
+    private static string RandomWrites(string lv, int seed, int count)
+    {
+        var rng = new Random(seed);
+        var script = new System.Text.StringBuilder("set -e\n");
+        for (var i = 0; i < count; i++)
+        {
+            script.Append($"dd if=/dev/urandom of=/dev/san/{lv} bs=4096 seek={rng.Next(0, 8192)} count=1 conv=notrunc oflag=direct 2>/dev/null\n");
+            script.Append($"dd if=/dev/urandom of=/dev/san/{lv} bs=1 seek={rng.Next(0, (32 << 20) - 10000)} count={rng.Next(1, 9000)} conv=notrunc 2>/dev/null\n");
+        }
+
+        return script.Append("sync\n").ToString();
+    }
+
     [Fact]
     public async Task SyncToAnLvOnAnotherHost_MakesItEqualToTheOrigin()
     {
@@ -32,17 +46,7 @@ public class SyncLabTests(AgentLabFixture f)
         await PrepareAsync(("so1", holder), ("sd1", dest), 32);
         await f.OkAsync("node1", "lv", "snapshot", "so1", "--name", "so1snap", "--size", "8M", "--chunk-size", "4K");
 
-        // Random writes after the snapshot: aligned 4 KiB blocks, and unaligned byte ranges.
-        var rng = new Random(1205);
-        var script = new System.Text.StringBuilder("set -e\n");
-        for (var i = 0; i < 40; i++)
-        {
-            script.Append($"dd if=/dev/urandom of=/dev/san/so1 bs=4096 seek={rng.Next(0, 8192)} count=1 conv=notrunc oflag=direct 2>/dev/null\n");
-            script.Append($"dd if=/dev/urandom of=/dev/san/so1 bs=1 seek={rng.Next(0, (32 << 20) - 10000)} count={rng.Next(1, 9000)} conv=notrunc 2>/dev/null\n");
-        }
-
-        script.Append("sync\n");
-        await f.Lab.ExecOkAsync(holder, ["sh", "-c", script.ToString()]);
+        await f.Lab.ExecOkAsync(holder, ["sh", "-c", RandomWrites("so1", 1205, 40)]);
         Assert.NotEqual(await ShaAsync(holder, "so1"), await ShaAsync(dest, "sd1"));
 
         // On the destination's host: the agent there relays the holder's stream; the CLI writes the LV.
@@ -95,16 +99,7 @@ public class SyncLabTests(AgentLabFixture f)
             Assert.Equal(await ShaAsync(holder, "to"), await ShaAsync(dest, "td"));
             await f.Lab.ExecOkAsync(holder, ["lvm", "lvcreate", "--yes", "--snapshot", "--name", "tosnap", "san/to"]);
 
-            var rng = new Random(1207);
-            var script = new System.Text.StringBuilder("set -e\n");
-            for (var i = 0; i < 30; i++)
-            {
-                script.Append($"dd if=/dev/urandom of=/dev/san/to bs=4096 seek={rng.Next(0, 8192)} count=1 conv=notrunc oflag=direct 2>/dev/null\n");
-                script.Append($"dd if=/dev/urandom of=/dev/san/to bs=1 seek={rng.Next(0, (32 << 20) - 10000)} count={rng.Next(1, 9000)} conv=notrunc 2>/dev/null\n");
-            }
-
-            script.Append("sync\nblkdiscard --offset 4194304 --length 1048576 /dev/san/to\n");
-            await f.Lab.ExecOkAsync(holder, ["sh", "-c", script.ToString()]);
+            await f.Lab.ExecOkAsync(holder, ["sh", "-c", RandomWrites("to", 1207, 30) + "blkdiscard --offset 4194304 --length 1048576 /dev/san/to\n"]);
             Assert.NotEqual(await ShaAsync(holder, "to"), await ShaAsync(dest, "td"));
 
             // On the destination's host: its agent relays to node2's, where the pool is active.
