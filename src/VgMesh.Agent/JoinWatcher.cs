@@ -49,9 +49,10 @@ public sealed class JoinWatcher : ReceiveActor, IWithTimers
         var cluster = Akka.Cluster.Cluster.Get(Context.System);
         var outsideSince = time.GetTimestamp();
         var asking = false;
+        bool Member() => cluster.State.Members.Any(m => m.UniqueAddress == cluster.SelfUniqueAddress);
         Receive<Tick>(_ =>
         {
-            if (cluster.State.Members.Any(m => m.UniqueAddress == cluster.SelfUniqueAddress))
+            if (Member())
             {
                 outsideSince = time.GetTimestamp();
                 return;
@@ -72,8 +73,7 @@ public sealed class JoinWatcher : ReceiveActor, IWithTimers
         Receive<LeaseRead>(r =>
         {
             asking = false;
-            var member = cluster.State.Members.Any(m => m.UniqueAddress == cluster.SelfUniqueAddress);
-            if (JoinWatch.ShouldRestart(member, r.OutsideFor, r.Row, host, giveUpAfter))
+            if (JoinWatch.ShouldRestart(Member(), r.OutsideFor, r.Row, host, giveUpAfter))
             {
                 log.Error("{0} has been outside the cluster for {1:0} s while {2} coordinates (lease generation {3}): its seeds do not let this incarnation in; restarting the agent",
                     host, r.OutsideFor.TotalSeconds, r.Row!.Owner, r.Row.Generation);

@@ -52,6 +52,31 @@ public sealed partial class LvmDriver(ILvmRunner runner)
         return ReportParser.ParseLvs(json).SingleOrDefault() ?? throw new LvmNotFoundException(lv.FullName);
     }
 
+    /// <summary>The thin ids (<c>lvs -o thin_id</c>) of <paramref name="lvs"/>, thin volumes of <paramref name="vg"/>.</summary>
+    public async Task<IReadOnlyDictionary<string, long>> ThinIdsAsync(string vg, IReadOnlyList<string> lvs, CancellationToken ct = default)
+    {
+        LvmNames.ValidateVg(vg);
+        ArgumentNullException.ThrowIfNull(lvs);
+        return ParseThinIds(await ReadAsync(["lvs", "--noheadings", "--separator", ",", "-o", "lv_name,thin_id", "--", .. lvs.Select(lv => new LvRef(vg, lv).FullName)], vg, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>Lines of <c>NAME,ID</c>; a thin volume without an id (none yet, or not thin) is left out.</summary>
+    public static IReadOnlyDictionary<string, long> ParseThinIds(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = line.Split(',', StringSplitOptions.TrimEntries);
+            if (parts.Length == 2 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                ids[parts[0]] = id;
+            }
+        }
+
+        return ids;
+    }
+
     // ---------------------------------------------------------------- metadata writes
 
     public Task<long?> CreateLvAsync(CreateLvRequest request, MetadataWritePermit permit, CancellationToken ct = default)

@@ -5,39 +5,12 @@ using VgMesh.Lvm.DeviceMapper;
 namespace VgMesh.Lvm;
 
 /// <summary>
-/// What a thin pool tells about its devices, read on the host where the pool is active: the
-/// thin ids LVM gave them, and which data blocks two of them map differently (<c>thin_delta</c>
-/// on a metadata snapshot the pool holds for the length of the read).
+/// Which data blocks two thin devices of a pool map differently (<c>thin_delta</c> on a metadata
+/// snapshot the pool holds for the length of the read), read on the host where the pool is
+/// active. Their thin ids come from <see cref="LvmDriver.ThinIdsAsync"/>.
 /// </summary>
 public sealed class ThinPools(ILvmRunner runner, DmSetup dm)
 {
-    /// <summary>The thin ids (<c>lvs -o thin_id</c>) of <paramref name="lvs"/>, thin volumes of <paramref name="vg"/>.</summary>
-    public async Task<IReadOnlyDictionary<string, long>> ThinIdsAsync(string vg, IReadOnlyList<string> lvs, CancellationToken ct = default)
-    {
-        LvmNames.ValidateVg(vg);
-        ArgumentNullException.ThrowIfNull(lvs);
-        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvm,
-            ["lvs", "--noheadings", "--separator", ",", "-o", "lv_name,thin_id", "--", .. lvs.Select(lv => new LvRef(vg, lv).FullName)], vg), ct).ConfigureAwait(false);
-        return ParseThinIds(LvmErrors.ThrowIfFailed(result, vg).Stdout);
-    }
-
-    /// <summary>Lines of <c>NAME,ID</c>; a thin volume without an id (none yet, or not thin) is left out.</summary>
-    public static IReadOnlyDictionary<string, long> ParseThinIds(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var ids = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var parts = line.Split(',', StringSplitOptions.TrimEntries);
-            if (parts.Length == 2 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
-            {
-                ids[parts[0]] = id;
-            }
-        }
-
-        return ids;
-    }
-
     /// <summary>
     /// <c>thin_delta</c>'s report of <paramref name="leftId"/> against <paramref name="rightId"/>
     /// in <paramref name="pool"/>. A live pool's metadata changes under a reader, so the pool

@@ -8,7 +8,7 @@ public sealed class ThinPoolsTests
     [Fact]
     public void ThinIds_FromLvsLines_AnLvWithoutOneIsLeftOut()
     {
-        var ids = ThinPools.ParseThinIds("  th,1\n  thsnap,3\n  plain,\n");
+        var ids = LvmDriver.ParseThinIds("  th,1\n  thsnap,3\n  plain,\n");
         Assert.Equal(new Dictionary<string, long> { ["th"] = 1, ["thsnap"] = 3 }, ids);
     }
 

@@ -86,7 +86,7 @@ public sealed class DeltaService(LvmDriver lvm, ThinPools thin, PeerRelay relay,
         }
 
         var originLv = lvs.First(l => l.Name == snap.Origin);
-        var ids = await thin.ThinIdsAsync(options.VolumeGroup, [snap.Name, originLv.Name], ct).ConfigureAwait(false);
+        var ids = await lvm.ThinIdsAsync(options.VolumeGroup, [snap.Name, originLv.Name], ct).ConfigureAwait(false);
         if (!ids.TryGetValue(snap.Name, out var left) || !ids.TryGetValue(originLv.Name, out var right))
         {
             throw new SyncException("not-a-snapshot", $"LVM gave no thin id for {snap.FullName} or {originLv.FullName}: they are not devices of pool {snap.PoolLv}.");
