@@ -32,4 +32,4 @@ ensure_dotnet() {
   fi
 }
 
-LAB_PACKAGES=(user-mode-linux busybox-static cpio iproute2 ethtool dropbear-bin openssh-client lvm2 thin-provisioning-tools curl procps util-linux bc sqlite3 prometheus postgresql tgt open-iscsi multipath-tools sg3-utils)
+LAB_PACKAGES=(user-mode-linux busybox-static cpio iproute2 ethtool dropbear-bin openssh-client lvm2 thin-provisioning-tools curl procps util-linux bc sqlite3 prometheus postgresql tgt open-iscsi multipath-tools sg3-utils sanlock lvm2-lockd)
