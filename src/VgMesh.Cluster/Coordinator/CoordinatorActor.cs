@@ -71,6 +71,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private CancellationTokenSource? _runningCts;
     private readonly Func<string, bool>? _isGone;
     private readonly HashSet<string> _storageFencing = new(StringComparer.Ordinal); // hosts whose storage fence is queued or running
+    private readonly HashSet<string> _askedLockHostId = new(StringComparer.Ordinal); // hosts that asked for a sanlock host id since this coordinator started
     private readonly Dictionary<string, long> _storageFenceFailed = new(StringComparer.Ordinal); // host -> when its last storage fence failed
 
     /// <param name="lease">The lease acquisition this node holds now (null when none).</param>
@@ -112,6 +113,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         });
         Command<HostReport>(OnReport);
         Command<CheckActivation>(OnCheckActivation);
+        Command<AssignLockHostId>(OnAssignLockHostId);
         Command<WaitApplied>(w =>
         {
             _applyWaiters.Add((w, Sender));
@@ -315,6 +317,30 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             _state = _state.Apply(e);
             Wait(r.Id, sender);
             RunNext();
+        });
+    }
+
+    private void OnAssignLockHostId(AssignLockHostId a)
+    {
+        _askedLockHostId.Add(a.Host);
+        var (id, isNew, refusal) = _state.DecideLockHostId(a.Host, a.Proposed, [.. _liveHosts().Where(h => !_askedLockHostId.Contains(h))]);
+        if (!isNew)
+        {
+            Sender.Tell(new LockHostIdAnswer(a.Host, id, refusal));
+            return;
+        }
+
+        if (!Held())
+        {
+            return; // no answer: the host asks the next coordinator
+        }
+
+        var sender = Sender;
+        Persist(new LockHostIdRecorded(a.Host, id!.Value, _guard!.Generation, _time.GetUtcNow()), e =>
+        {
+            _state = _state.Apply(e);
+            _log.Info("sanlock host id {0} recorded for {1}", e.HostId, e.Host);
+            sender.Tell(new LockHostIdAnswer(e.Host, e.HostId, null));
         });
     }
 

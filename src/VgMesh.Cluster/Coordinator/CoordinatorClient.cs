@@ -61,6 +61,20 @@ public sealed class CoordinatorClient(IRequiredActor<CoordinatorKey> coordinator
         }
     }
 
+    /// <summary>The host's sanlock host id from the coordinator (see <see cref="AssignLockHostId"/>); null when no coordinator answered in <paramref name="timeout"/>.</summary>
+    public async Task<LockHostIdAnswer?> AssignLockHostIdAsync(string host, int? proposed, TimeSpan timeout, CancellationToken ct)
+    {
+        var proxy = await coordinator.GetAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await proxy.Ask<LockHostIdAnswer>(new AssignLockHostId(host, proposed), timeout, ct).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+
     public async Task<CoordinatorStatus?> StatusAsync(TimeSpan timeout, CancellationToken ct)
     {
         var proxy = await coordinator.GetAsync(ct).ConfigureAwait(false);

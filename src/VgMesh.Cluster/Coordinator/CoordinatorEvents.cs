@@ -37,6 +37,12 @@ public sealed record HistoryMarked(long JournalSequenceNr, long Generation, Date
 /// </summary>
 public sealed record HistoryPruned(DateTimeOffset Before, long Generation, DateTimeOffset At) : ICoordinatorEvent;
 
+/// <summary>
+/// <paramref name="Host"/> uses sanlock host id <paramref name="HostId"/> in the lvmlockd VG from now
+/// on: no other host is given it while the record stands.
+/// </summary>
+public sealed record LockHostIdRecorded(string Host, int HostId, long Generation, DateTimeOffset At) : ICoordinatorEvent;
+
 /// <summary>An operation's one result, with the cluster events and the claim changes it made, all in one journal entry.</summary>
 public sealed record OperationCompleted(
     OperationResult Result,

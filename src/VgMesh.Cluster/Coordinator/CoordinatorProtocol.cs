@@ -86,6 +86,17 @@ public sealed record CheckActivation(string Host, string Lv, bool Exclusive) : I
 public sealed record ActivationVerdict(Claim? Claim, string? Refusal) : IClusterMessage;
 
 /// <summary>
+/// Which sanlock host id (1-2000) may <paramref name="Host"/> use for an lvmlockd VG? The one the
+/// cluster recorded for it; else <paramref name="Proposed"/> (the host's lvmlocal.conf) when no other
+/// host has it; else the lowest free one. Answered with <see cref="LockHostIdAnswer"/>.
+/// </summary>
+public sealed record AssignLockHostId(string Host, int? Proposed) : IClusterMessage;
+
+/// <param name="HostId">The host's id; null when refused, or (no refusal either) when the host is to ask again shortly: a member has not told its own id yet.</param>
+/// <param name="Refusal">Why the host may not use the id it has (another host's), or why none is left.</param>
+public sealed record LockHostIdAnswer(string Host, int? HostId, string? Refusal) : IClusterMessage;
+
+/// <summary>
 /// Answered with <see cref="CoordinatorStatus"/> once every host of <paramref name="Hosts"/> has
 /// acknowledged <paramref name="Sequence"/> (at once when they have): an answer waits on this
 /// for a change to be applied everywhere. The asker's timeout bounds the wait.

@@ -52,6 +52,70 @@ public sealed record CoordinatorState(
 
     private readonly ImmutableSortedDictionary<long, DateTimeOffset> _marks = ImmutableSortedDictionary<long, DateTimeOffset>.Empty;
 
+    /// <summary>The sanlock host id of each host of an lvmlockd VG (an init property for the same reason as <see cref="Marks"/>).</summary>
+    public ImmutableSortedDictionary<string, int> LockHostIds
+    {
+        get => _lockHostIds;
+        init => _lockHostIds = value ?? ImmutableSortedDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
+    }
+
+    private readonly ImmutableSortedDictionary<string, int> _lockHostIds = ImmutableSortedDictionary<string, int>.Empty.WithComparers(StringComparer.Ordinal);
+
+    /// <summary>sanlock's host ids run from 1 to 2000.</summary>
+    public const int MaxLockHostId = 2000;
+
+    /// <summary>
+    /// The host id <paramref name="host"/> gets (<see cref="AssignLockHostId"/>), and whether it is
+    /// new (to be recorded); no id and no refusal: ask again shortly. Two hosts with one id would
+    /// each take the other's sanlock leases for their own: a proposal that is another host's is
+    /// refused, never taken over. A free id is handed out only once every host in
+    /// <paramref name="unregistered"/> (members that have not asked yet) has asked: a host whose
+    /// id was set by hand (the one that made the shared VG, say) already runs the lockspace under
+    /// it, and must be recorded before its id could be given to another (the lab saw node3 given
+    /// node1's id 1 that way, on 2026-12-07).
+    /// </summary>
+    public (int? HostId, bool IsNew, string? Refusal) DecideLockHostId(string host, int? proposed, IReadOnlyCollection<string>? unregistered = null)
+    {
+        if (LockHostIds.TryGetValue(host, out var known))
+        {
+            return proposed is { } p && p != known
+                ? (null, false, $"{host} has host_id {p} in its lvmlocal.conf, but the cluster recorded host_id {known} for it; set host_id = {known} there (or remove the line), then restart the agent")
+                : (known, false, null);
+        }
+
+        var owner = proposed is { } q ? LockHostIds.FirstOrDefault(kv => kv.Value == q).Key : null;
+        if (proposed is < 1 or > MaxLockHostId)
+        {
+            return (null, false, $"{host} has host_id {proposed} in its lvmlocal.conf, outside sanlock's 1-{MaxLockHostId}; remove the line and the cluster assigns one");
+        }
+
+        if (owner is not null)
+        {
+            return (null, false, $"{host} has host_id {proposed} in its lvmlocal.conf, but that is {owner}'s; two hosts with one id would take each other's sanlock leases. Remove the line on {host} and the cluster assigns a free one");
+        }
+
+        if (proposed is { } free)
+        {
+            return (free, true, null);
+        }
+
+        if (unregistered?.Any(h => h != host && !LockHostIds.ContainsKey(h)) == true)
+        {
+            return (null, false, null);
+        }
+
+        var taken = LockHostIds.Values.ToHashSet();
+        for (var id = 1; id <= MaxLockHostId; id++)
+        {
+            if (!taken.Contains(id))
+            {
+                return (id, true, null);
+            }
+        }
+
+        return (null, false, $"all {MaxLockHostId} sanlock host ids are recorded for other hosts; no id is left for {host}");
+    }
+
     /// <summary>The newest journal sequence number whose entries all fall before <paramref name="before"/> (0 when none is known).</summary>
     public long JournalWrittenBefore(DateTimeOffset before) => Marks.Where(m => m.Value < before).Select(m => m.Key).DefaultIfEmpty(0).Max();
 
@@ -84,6 +148,7 @@ public sealed record CoordinatorState(
             OperationCompleted c => s.Complete(c),
             HistoryMarked m => s with { Marks = s.Marks.SetItem(m.JournalSequenceNr, m.At) },
             HistoryPruned p => s.Prune(p.Before),
+            LockHostIdRecorded h => s with { LockHostIds = s.LockHostIds.SetItem(h.Host, h.HostId) },
             _ => throw new ArgumentException($"unknown coordinator event {e.GetType().Name}", nameof(e)),
         };
     }

@@ -46,6 +46,9 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         (typeof(CheckActivation), "CheckActivation.v1", ClusterJsonContext.Default.CheckActivation),
         (typeof(ActivationVerdict), "ActivationVerdict.v1", ClusterJsonContext.Default.ActivationVerdict),
         (typeof(WaitApplied), "WaitApplied.v1", ClusterJsonContext.Default.WaitApplied),
+        (typeof(LockHostIdRecorded), "LockHostIdRecorded.v1", ClusterJsonContext.Default.LockHostIdRecorded),
+        (typeof(AssignLockHostId), "AssignLockHostId.v1", ClusterJsonContext.Default.AssignLockHostId),
+        (typeof(LockHostIdAnswer), "LockHostIdAnswer.v1", ClusterJsonContext.Default.LockHostIdAnswer),
     ];
 
     private static readonly FrozenDictionary<Type, (string Manifest, JsonTypeInfo Info)> ByType =
@@ -96,5 +99,8 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 [JsonSerializable(typeof(CheckActivation))]
 [JsonSerializable(typeof(ActivationVerdict))]
 [JsonSerializable(typeof(WaitApplied))]
+[JsonSerializable(typeof(LockHostIdRecorded))]
+[JsonSerializable(typeof(AssignLockHostId))]
+[JsonSerializable(typeof(LockHostIdAnswer))]
 [JsonSerializable(typeof(VgMesh.Cluster.Events.AppliedPosition))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

@@ -241,4 +241,74 @@ public class CoordinatorStateTests
 
         Assert.Same(s, s.Apply(new HistoryPruned(T0, 1, T0)));
     }
+
+    private static CoordinatorState WithHostIds(params (string Host, int Id)[] ids) =>
+        ids.Aggregate(CoordinatorState.Empty.Apply(new CoordinatorStarted(1, "node1", T0)), (s, h) => s.Apply(new LockHostIdRecorded(h.Host, h.Id, 1, T0)));
+
+    [Fact]
+    public void DecideLockHostId_RecordedId_IsKept()
+    {
+        var s = WithHostIds(("node1", 1), ("node2", 7));
+
+        Assert.Equal((7, false, null), s.DecideLockHostId("node2", null));
+        Assert.Equal((7, false, null), s.DecideLockHostId("node2", 7));
+    }
+
+    [Fact]
+    public void DecideLockHostId_FreeProposal_IsTaken()
+    {
+        Assert.Equal((5, true, null), WithHostIds(("node1", 1)).DecideLockHostId("node2", 5));
+    }
+
+    [Fact]
+    public void DecideLockHostId_NoProposal_GetsTheLowestFree()
+    {
+        Assert.Equal((2, true, null), WithHostIds(("node1", 1), ("node3", 3)).DecideLockHostId("node2", null));
+    }
+
+    [Fact]
+    public void DecideLockHostId_AnotherHostsId_IsRefusedNamingTheOwner()
+    {
+        var (id, isNew, refusal) = WithHostIds(("node1", 1)).DecideLockHostId("node2", 1);
+
+        Assert.Null(id);
+        Assert.False(isNew);
+        Assert.Contains("node1's", refusal, StringComparison.Ordinal);
+        Assert.Contains("Remove the line on node2", refusal, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DecideLockHostId_ChangedFromTheRecordedOne_IsRefused()
+    {
+        var (id, _, refusal) = WithHostIds(("node2", 2)).DecideLockHostId("node2", 9);
+
+        Assert.Null(id);
+        Assert.Contains("set host_id = 2", refusal, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2001)]
+    public void DecideLockHostId_OutOfSanlocksRange_IsRefused(int proposed)
+    {
+        Assert.Contains("1-2000", CoordinatorState.Empty.DecideLockHostId("node1", proposed).Refusal, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_LockHostIdRecorded_UnderAStaleGeneration_ChangesNothing()
+    {
+        var s = WithHostIds(("node1", 1)).Apply(new CoordinatorStarted(4, "node2", T0)).Apply(new LockHostIdRecorded("node2", 2, 3, T0));
+
+        Assert.False(s.LockHostIds.ContainsKey("node2"));
+    }
+
+    [Fact]
+    public void DecideLockHostId_NoProposal_WaitsForMembersThatHaveNotToldTheirs()
+    {
+        var s = WithHostIds(("node2", 2));
+
+        Assert.Equal((null, false, null), s.DecideLockHostId("node3", null, ["node1"]));
+        Assert.Equal((1, true, null), s.DecideLockHostId("node3", null, ["node2", "node3"])); // recorded, or the asker itself
+        Assert.Equal((5, true, null), s.DecideLockHostId("node3", 5, ["node1"])); // its own id waits for nobody
+    }
 }

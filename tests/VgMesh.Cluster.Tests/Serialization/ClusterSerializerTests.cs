@@ -19,7 +19,8 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         .Apply(new OperationCompleted(Result, [Ev], [ClaimChange.Grant("san/vm1", "node1", ClaimMode.Exclusive)], 3, T))
         .Apply(new OperationAccepted(new OperationRequest("op-2", "lv.remove", "{}", "node2"), 3, T))
         .Apply(new OperationStarted("op-2", 3, T))
-        .Apply(new HistoryMarked(5, 3, T));
+        .Apply(new HistoryMarked(5, 3, T))
+        .Apply(new LockHostIdRecorded("node2", 2, 3, T));
 
     private static readonly HostReport Report = new("node2", [new ReportedLv("vm1", 1), new ReportedLv("vm2", 0, Announced: true)], "{\"alerts\":[]}", T);
 
@@ -50,6 +51,9 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["CheckActivation"] = new CheckActivation("node2", "vm1", true),
         ["ActivationVerdict"] = new ActivationVerdict(State().Claims["san/vm1"], null),
         ["WaitApplied"] = new WaitApplied(7, ["node1", "node2"]),
+        ["LockHostIdRecorded"] = new LockHostIdRecorded("node2", 2, 3, T),
+        ["AssignLockHostId"] = new AssignLockHostId("node3", null),
+        ["LockHostIdAnswer"] = new LockHostIdAnswer("node3", null, "all taken"),
     };
 
     [Theory]
