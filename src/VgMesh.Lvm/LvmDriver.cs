@@ -230,6 +230,41 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     public Task RefreshAsync(LvRef lv, CancellationToken ct = default) =>
         LocalAsync(["lvchange", "--refresh", "--", Full(lv)], lv.FullName, ct);
 
+    // ---------------------------------------------------------------- lvmlockd (a shared VG)
+
+    /// <summary>
+    /// Joins this host to the VG's lockspace (<c>vgchange --lock-start</c>): waits until the locks
+    /// are usable. No metadata is written; repeating it on a started lockspace changes nothing.
+    /// </summary>
+    public Task LockStartAsync(string vg, CancellationToken ct = default) =>
+        LocalAsync(["vgchange", "--lock-start", "--", LvmNames.ValidateVg(vg)], vg, ct);
+
+    /// <summary>Leaves the VG's lockspace; LVM refuses while an LV of the VG is active here.</summary>
+    public Task LockStopAsync(string vg, CancellationToken ct = default) =>
+        LocalAsync(["vgchange", "--lock-stop", "--", LvmNames.ValidateVg(vg)], vg, ct);
+
+    /// <summary>
+    /// The sanlock resource of an LV's lock in an lvmlockd VG (its uuid, and the offset of its
+    /// lease in the lvmlock LV from <c>lv_lock_args</c>, <c>1.0.0:70254592</c>), held by <paramref name="lvmlockdPid"/>.
+    /// </summary>
+    public async Task<SanlockResource> LvLeaseAsync(LvRef lv, int lvmlockdPid, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        var line = (await ReadAsync(["lvs", "--noheadings", "--separator", ",", "-o", "lv_uuid,lv_lock_args", "--", Full(lv)], lv.FullName, ct).ConfigureAwait(false)).Trim();
+        var parts = line.Split(',', StringSplitOptions.TrimEntries);
+        var args = parts.Length == 2 ? parts[1].Split(':') : [];
+        return args.Length == 2 && long.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            ? SanlockResource.ForLv(lv.Vg, parts[0], offset, lvmlockdPid)
+            : throw new LvmCommandException(new ProcessResult(["lvs"], 1, line, $"{lv.FullName} has no sanlock lock arguments ('{line}'): not an LV of a sanlock VG", TimeSpan.Zero));
+    }
+
+    /// <summary>What lvmlockd on this host holds (<c>lvmlockctl --info</c>).</summary>
+    public async Task<LockdInfo> LockdInfoAsync(CancellationToken ct = default)
+    {
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvmlockctl, ["--info"], "lvmlockd"), ct).ConfigureAwait(false);
+        return LockdInfo.Parse(LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout);
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     private async Task<string> ReadAsync(IReadOnlyList<string> args, string objectName, CancellationToken ct)

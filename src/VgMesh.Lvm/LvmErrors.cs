@@ -19,7 +19,9 @@ public static partial class LvmErrors
     public static LvmException Classify(ProcessResult result, string objectName)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var err = result.Stderr;
+        // lvmlockd's warning on a host whose lockspace is not started (yet) says "not found" of a
+        // lockspace, not of the object; it says nothing of why the command failed.
+        var err = LockdWarning().Replace(result.Stderr, "");
         Match m;
         if ((m = InsufficientVg().Match(err)).Success)
         {
@@ -49,6 +51,11 @@ public static partial class LvmErrors
         if (InUse().IsMatch(err))
         {
             return new LvmInUseException(objectName, result);
+        }
+
+        if (LockedByOtherHost().IsMatch(err))
+        {
+            return new LvmLockedByOtherHostException(objectName, result);
         }
 
         if ((m = Locked().Match(err)).Success)
@@ -93,6 +100,14 @@ public static partial class LvmErrors
     // Logical volume vg0/a in use. / ... is used by another device. / remove ioctl ... Device or resource busy
     [GeneratedRegex("""\bin use\b|used by another device|Device or resource busy|is open""")]
     private static partial Regex InUse();
+
+    // Skipping global lock: lockspace not found or started
+    [GeneratedRegex(@"^\s*Skipping global lock: lockspace not found or started\s*$\n?", RegexOptions.Multiline)]
+    private static partial Regex LockdWarning();
+
+    // lvmlockd: LV locked by other host: san/a
+    [GeneratedRegex("""LV locked by other host""")]
+    private static partial Regex LockedByOtherHost();
 
     // Operation prohibited while global/metadata_read_only is set. / ... while --readonly is set. / Can't get lock for vg0
     [GeneratedRegex("""Operation prohibited while [^\n]*|Can't get lock for [^\n]*|Failed to lock [^\n]*""")]

@@ -84,6 +84,13 @@ public sealed class LvmMetadataLockedException(string objectName, string reason,
     public string ObjectName { get; } = objectName;
 }
 
+/// <summary>lvmlockd refused: another host holds the LV's lock (it is active there).</summary>
+public sealed class LvmLockedByOtherHostException(string objectName, ProcessResult? result = null)
+    : LvmException("lv-locked-elsewhere", $"'{objectName}' is locked by another host (lvmlockd): it is active there. Deactivate it on that host, or hand it off, first.", result)
+{
+    public string ObjectName { get; } = objectName;
+}
+
 /// <summary>A snapshot is invalid (it overflowed or a merge failed); its contents are lost.</summary>
 public sealed class LvmSnapshotInvalidException(string objectName, string state, ProcessResult? result = null)
     : LvmException("snapshot-invalid", $"snapshot '{objectName}' is {state}: its data can no longer be used. Remove it (lvremove) and take a new, larger one.", result)

@@ -14,6 +14,8 @@ public class LvmErrorsTests
     [InlineData("dm-busy", "fx-data", typeof(LvmInUseException))]
     [InlineData("merge-invalid", "fx/small-full", typeof(LvmSnapshotInvalidException))]
     [InlineData("lock-busy", "fx/locked", typeof(LvmMetadataLockedException))]
+    [InlineData("lv-locked-elsewhere", "san/a", typeof(LvmLockedByOtherHostException))]
+    [InlineData("lock-start-sanlock", "san", typeof(LvmCommandException))]
     [InlineData("reduce-not-smaller", "fx/small", typeof(LvmSizeRefusedException))]
     [InlineData("extend-not-larger", "fx/plain", typeof(LvmSizeRefusedException))]
     [InlineData("extend-unchanged", "fx/plain", typeof(LvmSizeRefusedException))]

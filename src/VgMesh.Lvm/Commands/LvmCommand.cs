@@ -11,6 +11,12 @@ public enum LvmTool
 
     /// <summary>thin-provisioning-tools' <c>thin_delta</c>: the blocks two thin devices of a pool map differently (a thin snapshot's delta).</summary>
     ThinDelta,
+
+    /// <summary>lvm2-lockd's <c>lvmlockctl</c>: what lvmlockd holds on this host (an lvmlockd VG).</summary>
+    Lvmlockctl,
+
+    /// <summary>sanlock's client: the resource leases lvmlockd holds (released for an LV fenced here).</summary>
+    Sanlock,
 }
 
 /// <summary>

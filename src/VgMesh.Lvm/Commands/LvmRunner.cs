@@ -49,6 +49,8 @@ public sealed partial class LvmRunner : ILvmRunner
             LvmTool.Lvm => _options.LvmBinary,
             LvmTool.Dmsetup => _options.DmsetupBinary,
             LvmTool.ThinDelta => _options.ThinDeltaBinary,
+            LvmTool.Lvmlockctl => _options.LvmlockctlBinary,
+            LvmTool.Sanlock => _options.SanlockBinary,
             _ => _options.MpathpersistBinary,
         });
         if (command.Tool == LvmTool.Lvm && command.Args.Count > 0)

@@ -17,6 +17,10 @@ public sealed record LvmRunnerOptions
 
     public string ThinDeltaBinary { get; init; } = "thin_delta";
 
+    public string LvmlockctlBinary { get; init; } = "lvmlockctl";
+
+    public string SanlockBinary { get; init; } = "sanlock";
+
     /// <summary>Passed as <c>LVM_SYSTEM_DIR</c> when set: a per-host LVM configuration directory.</summary>
     public string? LvmSystemDir { get; init; }
 
@@ -31,9 +35,9 @@ public sealed record LvmRunnerOptions
 
     public LvmRunnerOptions Validate()
     {
-        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary) || string.IsNullOrWhiteSpace(MpathpersistBinary) || string.IsNullOrWhiteSpace(ThinDeltaBinary))
+        if (string.IsNullOrWhiteSpace(LvmBinary) || string.IsNullOrWhiteSpace(DmsetupBinary) || string.IsNullOrWhiteSpace(MpathpersistBinary) || string.IsNullOrWhiteSpace(ThinDeltaBinary) || string.IsNullOrWhiteSpace(LvmlockctlBinary) || string.IsNullOrWhiteSpace(SanlockBinary))
         {
-            throw new ArgumentException("LVM settings: LvmBinary, DmsetupBinary, MpathpersistBinary and ThinDeltaBinary must name programs (default 'lvm', 'dmsetup', 'mpathpersist' and 'thin_delta').");
+            throw new ArgumentException("LVM settings: LvmBinary, DmsetupBinary, MpathpersistBinary, ThinDeltaBinary, LvmlockctlBinary and SanlockBinary must name programs (default 'lvm', 'dmsetup', 'mpathpersist', 'thin_delta', 'lvmlockctl' and 'sanlock').");
         }
 
         if (Timeout <= TimeSpan.Zero)

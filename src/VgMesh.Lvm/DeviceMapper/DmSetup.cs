@@ -24,6 +24,25 @@ public sealed class DmSetup(ILvmRunner runner, string sysRoot = "/sys", string d
     /// </summary>
     public IReadOnlySet<string>? SysfsNames() => SysfsDevices()?.Keys.ToHashSet(StringComparer.Ordinal);
 
+    /// <summary>The device-mapper uuid of the named device (<c>block/dm-N/dm/uuid</c>); null when sysfs does not show it.</summary>
+    public string? SysfsUuid(string name)
+    {
+        ValidateName(name);
+        if (SysfsDevices() is not { } devices || !devices.TryGetValue(name, out var device))
+        {
+            return null;
+        }
+
+        try
+        {
+            return File.ReadAllText(Path.Combine(device, "dm", "uuid")).TrimEnd('\n');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null; // removed while read
+        }
+    }
+
     /// <summary>
     /// Whether the named device sits straight on its physical devices, with no device of another
     /// LV under it (a snapshot's <c>-cow</c>, an origin's <c>-real</c>, a thin pool, a cache):
