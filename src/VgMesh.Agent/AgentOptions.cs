@@ -134,6 +134,14 @@ public sealed record AgentOptions
     /// <summary>The file that says this host has registered its key on the LUN: once it has, a key found missing means it was preempted.</summary>
     public string RegistrationFile => Path.Combine(StateDir, "registered-key");
 
+    /// <summary>
+    /// Where LVM reads this host's sanlock host id for an lvmlockd VG (default: lvmlocal.conf in
+    /// <see cref="LvmSystemDir"/>, else /etc/lvm). The agent writes the id the cluster assigned.
+    /// </summary>
+    public string? LvmLocalConf { get; init; }
+
+    public string LvmLocalConfPath => LvmLocalConf ?? Path.Combine(LvmSystemDir ?? "/etc/lvm", "lvmlocal.conf");
+
     /// <summary>The file where this host keeps the moment of its last contact with a coordinator.</summary>
     public string LastContactFile => Path.Combine(StateDir, "last-contact");
 

@@ -38,7 +38,8 @@ public sealed record ActivationClaim(string? Host, string Mode, long FencingToke
 /// <param name="ApiAddress">This host's TCP API, where a coordinator sends a delegated step.</param>
 /// <param name="Storage">The shared LUN's paths and this host's registration, where storage fencing is on.</param>
 public sealed record HostStatus(IReadOnlyList<ActiveLv> Active, IReadOnlyList<string> Alerts, long AppliedRevision, DateTimeOffset At, IReadOnlyList<string>? Fenced = null, string? ApiAddress = null,
-    VgMesh.Client.StorageView? Storage = null)
+    VgMesh.Client.StorageView? Storage = null,
+    VgMesh.Client.LockdView? Lockd = null)
 {
     /// <summary>The report as the coordinator holds it: the active LVs it reads, the rest as this record's JSON.</summary>
     public VgMesh.Cluster.Coordinator.HostReport ToReport(string host) =>

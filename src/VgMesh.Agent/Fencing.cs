@@ -51,7 +51,7 @@ public sealed class FencedSet(AgentOptions options)
 /// member. A downed agent fences at once, before its ActorSystem stops.
 /// </summary>
 public sealed partial class FencingService(
-    VgMesh.Cluster.Contact.ContactClock contact, MajorityWatch majority, ClaimCache claims, FencedSet fenced, DmSetup dm, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
+    VgMesh.Cluster.Contact.ContactClock contact, MajorityWatch majority, ClaimCache claims, FencedSet fenced, DmSetup dm, SanlockLeases sanlock, AgentOptions options, TimeProvider time, ILogger<FencingService> logger) : BackgroundService
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(20);
 
@@ -151,6 +151,7 @@ public sealed partial class FencingService(
 
             await dm.WipeTableAsync(device, ct).ConfigureAwait(false);
             LogFenced(logger, lv, left.TotalMilliseconds);
+            await ReleaseLeaseAsync(lv, device, ct).ConfigureAwait(false);
         }
         catch (LvmNotFoundException)
         {
@@ -162,6 +163,34 @@ public sealed partial class FencingService(
         }
 #endif
     }
+
+    /// <summary>
+    /// In an lvmlockd VG, the fenced LV's sanlock lease is given up, after its error table is in:
+    /// nothing of this host reaches the LV any more, and the host the cluster gives it to can lock
+    /// it (plain lvmlockd leaves it locked here for as long as the disk renews, which a partition
+    /// of the network does not stop). The LV may still be open here (a VM), so not by
+    /// deactivation: on lvmlockd's behalf, by sanlock. An unfence takes it back.
+    /// </summary>
+    private async Task ReleaseLeaseAsync(string lv, string device, CancellationToken ct)
+    {
+        if (dm.SysfsNames() is not { } names || !names.Contains(LvRef.DmNameOf(options.VolumeGroup, "lvmlock")) || dm.SysfsUuid(device) is not { Length: > 32 } uuid)
+        {
+            return; // not an lvmlockd VG (or not shown): nothing to give up
+        }
+
+        var lvUuid = SanlockLeases.DashedUuid(uuid[^32..]);
+        var lease = (await sanlock.ResourcesAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Lockspace == $"lvm_{options.VolumeGroup}" && r.Name == lvUuid);
+        if (lease is null)
+        {
+            return; // released before (a second round), or lvmlockd holds none
+        }
+
+        await sanlock.ReleaseAsync(lease, ct).ConfigureAwait(false);
+        LogLeaseReleased(logger, lv, lease.Spec);
+    }
+
+    [LoggerMessage(EventId = 3406, Level = LogLevel.Warning, Message = "gave up the sanlock lease of fenced {Lv} ({Lease}): another host can lock it now; 'vgmesh lv unfence' takes it back")]
+    private static partial void LogLeaseReleased(ILogger logger, string lv, string lease);
 
     [LoggerMessage(EventId = 3401, Level = LogLevel.Critical, Message = "no answer from the coordinator in time ({LeftMs:0} ms left): fenced {Lv} (error table loaded); run 'vgmesh lv unfence' once this host holds its claim again")]
     private static partial void LogFenced(ILogger logger, string lv, double leftMs);

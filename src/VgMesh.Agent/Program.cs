@@ -100,6 +100,7 @@ s.AddSingleton<ILvmRunner>(sp => new JournalingLvmRunner(
 s.AddSingleton<LvmDriver>();
 s.AddSingleton<DmSetup>();
 s.AddSingleton<ThinPools>();
+s.AddSingleton<SanlockLeases>();
 s.AddSingleton(sp => new ContactClock(sp.GetRequiredService<TimeProvider>(), options.LastContactFile));
 // Fencing first, before the cluster engine: it must run even when Akka cannot start.
 s.AddSingleton<MajorityWatch>();
@@ -108,6 +109,8 @@ s.AddSingleton<FencingService>();
 s.AddHostedService(sp => sp.GetRequiredService<FencingService>());
 s.AddSingleton<PersistentReservations>();
 s.AddSingleton<StorageState>();
+s.AddSingleton<VgMesh.Agent.Lockd.LockdState>();
+s.AddHostedService<VgMesh.Agent.Lockd.LockdService>();
 s.AddSingleton<StorageFence>();
 s.AddHostedService<RegistrationService>();
 s.AddSingleton<CoordinatorClient>();

@@ -80,18 +80,28 @@ internal static class Output
     public static string HostText(HostView h)
     {
         ArgumentNullException.ThrowIfNull(h);
-        var text = HostTable([h]);
-        if (h.Storage is not { } s)
+        var lines = new List<string> { HostTable([h]) };
+        if (h.Lockd is { } l)
         {
-            return text;
+            lines.Add($"lvmlockd ({l.LockType}): host_id {l.HostId?.ToString(CultureInfo.InvariantCulture) ?? "none yet"}, {l.State}" +
+                (l.Lockspace is null ? "" : $", lockspace {l.Lockspace}") + (l.At is { } seen ? $" (read {seen.UtcDateTime:HH:mm:ss} UTC)" : ""));
+            lines.Add($"  LV locks held: {(l.Exclusive.Count + l.Shared.Count == 0 ? "none" : string.Join(", ", [.. l.Exclusive.Select(x => x + " (ex)"), .. l.Shared.Select(x => x + " (sh)")]))}");
+            if (l.Error is { } error)
+            {
+                lines.Add($"  {error}");
+            }
         }
 
-        var lines = new List<string>
+        if (h.Storage is not { } s)
         {
-            text,
+            return string.Join('\n', lines);
+        }
+
+        lines.AddRange(
+        [
             $"storage {s.Device}: key {s.Key} {s.Registration}" + (s.At is { } at ? $" (read {at.UtcDateTime:HH:mm:ss} UTC)" : ""),
             "  reservation: " + (s.Holder is null ? "none held" : $"{s.Holder}{(s.Holder == s.Key ? " (this host)" : "")}, {s.ReservationType ?? "type unknown"}"),
-        };
+        ]);
         lines.AddRange(s.Paths.Count == 0 ? ["  paths: not read yet"] : s.Paths.Select(p => $"  path {p.Device}: {p.State} ({p.FailCount} failures)"));
         return string.Join('\n', lines);
     }

@@ -79,7 +79,19 @@ public sealed record HostView(
 
     /// <summary>The shared LUN as this host last saw it (its paths and its registration); null where storage fencing is off.</summary>
     public StorageView? Storage { get; init; }
+
+    /// <summary>lvmlockd on this host, where the VG uses LVM's own locks (sanlock or dlm); null otherwise.</summary>
+    public LockdView? Lockd { get; init; }
 }
+
+/// <summary>A host's part in an lvmlockd VG, as its agent last read it (<c>lvmlockctl --info</c>).</summary>
+/// <param name="LockType">sanlock or dlm.</param>
+/// <param name="HostId">The host id the cluster assigned (written to lvmlocal.conf); null until it has one.</param>
+/// <param name="State">assigning (asking the cluster for a host id), refused (the id is not this host's: <paramref name="Error"/> says why), starting, started, or failed (<paramref name="Error"/>).</param>
+/// <param name="Lockspace">The lockspace's name while it is started here.</param>
+/// <param name="Exclusive">LVs whose lock this host holds exclusively.</param>
+/// <param name="Shared">LVs whose lock this host holds shared.</param>
+public sealed record LockdView(string LockType, int? HostId, string State, string? Lockspace, IReadOnlyList<string> Exclusive, IReadOnlyList<string> Shared, string? Error, DateTimeOffset? At);
 
 /// <summary>A host's view of the shared LUN where storage fencing (SCSI-3 persistent reservations) is on.</summary>
 /// <param name="Device">The multipath device the reservations are made through.</param>

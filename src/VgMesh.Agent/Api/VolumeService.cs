@@ -14,7 +14,7 @@ namespace VgMesh.Agent.Api;
 /// nothing), submits the operation, waits for its result, then waits until every live host has
 /// applied it (a resize is answered only once every holder's table has grown).
 /// </summary>
-public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJournalReader journalEvents, LvmDriver lvm, FencedSet fenced, AgentOptions options, TimeProvider time)
+public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJournalReader journalEvents, LvmDriver lvm, FencedSet fenced, VgMesh.Lvm.DeviceMapper.DmSetup dm, SanlockLeases sanlock, AgentOptions options, TimeProvider time)
 {
     private TimeSpan Propagation => TimeSpan.FromSeconds(options.PropagationTimeoutSeconds);
 
@@ -171,9 +171,40 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             throw new LvInUse(claim?.Host is { } holder ? [holder] : [], $"{options.VolumeGroup}/{name} is claimed by {claim?.Host ?? "nobody"}, not {options.Host}; its fenced device here is released by the reconciler, or claim it here first (vgmesh lv activate {name} --host {options.Host}).");
         }
 
-        await lvm.RefreshAsync(new LvRef(options.VolumeGroup, name), ct).ConfigureAwait(false);
+        var lv = new LvRef(options.VolumeGroup, name);
+        await TakeLeaseBackAsync(lv, ct).ConfigureAwait(false);
+        await lvm.RefreshAsync(lv, ct).ConfigureAwait(false);
         fenced.Remove(name);
         return new OperationView("local", "applied", $"{options.VolumeGroup}/{name} unfenced on {options.Host}: its real table is back", 0, 0, options.Host, [options.Host], []);
+    }
+
+    /// <summary>
+    /// In an lvmlockd VG, the sanlock lease the fence gave up is taken again for lvmlockd before
+    /// the real table is back: refused (nothing changed) while another host holds it.
+    /// </summary>
+    private async Task TakeLeaseBackAsync(LvRef lv, CancellationToken ct)
+    {
+        if (dm.SysfsNames() is not { } names || !names.Contains(LvRef.DmNameOf(lv.Vg, "lvmlock")))
+        {
+            return;
+        }
+
+        var pid = await sanlock.LvmlockdPidAsync(ct).ConfigureAwait(false)
+            ?? throw new VgMesh.Agent.Operations.OperationRefused("lockd-down", $"{lv.FullName} is in an lvmlockd VG but lvmlockd is not registered with sanlock on {options.Host}; start lvmlockd, then unfence again.");
+        var lease = await lvm.LvLeaseAsync(lv, pid, ct).ConfigureAwait(false);
+        if ((await sanlock.ResourcesAsync(ct).ConfigureAwait(false)).Any(r => r.Name == lease.Name && r.Lockspace == lease.Lockspace))
+        {
+            return; // never given up (fenced before lvmlockd mode, or by an older agent)
+        }
+
+        try
+        {
+            await sanlock.AcquireAsync(lease, ct).ConfigureAwait(false);
+        }
+        catch (LvmException e)
+        {
+            throw new LvInUse([], $"{lv.FullName}'s sanlock lease, given up when it was fenced, cannot be taken back on {options.Host} ({e.Message}): another host may hold it. Its fenced device here stays; deactivate it here (vgmesh lv deactivate {lv.Lv} --host {options.Host}) once nothing holds it open.");
+        }
     }
 
     public async Task<ClusterStatusView> StatusAsync(CancellationToken ct)
@@ -212,6 +243,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             {
                 MemberStatus = m is null ? "removed" : m.Reachable ? m.Status.ToString().ToLowerInvariant() : "unreachable",
                 Storage = s?.Storage,
+                Lockd = s?.Lockd,
             };
         }).ToList();
     }

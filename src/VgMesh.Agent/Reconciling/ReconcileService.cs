@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using VgMesh.Agent.Lockd;
 using VgMesh.Agent.Telemetry;
 using VgMesh.Cluster;
 using VgMesh.Cluster.Coordinator;
@@ -22,7 +23,7 @@ namespace VgMesh.Agent.Reconciling;
 /// nothing of this host.
 /// </summary>
 public sealed partial class ReconcileService(
-    AgentCluster cluster, StateReader reader, OnDiskMetadata onDisk, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, HostActivity activity, FencedSet fenced, StorageState storage, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
+    AgentCluster cluster, StateReader reader, OnDiskMetadata onDisk, DmSetup dm, Executor executor, EventTriage triage, ActivationGuard guard, HostActivity activity, FencedSet fenced, StorageState storage, LockdState lockd, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<ReconcileService> logger) : BackgroundService, IEventApplier
 {
     private readonly Channel<long> _triggers = Channel.CreateBounded<long>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly Lock _waitGate = new();
@@ -500,7 +501,7 @@ public sealed partial class ReconcileService(
         var active = actions.Any(a => a is not Alert) ? await reader.ActiveNowAsync(lvs, ct).ConfigureAwait(false)
             : lvs.Where(l => l.ActiveLocally && !l.IsHidden).Select(l => new ActiveLv(l.Name, l.DeviceOpen ? 1 : 0)).ToList();
         _activeHere = active.Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
-        await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current], Storage: storage.Current), ct).ConfigureAwait(false);
+        await guard.PublishAsync(new HostStatus(active, alerts, revision, time.GetUtcNow(), [.. fenced.Current], Storage: storage.Current, Lockd: lockd.Current), ct).ConfigureAwait(false);
 
         // The batches this pass read the state after are applied.
         lock (_waitGate)

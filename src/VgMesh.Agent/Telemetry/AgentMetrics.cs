@@ -35,6 +35,7 @@ public sealed class AgentMetrics : IDisposable
     private volatile HashSet<string> _doubleActive = [];
     private int _storageRegistered = -1; // -1: storage fencing off (no series)
     private (int Active, int Failed)? _storagePaths;
+    private volatile VgMesh.Client.LockdView? _lockd;
     private volatile IReadOnlyDictionary<string, int> _growBlocked = new Dictionary<string, int>();
     private volatile Observed _observed = new();
     private bool _seenState;
@@ -58,6 +59,9 @@ public sealed class AgentMetrics : IDisposable
         _doubleActivations = _meter.CreateCounter<long>("vgmesh.double.activations", "{activation}", "LVs this host found active here and on another host without a shared claim (counted once each time it starts): two hosts may write them at once. The alert, the log (event 3002) and 'vgmesh host show' name each one.");
         _meter.CreateObservableGauge("vgmesh.double.active.lvs", () => _doubleActive.Count, "{lv}", "LVs active on this host and on another without a shared claim, as the last reconcile pass found them.");
         _meter.CreateObservableGauge("vgmesh.storage.paths", StoragePathCounts, "{path}", "Paths of the LUN's multipath device (ReservationDevice) by state: active, or failed by the kernel; absent where storage fencing is off.");
+        _meter.CreateObservableGauge("vgmesh.lockd.lockspace.started", () => _lockd is { } l ? [new Measurement<long>(l.State == "started" ? 1 : 0)] : Array.Empty<Measurement<long>>(), null, "1 while this host's lockspace of the lvmlockd VG is started (its LVM commands can take locks), 0 while not; absent where the VG has no lvmlockd.");
+        _meter.CreateObservableGauge("vgmesh.lockd.host.id", () => _lockd is { HostId: { } id } ? [new Measurement<long>(id)] : Array.Empty<Measurement<long>>(), null, "The sanlock host id the cluster assigned this host (lvmlocal.conf); absent until it has one or where the VG has no lvmlockd.");
+        _meter.CreateObservableGauge("vgmesh.lockd.lv.locks", LockdLocks, "{lock}", "LV locks lvmlockd holds on this host, by mode (ex, sh), as the agent last read them; absent where the VG has no lvmlockd.");
         _meter.CreateObservableGauge("vgmesh.storage.registered", StorageRegistration, null, "1 while this host's key is registered on the LUN (storage fencing by SCSI-3 reservations), 0 while it is not (preempted, or not yet registered); absent where storage fencing is off.");
 
         // Series exist from the start, so rates and alerts over them have data before the first event.
@@ -173,6 +177,12 @@ public sealed class AgentMetrics : IDisposable
 
     private IEnumerable<Measurement<long>> StoragePathCounts() =>
         _storagePaths is { } p ? [new(p.Active, new KeyValuePair<string, object?>("state", "active")), new(p.Failed, new KeyValuePair<string, object?>("state", "failed"))] : [];
+
+    /// <summary>This host's part in the lvmlockd VG as last read (null: the VG has no lvmlockd).</summary>
+    public void Lockd(VgMesh.Client.LockdView? view) => _lockd = view;
+
+    private IEnumerable<Measurement<long>> LockdLocks() =>
+        _lockd is { } l ? [new(l.Exclusive.Count, new KeyValuePair<string, object?>("mode", "ex")), new(l.Shared.Count, new KeyValuePair<string, object?>("mode", "sh"))] : [];
 
     /// <summary>Whether this host's key is registered on the LUN, as the registration keeper last read it.</summary>
     public void StorageRegistered(bool registered) => Volatile.Write(ref _storageRegistered, registered ? 1 : 0);

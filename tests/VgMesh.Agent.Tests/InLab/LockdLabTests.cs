@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+
+namespace VgMesh.Agent.Tests.InLab;
+
+/// <summary>Three hosts with agents, wdmd, sanlock (io_timeout 2 s) and lvmlockd, and an lvmlockd VG (<c>ops/lab up --lockd</c>).</summary>
+public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", "--lockd", "--io-timeout", "2", "--disk-size", "1G")
+{
+    /// <summary>The LV's uuid as lvmlockd and sanlock name its lock.</summary>
+    public async Task<string> UuidAsync(string lv) => (await Lab.ExecOkAsync("node1", ["lvm", "lvs", "--noheadings", "-o", "lv_uuid", $"san/{lv}"])).Trim();
+
+    /// <summary>The mode lvmlockd on <paramref name="host"/> holds the LV's lock in (ex, sh, un), or null when it has no record of it.</summary>
+    public async Task<string?> LockModeAsync(string host, string uuid)
+    {
+        var m = Regex.Match(await Lab.ExecOkAsync(host, ["lvmlockctl", "--info"]), $"(?m)^LK LV (\\w+) {Regex.Escape(uuid)}$");
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    /// <summary>Whether sanlock on <paramref name="host"/> holds the LV's lease.</summary>
+    public async Task<bool> HoldsLeaseAsync(string host, string uuid) =>
+        (await Lab.ExecOkAsync(host, ["sanlock", "client", "status"])).Contains($":{uuid}:", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// lvmlockd mode (issue #16): the cluster assigns each host its sanlock host id and the agents
+/// start the lockspace; coordinated operations run as in the default mode with LVM's own locks
+/// enforcing the same exclusivity; a partitioned holder gives up its LV's sanlock lease when it
+/// fences, so the LV moves seconds later (plain lvmlockd: never).
+/// </summary>
+[Collection("agent-iscsi-lab")]
+public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLabFixture>
+{
+    private static readonly string[] Hosts = ["node1", "node2", "node3"];
+
+    private static Task PartitionAsync(string host, bool cut) =>
+        global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", cut ? "partition" : "heal", host]);
+
+    [Fact]
+    public async Task EveryHost_GetsAUniqueHostIdFromTheCluster_StartsTheLockspace_AndShowsIt()
+    {
+        await f.AllLiveAsync();
+        var ids = new Dictionary<string, int>();
+        foreach (var h in Hosts)
+        {
+            var seen = await AgentLabFixture.EventuallyAsync(() => f.HostAsync(h, from: "node3"), v => v?.Lockd is { State: "started", HostId: not null }, TimeSpan.FromSeconds(90), $"{h}'s lockspace started");
+            Assert.Equal("sanlock", seen!.Lockd!.LockType);
+            Assert.Equal("lvm_san", seen.Lockd.Lockspace);
+            ids[h] = seen.Lockd.HostId!.Value;
+            // The id LVM reads, and the one sanlock runs the lockspace under.
+            Assert.Equal(ids[h], VgMesh.Lvm.LvmLocalConf.HostId(await f.Lab.ExecOkAsync(h, ["cat", "/etc/lvm/lvmlocal.conf"])));
+            Assert.Contains($"s lvm_san:{ids[h]}:", await f.Lab.ExecOkAsync(h, ["sanlock", "client", "status"]), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(3, ids.Values.Distinct().Count());
+        Assert.Equal(1, ids["node1"]); // the id the lab gave node1 for vgcreate --shared, kept by the cluster
+        var metrics = await f.MetricsAsync("node2");
+        // A gauge without attributes is written with empty braces by this exporter.
+        Assert.Matches("(?m)^vgmesh_lockd_lockspace_started(\\{\\})? 1$", metrics);
+        Assert.Matches($"(?m)^vgmesh_lockd_host_id(\\{{\\}})? {ids["node2"]}$", metrics);
+        Assert.Matches("(?m)^vgmesh_lockd_lv_locks\\{mode=\"ex\"\\} \\d+$", metrics);
+        Assert.Contains("lvmlockd (sanlock): host_id", await f.Lab.ExecOkAsync("node1", ["vgmesh", "host", "show", "node2"]), StringComparison.Ordinal);
+        // An agent restarted keeps its id (recorded in the coordinator's journal).
+        foreach (var verb in new[] { "stop", "start" })
+        {
+            var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", "agent", verb, "node3"]);
+            Assert.True(r.Succeeded, r.Stderr);
+        }
+
+        await AgentLabFixture.EventuallyAsync(() => f.AgentLogAsync("node3"), log => log.Count(l => l.Contains($"sanlock host id {ids["node3"]} from the cluster", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(90), "node3's id again after its restart");
+    }
+
+    [Fact]
+    public async Task CoordinatedOperations_RunAsInTheDefaultMode_AndLvmlockdRefusesWhatTheClaimsRefuse()
+    {
+        await f.AllLiveAsync();
+        await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node3"), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), "node3's lockspace started");
+        await f.OkAsync("node1", "lv", "create", "lk1", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "lk1", "--exclusive", "--host", "node2");
+        var uuid = await f.UuidAsync("lk1");
+        Assert.Equal("ex", await f.LockModeAsync("node2", uuid));
+
+        // By hand, around vgmesh: LVM's lock refuses on the hosts that do not hold it.
+        var activate = await f.Lab.ExecAsync("node3", ["lvm", "lvchange", "-aey", "san/lk1"]);
+        Assert.NotEqual(0, activate.ExitCode);
+        Assert.Contains("LV locked by other host", activate.Stderr, StringComparison.Ordinal);
+        var extend = await f.Lab.ExecAsync("node1", ["lvm", "lvextend", "-L", "+4m", "san/lk1"]);
+        Assert.NotEqual(0, extend.ExitCode);
+        Assert.Contains("LV locked by other host", extend.Stderr, StringComparison.Ordinal);
+        Assert.Equal(16L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
+
+        // Through vgmesh from a third host: run where the LV is active, its table grown by the answer.
+        await f.OkAsync("node3", "lv", "extend", "lk1", "--size", "+8M");
+        Assert.Equal(24L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
+        var remove = await f.CliAsync("node1", "lv", "remove", "lk1");
+        Assert.NotEqual(0, remove.ExitCode);
+        Assert.Contains("node2", remove.Stderr, StringComparison.Ordinal);
+
+        // Handoff: lvmlockd's lock moves with the claim.
+        await f.OkAsync("node1", "lv", "activate", "lk1", "--exclusive", "--host", "node3");
+        Assert.Equal("ex", await f.LockModeAsync("node3", uuid));
+        Assert.NotEqual("ex", await f.LockModeAsync("node2", uuid));
+        Assert.Null(await f.TableSectorsAsync("node2", "san-lk1"));
+        var shown = await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node3"), v => v?.Lockd?.Exclusive.Contains("lk1") == true, TimeSpan.FromSeconds(60), "lk1's lock in node3's view");
+        Assert.DoesNotContain("lk1", shown!.Lockd!.Shared);
+    }
+
+    [Fact]
+    public async Task PartitionedHolder_FencesAndGivesUpItsLease_TheLvMovesSecondsLater_AndTheHolderLetsGoAfterTheHeal()
+    {
+        await f.AllLiveAsync();
+        await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node2"), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), "node2's lockspace started");
+        await f.OkAsync("node1", "lv", "create", "lp", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "lp", "--exclusive", "--host", "node2");
+        var uuid = await f.UuidAsync("lp");
+        Assert.True(await f.HoldsLeaseAsync("node2", uuid));
+        // A VM's disk: held open on node2 through the cut, so no deactivation can free the lease.
+        await f.Lab.ExecOkAsync("node2", ["sh", "-c", "setsid sh -c 'exec 3<>/dev/mapper/san-lp; exec sleep 900' </dev/null >/dev/null 2>&1 &"]);
+
+        var clock = Stopwatch.StartNew();
+        await PartitionAsync("node2", cut: true);
+        double granted;
+        try
+        {
+            await f.Lab.ExecOkAsync("node2", ["sh", "-c", "until dmsetup table san-lp | grep -q ' error'; do sleep 0.05; done"]);
+            await AgentLabFixture.EventuallyAsync(() => f.HoldsLeaseAsync("node2", uuid), held => !held, TimeSpan.FromSeconds(30), "node2 gave up lp's sanlock lease");
+            var write = await f.Lab.ExecAsync("node2", ["dd", "if=/dev/zero", "of=/dev/mapper/san-lp", "bs=4096", "count=1", "oflag=direct"]);
+            Assert.Contains("0 bytes", write.Stderr, StringComparison.Ordinal);
+
+            await f.OkAsync("node1", "lv", "activate", "lp", "--exclusive", "--host", "node3");
+            granted = clock.Elapsed.TotalSeconds;
+            Assert.Equal("ex", await f.LockModeAsync("node3", uuid));
+            Assert.True(await f.HoldsLeaseAsync("node3", uuid));
+            Assert.DoesNotContain("error", await f.Lab.ExecOkAsync("node3", ["dmsetup", "table", "san-lp"]), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await PartitionAsync("node2", cut: false);
+        }
+
+        // Plain lvmlockd leaves the LV locked on node2 for as long as its disk renews: never.
+        Assert.True(granted < 60, $"lp moved {granted:0.0} s after the cut");
+        Console.WriteLine($"lockd partition takeover: cut -> active on node3 in {granted:0.0} s");
+
+        // The VM stopped, node2 lets its fenced device go; the lease stays node3's.
+        await f.Lab.ExecOkAsync("node2", ["sh", "-c", "kill $(pidof sleep) 2>/dev/null; true"]);
+        await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "info", "san-lp"])).ExitCode, c => c != 0, TimeSpan.FromSeconds(90), "node2 releases the fenced device");
+        Assert.Equal("ex", await f.LockModeAsync("node3", uuid));
+        Assert.True(await f.HoldsLeaseAsync("node3", uuid));
+    }
+}
