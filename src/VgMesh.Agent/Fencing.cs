@@ -173,7 +173,7 @@ public sealed partial class FencingService(
     /// </summary>
     private async Task ReleaseLeaseAsync(string lv, string device, CancellationToken ct)
     {
-        if (dm.SysfsNames() is not { } names || !names.Contains(LvRef.DmNameOf(options.VolumeGroup, "lvmlock")) || dm.SysfsUuid(device) is not { Length: > 32 } uuid)
+        if (!SanlockResource.InLockspace(dm.SysfsNames(), options.VolumeGroup) || dm.SysfsUuid(device) is not { Length: > 32 } uuid)
         {
             return; // not an lvmlockd VG (or not shown): nothing to give up
         }

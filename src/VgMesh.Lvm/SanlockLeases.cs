@@ -15,7 +15,13 @@ public sealed record SanlockResource(string Lockspace, string Name, string Path,
 
     /// <summary>The resource lvmlockd uses for an LV's lock: named by the LV's uuid, in the lockspace's lease LV.</summary>
     public static SanlockResource ForLv(string vg, string lvUuid, long offset, int pid) =>
-        new($"lvm_{vg}", lvUuid, $"/dev/mapper/{LvRef.DmNameOf(vg, "lvmlock")}", offset, pid);
+        new($"lvm_{vg}", lvUuid, $"/dev/mapper/{LockLvDevice(vg)}", offset, pid);
+
+    /// <summary>The device of lvmlockd's hidden LV that holds the VG's sanlock leases (<c>VG-lvmlock</c>), active on every host of the lockspace.</summary>
+    public static string LockLvDevice(string vg) => LvRef.DmNameOf(vg, "lvmlock");
+
+    /// <summary>Whether this host runs <paramref name="vg"/>'s sanlock lockspace, from its device names (no process).</summary>
+    public static bool InLockspace(IReadOnlySet<string>? deviceNames, string vg) => deviceNames?.Contains(LockLvDevice(vg)) == true;
 }
 
 /// <summary>
@@ -27,10 +33,14 @@ public sealed record SanlockResource(string Lockspace, string Name, string Path,
 /// </summary>
 public sealed class SanlockLeases(ILvmRunner runner)
 {
-    public async Task<IReadOnlyList<SanlockResource>> ResourcesAsync(CancellationToken ct = default)
+    public async Task<IReadOnlyList<SanlockResource>> ResourcesAsync(CancellationToken ct = default) => ParseStatus(await StatusAsync(ct).ConfigureAwait(false));
+
+    public async Task<int?> LvmlockdPidAsync(CancellationToken ct = default) => LvmlockdPid(await StatusAsync(ct).ConfigureAwait(false));
+
+    private async Task<string> StatusAsync(CancellationToken ct)
     {
         var result = await runner.RunAsync(new LvmCommand(LvmTool.Sanlock, ["client", "status"], "sanlock"), ct).ConfigureAwait(false);
-        return ParseStatus(LvmErrors.ThrowIfFailed(result, "sanlock").Stdout);
+        return LvmErrors.ThrowIfFailed(result, "sanlock").Stdout;
     }
 
     /// <summary>Gives up <paramref name="resource"/> on behalf of the process that holds it (lvmlockd).</summary>
@@ -65,12 +75,6 @@ public sealed class SanlockLeases(ILvmRunner runner)
         }
 
         return null;
-    }
-
-    public async Task<int?> LvmlockdPidAsync(CancellationToken ct = default)
-    {
-        var result = await runner.RunAsync(new LvmCommand(LvmTool.Sanlock, ["client", "status"], "sanlock"), ct).ConfigureAwait(false);
-        return LvmlockdPid(LvmErrors.ThrowIfFailed(result, "sanlock").Stdout);
     }
 
     public static IReadOnlyList<SanlockResource> ParseStatus(string status)

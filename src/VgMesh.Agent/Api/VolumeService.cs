@@ -184,7 +184,7 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
     /// </summary>
     private async Task TakeLeaseBackAsync(LvRef lv, CancellationToken ct)
     {
-        if (dm.SysfsNames() is not { } names || !names.Contains(LvRef.DmNameOf(lv.Vg, "lvmlock")))
+        if (!SanlockResource.InLockspace(dm.SysfsNames(), lv.Vg))
         {
             return;
         }

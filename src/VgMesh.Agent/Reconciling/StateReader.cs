@@ -89,7 +89,7 @@ public sealed class StateReader(LvmDriver lvm, DmSetup dm, AgentCluster cluster,
         var prefix = DmSetup.LvmUuidPrefix(vg.Uuid);
         // lvmlockd's own hidden LV (sanlock's leases), active and open on every host of the
         // lockspace: LVM's, never a device of an LV that went away.
-        var lockLv = vg.UsesLvmLockd ? LvRef.DmNameOf(vg.Name, "lvmlock") : null;
+        var lockLv = vg.UsesLvmLockd ? SanlockResource.LockLvDevice(vg.Name) : null;
         return (await dm.ListAsync(ct).ConfigureAwait(false))
             .Where(d => d.Uuid.StartsWith(prefix, StringComparison.Ordinal) && d.Uuid.Length >= prefix.Length + 32 && d.Name != lockLv)
             .Select(d => new DeviceState(d.Name, d.Uuid.Substring(prefix.Length, 32), d.Uuid.Length > prefix.Length + 32, d.OpenCount, tables?.GetValueOrDefault(d.Name) ?? 0))
