@@ -185,9 +185,20 @@ public sealed partial class FencingService(
             return; // released before (a second round), or lvmlockd holds none
         }
 
-        await sanlock.ReleaseAsync(lease, ct).ConfigureAwait(false);
-        LogLeaseReleased(logger, lv, lease.Spec);
+        try
+        {
+            await sanlock.ReleaseAsync(lease, ct).ConfigureAwait(false);
+            LogLeaseReleased(logger, lv, lease.Spec);
+        }
+        catch (LvmException e)
+        {
+            // The fence holds (its error table is in); only the lease stays, and the LV with it.
+            LogLeaseKept(logger, lv, e.Message);
+        }
     }
+
+    [LoggerMessage(EventId = 3407, Level = LogLevel.Error, Message = "fenced {Lv}, but could not give up its sanlock lease ({Reason}): no other host can activate it until this host deactivates it or its lease expires")]
+    private static partial void LogLeaseKept(ILogger logger, string lv, string reason);
 
     [LoggerMessage(EventId = 3406, Level = LogLevel.Warning, Message = "gave up the sanlock lease of fenced {Lv} ({Lease}): another host can lock it now; 'vgmesh lv unfence' takes it back")]
     private static partial void LogLeaseReleased(ILogger logger, string lv, string lease);
