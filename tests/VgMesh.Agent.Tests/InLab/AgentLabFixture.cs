@@ -16,7 +16,18 @@ public class AgentLabFixture : IAsyncLifetime
     /// </summary>
     private static readonly SemaphoreSlim Booting = new(1, 1);
 
+    /// <summary>
+    /// The labs beside the main one (iSCSI, lvmlockd) take turns: each holds this from before its
+    /// boot until it is down. A third lab booted beside the main and iSCSI labs starved the main
+    /// lab's hosts in the fresh-clone run of 6e75fb2 (2026-12-07: a fuzz request answered
+    /// no-coordinator, a fence 9.6 s after its cut); one side lab at a time costs no wall time,
+    /// since the main lab's collection is the longest by minutes.
+    /// </summary>
+    private static readonly SemaphoreSlim SideLab = new(1, 1);
+
     private readonly string[] _upArgs;
+    private readonly bool _side;
+    private bool _holdsSideLab;
 
     public AgentLabFixture()
         : this("agenttest", "--containers", Containers)
@@ -24,7 +35,7 @@ public class AgentLabFixture : IAsyncLifetime
     }
 
     /// <summary>Another lab of three hosts with agents, with more arguments for <c>ops/lab up</c>.</summary>
-    protected AgentLabFixture(string name, params string[] upArgs) => (Lab, _upArgs) = (new(name), upArgs);
+    protected AgentLabFixture(string name, params string[] upArgs) => (Lab, _upArgs, _side) = (new(name), upArgs, true);
 
     /// <summary>LXC containers registered for LLS: two on node1, one on node2.</summary>
     public const string Containers = "node1:c1,node1:c2,node2:c3";
@@ -33,6 +44,12 @@ public class AgentLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        if (_side)
+        {
+            await SideLab.WaitAsync();
+            _holdsSideLab = true;
+        }
+
         await Booting.WaitAsync();
         try
         {
@@ -69,6 +86,11 @@ public class AgentLabFixture : IAsyncLifetime
         finally
         {
             await Lab.DownAsync();
+            if (_holdsSideLab)
+            {
+                _holdsSideLab = false;
+                SideLab.Release();
+            }
         }
     }
 

@@ -5,20 +5,10 @@ namespace VgMesh.Agent.Tests.InLab;
 
 /// <summary>
 /// Three hosts with agents, wdmd, sanlock (io_timeout 2 s) and lvmlockd, and an lvmlockd VG
-/// (<c>ops/lab up --lockd</c>). Booted only with VGMESH_LAB_LOCKD=1: a third lab beside the two of
-/// ./ops/test starved the main lab's hosts in the fresh-clone run of 6e75fb2 (2026-12-07: a fuzz
-/// request answered no-coordinator, a fence 9.6 s after its cut), so until the labs are scheduled
-/// one after another these run on request: VGMESH_LAB_LOCKD=1 dotnet test tests/VgMesh.Agent.Tests
-/// --filter FullyQualifiedName~LockdLabTests.
+/// (<c>ops/lab up --lockd</c>). A side lab: it boots once the iSCSI lab is down, or before it.
 /// </summary>
-public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", "--lockd", "--io-timeout", "2", "--disk-size", "1G"), IAsyncLifetime
+public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", "--lockd", "--io-timeout", "2", "--disk-size", "1G")
 {
-    public static bool Enabled => Environment.GetEnvironmentVariable("VGMESH_LAB_LOCKD") == "1";
-
-    public new Task InitializeAsync() => Enabled ? base.InitializeAsync() : Task.CompletedTask;
-
-    public new Task DisposeAsync() => Enabled ? base.DisposeAsync() : Task.CompletedTask;
-
     /// <summary>The LV's uuid as lvmlockd and sanlock name its lock.</summary>
     public async Task<string> UuidAsync(string lv) => (await Lab.ExecOkAsync("node1", ["lvm", "lvs", "--noheadings", "-o", "lv_uuid", $"san/{lv}"])).Trim();
 
@@ -40,19 +30,7 @@ public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", "--lock
 /// enforcing the same exclusivity; a partitioned holder gives up its LV's sanlock lease when it
 /// fences, so the LV moves seconds later (plain lvmlockd: never).
 /// </summary>
-/// <summary>A lab test of lvmlockd mode: skipped unless VGMESH_LAB_LOCKD=1 (see <see cref="LockdAgentLabFixture"/>).</summary>
-public sealed class LockdLabFactAttribute : FactAttribute
-{
-    public LockdLabFactAttribute()
-    {
-        if (!LockdAgentLabFixture.Enabled)
-        {
-            Skip = "the lvmlockd lab runs on request: VGMESH_LAB_LOCKD=1";
-        }
-    }
-}
-
-[Collection("agent-iscsi-lab")]
+[Collection("agent-lockd-lab")]
 public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLabFixture>
 {
     private static readonly string[] Hosts = ["node1", "node2", "node3"];
@@ -60,7 +38,7 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
     private static Task PartitionAsync(string host, bool cut) =>
         global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", cut ? "partition" : "heal", host]);
 
-    [LockdLabFact]
+    [Fact]
     public async Task EveryHost_GetsAUniqueHostIdFromTheCluster_StartsTheLockspace_AndShowsIt()
     {
         await f.AllLiveAsync();
@@ -94,7 +72,7 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         await AgentLabFixture.EventuallyAsync(() => f.AgentLogAsync("node3"), log => log.Count(l => l.Contains($"sanlock host id {ids["node3"]} from the cluster", StringComparison.Ordinal)) == 2, TimeSpan.FromSeconds(90), "node3's id again after its restart");
     }
 
-    [LockdLabFact]
+    [Fact]
     public async Task CoordinatedOperations_RunAsInTheDefaultMode_AndLvmlockdRefusesWhatTheClaimsRefuse()
     {
         await f.AllLiveAsync();
@@ -129,7 +107,7 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.DoesNotContain("lk1", shown!.Lockd!.Shared);
     }
 
-    [LockdLabFact]
+    [Fact]
     public async Task PartitionedHolder_FencesAndGivesUpItsLease_TheLvMovesSecondsLater_AndTheHolderLetsGoAfterTheHeal()
     {
         await f.AllLiveAsync();
