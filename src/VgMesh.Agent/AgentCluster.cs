@@ -37,6 +37,9 @@ public sealed class AgentCluster(ActorSystem system, IRequiredActor<CoordinatorK
 
     public Task<SubmitAnswer> SubmitAsync(OperationRequest request, TimeSpan wait, CancellationToken ct) => client.SubmitAsync(request, wait, ct);
 
+    /// <summary>Has the coordinator record an operation this host ran outside the queue (lvmlockd mode).</summary>
+    public Task<SubmitAnswer> RecordAsync(OperationRequest request, OperationOutcome outcome, TimeSpan wait, CancellationToken ct) => client.RecordAsync(request, outcome, wait, ct);
+
     /// <summary>The coordinator's view now; a <see cref="NoCoordinator"/> when none answers in time.</summary>
     public async Task<CoordinatorStatus> StatusAsync(CancellationToken ct) =>
         await client.StatusAsync(AskTimeout, ct).ConfigureAwait(false)

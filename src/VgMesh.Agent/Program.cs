@@ -178,6 +178,7 @@ foreach (var operation in new[] { typeof(CreateOperation), typeof(RemoveOperatio
 s.AddSingleton<IVolumeOperation>(sp => sp.GetRequiredService<ExtendOperation>());
 s.AddSingleton<VolumeOperations>();
 s.AddSingleton<StepRunner>();
+s.AddSingleton<VgMesh.Agent.Lockd.LocalOperations>();
 s.AddSingleton<VolumeService>();
 s.AddSingleton<VgMesh.Agent.Sync.PeerRelay>();
 s.AddSingleton<VgMesh.Agent.Sync.DeltaService>();

@@ -14,7 +14,7 @@ namespace VgMesh.Agent.Api;
 /// nothing), submits the operation, waits for its result, then waits until every live host has
 /// applied it (a resize is answered only once every holder's table has grown).
 /// </summary>
-public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJournalReader journalEvents, LvmDriver lvm, FencedSet fenced, VgMesh.Lvm.DeviceMapper.DmSetup dm, SanlockLeases sanlock, AgentOptions options, TimeProvider time)
+public sealed class VolumeService(AgentCluster cluster, Lockd.LocalOperations local, VgMesh.Cluster.Events.IJournalReader journalEvents, LvmDriver lvm, FencedSet fenced, VgMesh.Lvm.DeviceMapper.DmSetup dm, SanlockLeases sanlock, AgentOptions options, TimeProvider time)
 {
     private TimeSpan Propagation => TimeSpan.FromSeconds(options.PropagationTimeoutSeconds);
 
@@ -377,7 +377,13 @@ public sealed class VolumeService(AgentCluster cluster, VgMesh.Cluster.Events.IJ
             return new OperationView(id, "applied", $"extended {args.Lv} (acknowledged before it ran)", 0, 0, options.Host, [options.Host], []);
         }
 #endif
-        var answer = await cluster.SubmitAsync(new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host), Propagation, ct).ConfigureAwait(false);
+        var request = new OperationRequest(id, kind, JsonSerializer.Serialize(args, AgentJsonContext.Default.LvOperation), options.Host);
+        // lvmlockd mode: run here under LVM's locks when it can. A container's request stays in
+        // the queue (its quota is checked against the VG one request at a time), and so does one
+        // that names its id: a retry repeats the id, and only the queue runs an id once (a
+        // relative extend run here twice would grow the LV twice).
+        var answer = (args.Owner is null && operationId is null && local.Takes(kind) ? await local.RunAsync(request, Propagation, ct).ConfigureAwait(false) : null)
+            ?? await cluster.SubmitAsync(request, Propagation, ct).ConfigureAwait(false);
         var result = answer switch
         {
             SubmitAnswer.Finished f => f.Result,

@@ -12,9 +12,34 @@ namespace VgMesh.Agent.Operations;
 /// absolute one that would shrink, and a missing LV fails in the command itself.
 /// </summary>
 public sealed partial class ExtendOperation(
-    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation
+    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Extend];
+
+    /// <summary>
+    /// lvmlockd mode: lvextend takes the LV's lock, so it runs where the LV is active (LVM grows
+    /// this host's table in the command) or where it is active nowhere. When another host holds
+    /// the lock, LVM refuses before writing and the coordinator hands the extend to the holder.
+    /// </summary>
+    public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        var activeHere = await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false);
+        try
+        {
+            var (message, seqno) = await ExtendHereAsync(lv, args, permit, ct).ConfigureAwait(false);
+            if (activeHere)
+            {
+                localSteps.Ran(operationId);
+            }
+
+            return new OperationDone(message, "lv.extended", default, seqno);
+        }
+        catch (LvmLockedByOtherHostException)
+        {
+            return null;
+        }
+    }
 
     public async Task<OperationDone> RunAsync(OperationRun run, CancellationToken ct)
     {

@@ -1,5 +1,8 @@
 using VgMesh.Cluster;
 using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Operations;
 
@@ -8,9 +11,55 @@ namespace VgMesh.Agent.Operations;
 /// active on one host is removed in that host's kernel (delegated there), where its
 /// copy-on-write runs: rotating a sync or backup snapshot needs no downtime of the origin.
 /// </summary>
-public sealed class RemoveOperation(LvmDriver lvm, Placement placement, AgentOptions options) : IVolumeOperation
+public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placement, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Remove];
+
+    /// <summary>
+    /// lvmlockd mode: an LV active nowhere is removed here, lvremove taking its lock. Active here
+    /// (lvremove --yes would deactivate it), a snapshot (removed in its origin's holder's kernel)
+    /// or active on another host (LVM refuses: the lock is that host's): the coordinator's queue,
+    /// which says where it is active or delegates.
+    /// </summary>
+    public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        if (await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        var all = await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false);
+        RefuseWithSnapshots(lv, all);
+        if (all.FirstOrDefault(l => l.Name == lv.Lv) is { IsSnapshot: true })
+        {
+            return null;
+        }
+
+        try
+        {
+            var seqno = await lvm.RemoveLvAsync(lv, permit, ct).ConfigureAwait(false);
+            return new OperationDone($"removed {lv.FullName} on {options.Host}", "lv.removed", [ClaimChange.Drop(lv.Lv)], seqno);
+        }
+        catch (LvmLockedByOtherHostException)
+        {
+            return null;
+        }
+        catch (LvmNotFoundException)
+        {
+            throw new LvNotFound(lv.FullName);
+        }
+    }
+
+    /// <summary>lvremove --yes of an origin takes its snapshots with it (a template's clones, a backup chain's base): they must go first, each by name.</summary>
+    private static void RefuseWithSnapshots(LvRef lv, IEnumerable<LogicalVolume> all)
+    {
+        var snapshots = all.Where(l => l.Origin == lv.Lv).Select(l => l.Name).Order(StringComparer.Ordinal).ToList();
+        if (snapshots.Count > 0)
+        {
+            throw new OperationRefused("has-snapshots", $"{lv.FullName} has snapshots ({string.Join(", ", snapshots)}); remove them first (vgmesh lv remove NAME), or merge one (vgmesh lv merge NAME).");
+        }
+    }
 
     public async Task<OperationDone> RunAsync(OperationRun run, CancellationToken ct)
     {
@@ -20,14 +69,8 @@ public sealed class RemoveOperation(LvmDriver lvm, Placement placement, AgentOpt
         // lvremove itself says when it is missing. Every host counts, the coordinator's own too:
         // lvremove --yes would remove an active LV here.
         var holders = await placement.ActiveOnAsync(run.Context, lv.Lv, ct).ConfigureAwait(false);
-        // lvremove --yes of an origin takes its snapshots with it: a template's clones, a backup
-        // chain's base. They must go first, each by name.
         var all = await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false);
-        var snapshots = all.Where(l => l.Origin == lv.Lv).Select(l => l.Name).Order(StringComparer.Ordinal).ToList();
-        if (snapshots.Count > 0)
-        {
-            throw new OperationRefused("has-snapshots", $"{lv.FullName} has snapshots ({string.Join(", ", snapshots)}); remove them first (vgmesh lv remove NAME), or merge one (vgmesh lv merge NAME).");
-        }
+        RefuseWithSnapshots(lv, all);
 
         if (holders is [var holder] && all.FirstOrDefault(l => l.Name == lv.Lv) is { IsSnapshot: true })
         {

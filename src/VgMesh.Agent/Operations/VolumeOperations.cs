@@ -5,6 +5,7 @@ using VgMesh.Agent.Telemetry;
 using VgMesh.Cluster;
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
 
 namespace VgMesh.Agent.Operations;
 
@@ -83,27 +84,59 @@ public sealed partial class VolumeOperations : IOperationHandler
             }
         }
 
-        var args = JsonSerializer.Deserialize(op.Request.Payload, AgentJsonContext.Default.LvOperation)!;
+        var permit = new LeaderPermit(op.Lease, _options.Host);
+        return (await RunAsync(op.Request, async (handler, lv, args, c) => await handler.RunAsync(new OperationRun(lv, args, permit, op), c).ConfigureAwait(false), ct).ConfigureAwait(false))!;
+    }
+
+    /// <summary>Whether <paramref name="kind"/> can run on the host where it is asked, under LVM's own locks (<see cref="IRunsUnderLvmLock"/>).</summary>
+    public bool RunsUnderLvmLock(string kind) => _byKind.GetValueOrDefault(kind) is IRunsUnderLvmLock;
+
+    /// <summary>
+    /// Runs an operation on this host outside the coordinator's queue (lvmlockd mode) under
+    /// <paramref name="permit"/>, with the same checks, events and refusals as a queued one; null
+    /// when it must go through the queue after all (nothing was written).
+    /// </summary>
+    public async Task<OperationOutcome?> RunHereAsync(OperationRequest request, MetadataWritePermit permit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var started = _time.GetTimestamp();
+        var outcome = await RunAsync(request, (handler, lv, args, c) => ((IRunsUnderLvmLock)handler).RunHereAsync(lv, args, request.Id, permit, c), ct).ConfigureAwait(false);
+        if (outcome is not null)
+        {
+            _metrics.OperationDone(request.Kind, outcome.Status == OperationStatus.Succeeded ? "succeeded" : outcome.Data ?? "failed", request.SubmittedBy, _time.GetElapsedTime(started), TimeSpan.Zero);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>The handler of the request's kind, run on its LV: its result, its event (with the new <c>vg_seqno</c>) and claim changes, or its refusal; null when the handler declined.</summary>
+    private async Task<OperationOutcome?> RunAsync(OperationRequest request, Func<IVolumeOperation, LvRef, LvOperation, CancellationToken, Task<OperationDone?>> run, CancellationToken ct)
+    {
+        var args = JsonSerializer.Deserialize(request.Payload, AgentJsonContext.Default.LvOperation)!;
         var lv = new LvRef(_options.VolumeGroup, args.Lv);
         try
         {
-            var handler = _byKind.GetValueOrDefault(op.Request.Kind) ?? throw new BadRequest($"unknown operation kind '{op.Request.Kind}'");
-            if (args.Owner is not null && op.Request.Kind != OperationKinds.LlsQuota)
+            var handler = _byKind.GetValueOrDefault(request.Kind) ?? throw new BadRequest($"unknown operation kind '{request.Kind}'");
+            if (args.Owner is not null && request.Kind != OperationKinds.LlsQuota)
             {
-                await CheckLlsAsync(op.Request.Kind, lv, args, ct).ConfigureAwait(false);
+                await CheckLlsAsync(request.Kind, lv, args, ct).ConfigureAwait(false);
             }
 
-            var done = await handler.RunAsync(new OperationRun(lv, args, new LeaderPermit(op.Lease, _options.Host), op), ct).ConfigureAwait(false);
+            if (await run(handler, lv, args, ct).ConfigureAwait(false) is not { } done)
+            {
+                return null;
+            }
+
             // The sequence number the command reported committing, or the one read with the LV;
             // a vgs only when neither said.
             var seqno = done.Seqno ?? (await _lvm.GetVgAsync(_options.VolumeGroup, ct).ConfigureAwait(false)).Seqno;
-            var ev = new ClusterEvent(done.EventKind, lv.FullName, op.Request.Payload, seqno, op.Request.Id, _options.Host, _time.GetUtcNow());
+            var ev = new ClusterEvent(done.EventKind, lv.FullName, request.Payload, seqno, request.Id, _options.Host, _time.GetUtcNow());
             return new OperationOutcome(OperationStatus.Succeeded, done.Message, null, [ev], done.Claims.IsDefault ? [] : done.Claims);
         }
         catch (Exception e) when (e is VolumeException or LvmException)
         {
             var code = e is VolumeException v ? v.Code : ((LvmException)e).Code;
-            LogRefused(_logger, op.Request.Kind, lv.FullName, code, e.Message);
+            LogRefused(_logger, request.Kind, lv.FullName, code, e.Message);
             return new OperationOutcome(OperationStatus.Failed, e.Message, code, [], []);
         }
     }

@@ -97,6 +97,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
         Command<LeaseLost>(_ => StopForLostLease("the lease-lost signal"));
         Command<SubmitOperation>(Submit);
+        Command<RecordOperation>(OnRecord);
         Command<HandlerDone>(Done);
         Command<HandlerFailed>(Failed);
         Command<HostApplied>(a =>
@@ -288,25 +289,7 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
     private void Submit(SubmitOperation m)
     {
         var r = m.Request;
-        if (_state.Operations.TryGetValue(r.Id, out var known))
-        {
-            if (known.Request.Kind != r.Kind || known.Request.Payload != r.Payload)
-            {
-                Sender.Tell(new OperationRefused(r.Id, $"operation id '{r.Id}' was already used for a different request; choose a new id for a new request."));
-            }
-            else if (known.Result is { } result)
-            {
-                Sender.Tell(new OperationFinished(result));
-            }
-            else
-            {
-                Wait(r.Id, Sender);
-            }
-
-            return;
-        }
-
-        if (!Held())
+        if (AnswerKnown(r) || !Held())
         {
             return; // no answer: the submitter's resubmission finds the next coordinator
         }
@@ -318,6 +301,57 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
             Wait(r.Id, sender);
             RunNext();
         });
+    }
+
+    /// <summary>
+    /// An id the coordinator knows gets what it has: a refusal when it named another request, the
+    /// recorded result, or the wait for it. True when answered (or waiting).
+    /// </summary>
+    private bool AnswerKnown(OperationRequest r)
+    {
+        if (!_state.Operations.TryGetValue(r.Id, out var known))
+        {
+            return false;
+        }
+
+        if (known.Request.Kind != r.Kind || known.Request.Payload != r.Payload)
+        {
+            Sender.Tell(new OperationRefused(r.Id, $"operation id '{r.Id}' was already used for a different request; choose a new id for a new request."));
+        }
+        else if (known.Result is { } result)
+        {
+            Sender.Tell(new OperationFinished(result));
+        }
+        else
+        {
+            Wait(r.Id, Sender);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// An operation that ran on its host under LVM's lock (lvmlockd mode): recorded like a queued
+    /// one's result, in one entry with its request, under this coordinator's generation. Claim
+    /// changes are checked against the claims as they stand now; a conflict is recorded as the
+    /// operation's failure (its events stay: they say what LVM did).
+    /// </summary>
+    private void OnRecord(RecordOperation m)
+    {
+        if (AnswerKnown(m.Request) || !Held())
+        {
+            return; // no answer without the lease: the host asks the next coordinator
+        }
+
+        var outcome = m.Outcome;
+        if (_state.CheckClaims(outcome.Claims) is { } conflict)
+        {
+            _log.Error("operation {0} run on {1}: claim change on {2} refused: {3}", m.Request.Id, m.Request.SubmittedBy, conflict.Lv, conflict.Reason);
+            outcome = outcome with { Status = OperationStatus.Failed, Message = $"{conflict.Lv}: {conflict.Reason}", Claims = [] };
+        }
+
+        Wait(m.Request.Id, Sender);
+        Record(m.Request.Id, outcome, ranOutside: m.Request);
     }
 
     private void OnAssignLockHostId(AssignLockHostId a)
@@ -427,7 +461,8 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
         Record(m.Id, OperationOutcome.Failed(cause.Message));
     }
 
-    private void Record(string id, OperationOutcome outcome)
+    /// <param name="ranOutside">The request of an operation its host ran (<see cref="RecordOperation"/>): journaled with its result, and the queue's running operation is not this one.</param>
+    private void Record(string id, OperationOutcome outcome, OperationRequest? ranOutside = null)
     {
         if (!Held())
         {
@@ -436,14 +471,17 @@ public sealed class CoordinatorActor : ReceivePersistentActor, IWithTimers
 
         var guard = _guard!;
         var now = _time.GetUtcNow();
-        var result = new OperationResult(id, outcome.Status, outcome.Message, outcome.Data, _settings.Host, guard.Generation, now, _state.LastEventSequence + outcome.Events.Length);
-        Persist(new OperationCompleted(result, outcome.Events, outcome.Claims, guard.Generation, now), e =>
+        var result = new OperationResult(id, outcome.Status, outcome.Message, outcome.Data, ranOutside?.SubmittedBy ?? _settings.Host, guard.Generation, now, _state.LastEventSequence + outcome.Events.Length);
+        Persist(new OperationCompleted(result, outcome.Events, outcome.Claims, guard.Generation, now, ranOutside), e =>
         {
             var first = _state.LastEventSequence + 1;
             _state = _state.Apply(e);
-            _running = null;
-            _runningCts?.Dispose();
-            _runningCts = null;
+            if (ranOutside is null)
+            {
+                _running = null;
+                _runningCts?.Dispose();
+                _runningCts = null;
+            }
             if (_state.Operations.TryGetValue(id, out var op) && op.Request.Kind == CoordinatorSettings.StorageFenceKind)
             {
                 StorageFenceDone(op.Request.Payload, result);

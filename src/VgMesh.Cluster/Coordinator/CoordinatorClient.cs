@@ -31,7 +31,18 @@ public sealed class CoordinatorClient(IRequiredActor<CoordinatorKey> coordinator
 {
     public static readonly TimeSpan ResendInterval = TimeSpan.FromSeconds(2);
 
-    public async Task<SubmitAnswer> SubmitAsync(OperationRequest request, TimeSpan wait, CancellationToken ct)
+    public Task<SubmitAnswer> SubmitAsync(OperationRequest request, TimeSpan wait, CancellationToken ct) =>
+        AskUntilAnsweredAsync(new SubmitOperation(request), request.Id, wait, ct);
+
+    /// <summary>
+    /// Records an operation that ran on this host outside the queue (<see cref="RecordOperation"/>),
+    /// sent again like a submission until answered: the coordinator records an id once and answers
+    /// every resend with that one result.
+    /// </summary>
+    public Task<SubmitAnswer> RecordAsync(OperationRequest request, OperationOutcome outcome, TimeSpan wait, CancellationToken ct) =>
+        AskUntilAnsweredAsync(new RecordOperation(request, outcome), request.Id, wait, ct);
+
+    private async Task<SubmitAnswer> AskUntilAnsweredAsync(IClusterMessage message, string id, TimeSpan wait, CancellationToken ct)
     {
         var proxy = await coordinator.GetAsync(ct).ConfigureAwait(false);
         var started = time.GetTimestamp();
@@ -40,12 +51,12 @@ public sealed class CoordinatorClient(IRequiredActor<CoordinatorKey> coordinator
             var left = wait - time.GetElapsedTime(started);
             if (left <= TimeSpan.Zero)
             {
-                return new SubmitAnswer.OutcomeUnknown(request.Id, time.GetElapsedTime(started));
+                return new SubmitAnswer.OutcomeUnknown(id, time.GetElapsedTime(started));
             }
 
             try
             {
-                var answer = await proxy.Ask<IClusterMessage>(new SubmitOperation(request), left < ResendInterval ? left : ResendInterval, ct).ConfigureAwait(false);
+                var answer = await proxy.Ask<IClusterMessage>(message, left < ResendInterval ? left : ResendInterval, ct).ConfigureAwait(false);
                 switch (answer)
                 {
                     case OperationFinished f:

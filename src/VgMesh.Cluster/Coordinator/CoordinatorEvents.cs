@@ -44,9 +44,17 @@ public sealed record HistoryPruned(DateTimeOffset Before, long Generation, DateT
 public sealed record LockHostIdRecorded(string Host, int HostId, long Generation, DateTimeOffset At) : ICoordinatorEvent;
 
 /// <summary>An operation's one result, with the cluster events and the claim changes it made, all in one journal entry.</summary>
+/// <param name="Request">
+/// Set when the operation ran outside the queue (<see cref="RecordOperation"/>: in lvmlockd mode, on
+/// the host where it was asked, under LVM's own VG lock): the request is recorded with its result
+/// in this one entry, never queued, so no later coordinator runs it. Null for a queued operation,
+/// whose request is in its <see cref="OperationAccepted"/> entry (and in every entry written before
+/// 2026-12-07).
+/// </param>
 public sealed record OperationCompleted(
     OperationResult Result,
     ImmutableArray<ClusterEvent> Events,
     ImmutableArray<ClaimChange> Claims,
     long Generation,
-    DateTimeOffset At) : ICoordinatorEvent;
+    DateTimeOffset At,
+    OperationRequest? Request = null) : ICoordinatorEvent;

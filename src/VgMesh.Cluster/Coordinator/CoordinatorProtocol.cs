@@ -7,6 +7,17 @@ namespace VgMesh.Cluster.Coordinator;
 /// <summary>Queue an operation. Answered with <see cref="OperationFinished"/> once it has its result (at once when it already has one), or <see cref="OperationRefused"/>.</summary>
 public sealed record SubmitOperation(OperationRequest Request) : IClusterMessage;
 
+/// <summary>
+/// Record an operation that already ran outside the queue: in lvmlockd mode a change LVM's own VG
+/// lock serializes (create, tag, an extend on the LV's holder, a remove of an LV active nowhere)
+/// runs on the host where it was asked, which then gives the coordinator what it did. The
+/// coordinator numbers its events, applies its claim changes, journals both with the request in one
+/// entry and publishes the events, as for a queued operation. Answered with
+/// <see cref="OperationFinished"/> (the recorded result; the result already recorded for a known
+/// id), or <see cref="OperationRefused"/> (the id belongs to another request).
+/// </summary>
+public sealed record RecordOperation(OperationRequest Request, OperationOutcome Outcome) : IClusterMessage;
+
 /// <summary>The operation's one result. A resubmission of the same id gets this same result.</summary>
 public sealed record OperationFinished(OperationResult Result) : IClusterMessage;
 

@@ -176,6 +176,11 @@ public sealed record CoordinatorState(
 
     private CoordinatorState Complete(OperationCompleted c)
     {
+        if (c.Request is { } ranOutside && !Operations.ContainsKey(ranOutside.Id))
+        {
+            return Accept(new OperationAccepted(ranOutside, c.Generation, c.At)).Complete(c with { Request = null });
+        }
+
         if (!Operations.TryGetValue(c.Result.Id, out var op) || op.Phase == OperationPhase.Completed)
         {
             return this;

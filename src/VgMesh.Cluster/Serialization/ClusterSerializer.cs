@@ -49,6 +49,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
         (typeof(LockHostIdRecorded), "LockHostIdRecorded.v1", ClusterJsonContext.Default.LockHostIdRecorded),
         (typeof(AssignLockHostId), "AssignLockHostId.v1", ClusterJsonContext.Default.AssignLockHostId),
         (typeof(LockHostIdAnswer), "LockHostIdAnswer.v1", ClusterJsonContext.Default.LockHostIdAnswer),
+        (typeof(RecordOperation), "RecordOperation.v1", ClusterJsonContext.Default.RecordOperation),
     ];
 
     private static readonly FrozenDictionary<Type, (string Manifest, JsonTypeInfo Info)> ByType =
@@ -101,6 +102,7 @@ public sealed class ClusterSerializer(ExtendedActorSystem system) : SerializerWi
 [JsonSerializable(typeof(WaitApplied))]
 [JsonSerializable(typeof(LockHostIdRecorded))]
 [JsonSerializable(typeof(AssignLockHostId))]
+[JsonSerializable(typeof(RecordOperation))]
 [JsonSerializable(typeof(LockHostIdAnswer))]
 [JsonSerializable(typeof(VgMesh.Cluster.Events.AppliedPosition))]
 internal sealed partial class ClusterJsonContext : JsonSerializerContext;

@@ -73,11 +73,30 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
     }
 
     [Fact]
-    public async Task CoordinatedOperations_RunAsInTheDefaultMode_AndLvmlockdRefusesWhatTheClaimsRefuse()
+    public async Task Operations_RunWhereAskedUnderLvmsLock_OrThroughTheQueueWhereTheLockIsAnotherHosts_AndLvmlockdRefusesWhatTheClaimsRefuse()
     {
         await f.AllLiveAsync();
-        await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node3"), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), "node3's lockspace started");
-        await f.OkAsync("node1", "lv", "create", "lk1", "--size", "16M");
+        var coordinator = (await f.StatusAsync()).Leader;
+        var other = Hosts.First(h => h != coordinator);
+        foreach (var h in Hosts)
+        {
+            await AgentLabFixture.EventuallyAsync(() => f.HostAsync(h), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), $"{h}'s lockspace started");
+        }
+
+        // Asked on a host that is not the coordinator's: run there under LVM's lock, recorded by
+        // the coordinator, applied by every host before the answer.
+        var created = await f.OkAsync(other, "lv", "create", "lk1", "--size", "16M");
+        Assert.Equal(other, created.CompletedBy);
+        Assert.Equal("applied", created.Status);
+        Assert.Equal(3, created.AppliedBy.Count);
+        var tagged = await f.OkAsync(other, "lv", "tag", "lk1", "--add", "tier_gold");
+        Assert.Equal(other, tagged.CompletedBy);
+        Assert.Contains("tier_gold", await f.Lab.ExecOkAsync(coordinator!, ["lvm", "lvs", "--noheadings", "-o", "lv_tags", "san/lk1"]), StringComparison.Ordinal);
+        var scratch = await f.OkAsync(other, "lv", "create", "lk-scratch", "--size", "8M");
+        var removed = await f.OkAsync(other, "lv", "remove", "lk-scratch");
+        Assert.Equal(other, removed.CompletedBy);
+        Assert.True(removed.Revision > scratch.Revision);
+
         await f.OkAsync("node1", "lv", "activate", "lk1", "--exclusive", "--host", "node2");
         var uuid = await f.UuidAsync("lk1");
         Assert.Equal("ex", await f.LockModeAsync("node2", uuid));
@@ -91,9 +110,15 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Contains("LV locked by other host", extend.Stderr, StringComparison.Ordinal);
         Assert.Equal(16L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
 
-        // Through vgmesh from a third host: run where the LV is active, its table grown by the answer.
-        await f.OkAsync("node3", "lv", "extend", "lk1", "--size", "+8M");
+        // Through vgmesh from a third host: LVM refuses it there (the lock is node2's), so the
+        // coordinator runs it where the LV is active, its table grown by the answer.
+        var delegated = await f.OkAsync("node3", "lv", "extend", "lk1", "--size", "+8M");
+        Assert.Equal(coordinator, delegated.CompletedBy);
         Assert.Equal(24L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
+        // Asked on the holder: run there, under its own lock.
+        var here = await f.OkAsync("node2", "lv", "extend", "lk1", "--size", "+4M");
+        Assert.Equal("node2", here.CompletedBy);
+        Assert.Equal(28L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
         var remove = await f.CliAsync("node1", "lv", "remove", "lk1");
         Assert.NotEqual(0, remove.ExitCode);
         Assert.Contains("node2", remove.Stderr, StringComparison.Ordinal);

@@ -272,6 +272,39 @@ public sealed class CoordinatorActorTests() : TestKit(TestConfig.InMemoryCoordin
     }
 
     [Fact]
+    public async Task Record_AnOperationRunOnItsHost_JournaledNumberedPublishedOnce_NeverRun()
+    {
+        using var lease = new TestLeaseGuard(2);
+        var topic = CreateTestProbe();
+        var c = Start(lease, topic.Ref);
+        var request = new OperationRequest("op-local", "lv.create", "{\"lv\":\"vm9\"}", "node3");
+        var outcome = new OperationOutcome(OperationStatus.Succeeded, "created san/vm9 on node3", null, [ScriptedHandler.Event("vm9")], []);
+
+        var first = await c.Ask<OperationFinished>(new RecordOperation(request, outcome), Wait);
+        var again = await c.Ask<OperationFinished>(new RecordOperation(request, outcome), Wait);
+        var other = await c.Ask<OperationRefused>(new RecordOperation(request with { Kind = "lv.remove" }, outcome), Wait);
+
+        Assert.Equal(OperationStatus.Succeeded, first.Result.Status);
+        Assert.Equal("node3", first.Result.CompletedBy); // where it ran
+        Assert.Equal(2, first.Result.Generation);
+        Assert.Equal(1, first.Result.LastEventSequence);
+        Assert.Equal(first.Result, again.Result);
+        Assert.Contains("already used for a different request", other.Reason, StringComparison.Ordinal);
+        Assert.Empty(_handler.Calls); // recorded, never run by the coordinator
+        var published = Assert.IsType<EventsCommitted>(topic.FishForMessage<Publish>(p => p.Topic == CoordinatorSettings.DefaultEventsTopic, Wait).Message);
+        Assert.Equal([1L], published.Events.Select(e => e.Sequence));
+
+        // A queued operation after it is numbered after it, and a new coordinator recovers both.
+        var queued = await c.Ask<OperationFinished>(Submit("op-2"), Wait);
+        Assert.True(queued.Result.LastEventSequence >= 1);
+        StopAndWait(c);
+        using var lease2 = new TestLeaseGuard(3);
+        var c2 = Start(lease2);
+        Assert.Equal(first.Result, (await c2.Ask<OperationFinished>(new RecordOperation(request, outcome), Wait)).Result);
+        Assert.Single(_handler.Calls);
+    }
+
+    [Fact]
     public async Task HandlerThrows_RecordedAsFailedAndTheQueueGoesOn()
     {
         using var lease = new TestLeaseGuard(1);

@@ -29,6 +29,25 @@ public class CoordinatorStateTests
     }
 
     [Fact]
+    public void Apply_ResultWithItsRequest_RecordsAnOperationThatRanOutsideTheQueue()
+    {
+        var s = CoordinatorState.Empty
+            .Apply(new OperationAccepted(Req("queued"), 1, T0))
+            .Apply(Done("ran-on-node2", 1, 1, claims: ClaimChange.Drop("san/vm1")) with { Request = Req("ran-on-node2") });
+
+        var op = s.Operations["ran-on-node2"];
+        Assert.Equal(OperationPhase.Completed, op.Phase);
+        Assert.Equal("ran-on-node2", op.Result!.Id);
+        Assert.Equal("lv.create", op.Request.Kind);
+        Assert.Equal(1, s.LastEventSequence);
+        Assert.Equal("queued", s.NextPending!.Request.Id); // the queue is untouched
+        Assert.Single(s.Pending);
+
+        // Applied again (a replayed entry): nothing more.
+        Assert.Equal(s, s.Apply(Done("ran-on-node2", 1, 1) with { Request = Req("ran-on-node2") }));
+    }
+
+    [Fact]
     public void Apply_SameIdTwice_OneOperation()
     {
         var s = CoordinatorState.Empty

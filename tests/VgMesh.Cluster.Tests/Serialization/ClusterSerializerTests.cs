@@ -33,7 +33,7 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["OperationStarted"] = new OperationStarted("op-1", 3, T),
         ["HistoryMarked"] = new HistoryMarked(41, 3, T),
         ["HistoryPruned"] = new HistoryPruned(T.AddDays(-7), 3, T),
-        ["OperationCompleted"] = new OperationCompleted(Result, [Ev], [ClaimChange.Handoff("san/vm1", "node1", "node2")], 3, T),
+        ["OperationCompleted"] = new OperationCompleted(Result, [Ev], [ClaimChange.Handoff("san/vm1", "node1", "node2")], 3, T, new OperationRequest("op-1", "lv.create", "{}", "node2")),
         ["CoordinatorState"] = State(),
         ["SubmitOperation"] = new SubmitOperation(new OperationRequest("op-1", "lv.create", "{}", "node2")),
         ["OperationFinished"] = new OperationFinished(Result),
@@ -54,6 +54,8 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         ["LockHostIdRecorded"] = new LockHostIdRecorded("node2", 2, 3, T),
         ["AssignLockHostId"] = new AssignLockHostId("node3", null),
         ["LockHostIdAnswer"] = new LockHostIdAnswer("node3", null, "all taken"),
+        ["RecordOperation"] = new RecordOperation(new OperationRequest("op-1", "lv.create", "{}", "node2"),
+            new OperationOutcome(OperationStatus.Succeeded, "created san/vm1", null, [Ev], [ClaimChange.Drop("san/vm1")])),
     };
 
     [Theory]
@@ -70,6 +72,20 @@ public sealed class ClusterSerializerTests() : TestKit(Config)
         Assert.Equal(name + ".v1", manifest);
         Assert.Equal(message.GetType(), back.GetType());
         Assert.Equal(Json(message), Json(back));
+    }
+
+    [Fact]
+    public void OperationCompleted_WrittenBeforeItCouldCarryItsRequest_ReadsWithout()
+    {
+        var old = new OperationCompleted(Result, [Ev], [], 3, T);
+        var serializer = (ClusterSerializer)Sys.Serialization.FindSerializerFor(old);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(serializer.ToBinary(old))!.AsObject();
+        json.Remove("request"); // the entry as written before 2026-12-07
+
+        var back = (OperationCompleted)serializer.FromBinary(System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), "OperationCompleted.v1");
+
+        Assert.Null(back.Request);
+        Assert.Equal(Result, back.Result);
     }
 
     [Fact]
