@@ -103,27 +103,35 @@ public sealed partial class LvmDriver(ILvmRunner runner)
 
     /// <summary>Grows the LV to an absolute size, so a replayed request changes nothing more.</summary>
     public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
-        ExtendLvAsync(lv, newSizeBytes, permit, metadataOnly: false, ct);
+        ExtendLvAsync(lv, newSizeBytes, permit, metadataOnly: false, sharedUpdate: false, ct);
 
     /// <param name="metadataOnly">
     /// Only the metadata (<c>--driverloaded n</c>: LVM touches no device); the caller brings the
     /// tables. For a classic snapshot's store, which grows without LVM's suspend of its origin.
     /// </param>
-    public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, bool metadataOnly, CancellationToken ct = default) =>
-        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
+    /// <param name="sharedUpdate">
+    /// lvmlockd: the LV is active shared (this host holds its lock <c>sh</c>, others may too), which
+    /// lvextend's exclusive lock would refuse; <c>--lockopt shupdate</c> extends it under the shared
+    /// lock, growing this host's table only: the caller has every other holder refresh.
+    /// </param>
+    public Task<long?> ExtendLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, bool metadataOnly, bool sharedUpdate, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), .. SharedUpdate(sharedUpdate), "--size", Bytes(newSizeBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
     /// <summary>
     /// Grows the LV by a number of bytes, read and written under LVM's own VG lock (no report
     /// before it, and a change made meanwhile by hand is not overwritten).
     /// </summary>
     public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, CancellationToken ct = default) =>
-        ExtendLvByAsync(lv, deltaBytes, permit, metadataOnly: false, ct);
+        ExtendLvByAsync(lv, deltaBytes, permit, metadataOnly: false, sharedUpdate: false, ct);
 
-    /// <param name="metadataOnly">As for <see cref="ExtendLvAsync(LvRef, long, MetadataWritePermit, bool, CancellationToken)"/>.</param>
-    public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, bool metadataOnly, CancellationToken ct = default) =>
-        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), "--size", "+" + Bytes(deltaBytes), "--", Full(lv)], lv.FullName, permit, ct);
+    /// <param name="metadataOnly">As for <see cref="ExtendLvAsync(LvRef, long, MetadataWritePermit, bool, bool, CancellationToken)"/>.</param>
+    /// <param name="sharedUpdate">As there.</param>
+    public Task<long?> ExtendLvByAsync(LvRef lv, long deltaBytes, MetadataWritePermit permit, bool metadataOnly, bool sharedUpdate, CancellationToken ct = default) =>
+        WriteAsync(["lvextend", .. MetadataOnly(metadataOnly), .. SharedUpdate(sharedUpdate), "--size", "+" + Bytes(deltaBytes), "--", Full(lv)], lv.FullName, permit, ct);
 
     private static string[] MetadataOnly(bool yes) => yes ? ["--driverloaded", "n"] : [];
+
+    private static string[] SharedUpdate(bool yes) => yes ? ["--lockopt", "shupdate"] : [];
 
     /// <summary>Shrinks the LV to an absolute size. Data past the new end is lost; callers confirm before.</summary>
     public Task<long?> ReduceLvAsync(LvRef lv, long newSizeBytes, MetadataWritePermit permit, CancellationToken ct = default) =>

@@ -382,7 +382,9 @@ public sealed class VolumeService(AgentCluster cluster, Lockd.LocalOperations lo
         // the queue (its quota is checked against the VG one request at a time), and so does one
         // that names its id: a retry repeats the id, and only the queue runs an id once (a
         // relative extend run here twice would grow the LV twice).
+        // A resubmission of one that ran here and whose record was not answered sends the record.
         var answer = (args.Owner is null && operationId is null && local.Takes(kind) ? await local.RunAsync(request, Propagation, ct).ConfigureAwait(false) : null)
+            ?? (operationId is null ? null : await local.ResendAsync(request, Propagation, ct).ConfigureAwait(false))
             ?? await cluster.SubmitAsync(request, Propagation, ct).ConfigureAwait(false);
         var result = answer switch
         {

@@ -43,6 +43,15 @@ public sealed partial class LocalOperations(VolumeOperations operations, LockdSt
 {
     public const string Started = "started";
 
+    /// <summary>
+    /// Operations run here whose record no coordinator answered (none there, one failing over):
+    /// the change is on disk, and the answer told the client to resubmit with the id. A
+    /// resubmission sends the same record again instead of running the change twice. In memory:
+    /// an agent restarted meanwhile has the resubmission go to the queue, which refuses a create
+    /// of an LV that exists and says so.
+    /// </summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (OperationRequest Request, OperationOutcome Outcome)> _unrecorded = new(StringComparer.Ordinal);
+
     /// <summary>Whether this host runs <paramref name="kind"/> itself now: the VG uses lvmlockd and this host's lockspace is started.</summary>
     public bool Takes(string kind) => lockd.Current is { State: Started } && operations.RunsUnderLvmLock(kind);
 
@@ -62,7 +71,36 @@ public sealed partial class LocalOperations(VolumeOperations operations, LockdSt
             return null;
         }
 
-        return await cluster.RecordAsync(request, outcome, wait, ct).ConfigureAwait(false);
+        return await RecordAsync(request, outcome, wait, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The record of an operation run here before whose answer was unknown, sent again; null when this host has no such record of <paramref name="request"/>.</summary>
+    public async Task<SubmitAnswer?> ResendAsync(OperationRequest request, TimeSpan wait, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return _unrecorded.TryGetValue(request.Id, out var kept) && kept.Request == request
+            ? await RecordAsync(request, kept.Outcome, wait, ct).ConfigureAwait(false)
+            : null;
+    }
+
+    private async Task<SubmitAnswer> RecordAsync(OperationRequest request, OperationOutcome outcome, TimeSpan wait, CancellationToken ct)
+    {
+        var answer = await cluster.RecordAsync(request, outcome, wait, ct).ConfigureAwait(false);
+        if (answer is SubmitAnswer.OutcomeUnknown)
+        {
+            if (_unrecorded.Count > 1000)
+            {
+                _unrecorded.Clear(); // a bound for an agent without a coordinator for long
+            }
+
+            _unrecorded[request.Id] = (request, outcome);
+        }
+        else
+        {
+            _unrecorded.TryRemove(request.Id, out _);
+        }
+
+        return answer;
     }
 
     [LoggerMessage(EventId = 3408, Level = LogLevel.Information, Message = "operation {Kind} {Id}: LVM's lock is another host's, or the change needs the cluster's view; submitted to the coordinator's queue")]

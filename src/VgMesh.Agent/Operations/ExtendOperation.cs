@@ -12,7 +12,7 @@ namespace VgMesh.Agent.Operations;
 /// absolute one that would shrink, and a missing LV fails in the command itself.
 /// </summary>
 public sealed partial class ExtendOperation(
-    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
+    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, Lockd.LockdState lockd, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Extend];
 
@@ -47,10 +47,18 @@ public sealed partial class ExtendOperation(
         var (lv, args, op) = (run.Lv, run.Args, run.Context);
         // Active on one other host: its kernel reloads the table in the same command. Active on
         // several (shared): run here; every holder refreshes before the answer (the settle wait).
+        // With lvmlockd, on one of the holders: only a host holding the LV's lock shared may
+        // extend it (--lockopt shupdate).
         var holders = await placement.ActiveOnAsync(op, lv.Lv, ct).ConfigureAwait(false);
-        if (holders is [var holder] && holder != options.Host)
+        var runOn = holders switch
         {
-            var ran = await placement.DelegateAsync(run, holder, OperationKinds.Extend, args, ct).ConfigureAwait(false);
+            [var one] when one != options.Host => one,
+            { Count: > 1 } when lockd.Current is not null && !holders.Contains(options.Host) => holders[0],
+            _ => null,
+        };
+        if (runOn is not null)
+        {
+            var ran = await placement.DelegateAsync(run, runOn, OperationKinds.Extend, args, ct).ConfigureAwait(false);
             return new OperationDone(ran.Message, "lv.extended", default, ran.VgSeqno);
         }
 
@@ -73,10 +81,11 @@ public sealed partial class ExtendOperation(
         ArgumentNullException.ThrowIfNull(args);
         var bytes = args.SizeBytes!.Value;
         var store = await StoreHereAsync(lv, ct).ConfigureAwait(false);
+        var shared = await HeldSharedHereAsync(lv, ct).ConfigureAwait(false);
         try
         {
-            var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false)
-                : await lvm.ExtendLvAsync(lv, bytes, permit, metadataOnly: store is not null, ct).ConfigureAwait(false);
+            var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, metadataOnly: store is not null, sharedUpdate: shared, ct).ConfigureAwait(false)
+                : await lvm.ExtendLvAsync(lv, bytes, permit, metadataOnly: store is not null, sharedUpdate: shared, ct).ConfigureAwait(false);
             if (store is not null)
             {
                 await GrowStoreAsync(lv, store, ct).ConfigureAwait(false);
@@ -101,6 +110,23 @@ public sealed partial class ExtendOperation(
         {
             throw new LvNotFound(lv.FullName);
         }
+    }
+
+    /// <summary>
+    /// Whether lvmlockd holds the LV's lock shared on this host (the LV is active shared here, and
+    /// maybe elsewhere): lvextend must then update under that lock. Its uuid from the device's
+    /// uuid in sysfs, the lock from <c>lvmlockctl --info</c>; not asked outside an lvmlockd VG.
+    /// </summary>
+    private async Task<bool> HeldSharedHereAsync(LvRef lv, CancellationToken ct)
+    {
+        if (lockd.Current is null || dm.SysfsUuid(lv.DmName) is not { Length: > 32 } uuid)
+        {
+            return false;
+        }
+
+        var lvUuid = SanlockLeases.DashedUuid(uuid[^32..]);
+        var info = await lvm.LockdInfoAsync(ct).ConfigureAwait(false);
+        return info.Vg(lv.Vg)?.LvLocks.Any(l => l.LvUuid == lvUuid && l.Mode == "sh") == true;
     }
 
     /// <summary>

@@ -130,6 +130,24 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Null(await f.TableSectorsAsync("node2", "san-lk1"));
         var shown = await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node3"), v => v?.Lockd?.Exclusive.Contains("lk1") == true, TimeSpan.FromSeconds(60), "lk1's lock in node3's view");
         Assert.DoesNotContain("lk1", shown!.Lockd!.Shared);
+
+        // Active shared on two hosts, which plain lvextend refuses under lvmlockd: extended under
+        // the shared lock on a holder (--lockopt shupdate), the other holder refreshed before the
+        // answer. Asked on a host without it (through the queue, run on a holder), then on a holder.
+        await f.OkAsync("node1", "lv", "create", "lk2", "--size", "16M");
+        await f.OkAsync("node1", "lv", "activate", "lk2", "--shared", "--host", "node2");
+        await f.OkAsync("node1", "lv", "activate", "lk2", "--shared", "--host", "node3");
+        var uuid2 = await f.UuidAsync("lk2");
+        Assert.Equal("sh", await f.LockModeAsync("node2", uuid2));
+        Assert.Equal("sh", await f.LockModeAsync("node3", uuid2));
+        await f.OkAsync("node1", "lv", "extend", "lk2", "--size", "+8M");
+        Assert.Equal(24L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk2"));
+        Assert.Equal(24L << 20 >> 9, await f.TableSectorsAsync("node3", "san-lk2"));
+        var onHolder = await f.OkAsync("node3", "lv", "extend", "lk2", "--size", "+8M");
+        Assert.Equal("node3", onHolder.CompletedBy);
+        Assert.Equal(32L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk2"));
+        Assert.Equal(32L << 20 >> 9, await f.TableSectorsAsync("node3", "san-lk2"));
+        Assert.Equal("sh", await f.LockModeAsync("node2", uuid2));
     }
 
     [Fact]
@@ -174,5 +192,54 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "info", "san-lp"])).ExitCode, c => c != 0, TimeSpan.FromSeconds(90), "node2 releases the fenced device");
         Assert.Equal("ex", await f.LockModeAsync("node3", uuid));
         Assert.True(await f.HoldsLeaseAsync("node3", uuid));
+    }
+
+    [Fact]
+    public async Task CoordinatorsAgentKilled_ChangesRunWhereAskedAreRecordedOnce_AndItsHostKeepsItsLock()
+    {
+        await f.AllLiveAsync();
+        var leader = (await f.StatusAsync()).Leader!;
+        var others = Hosts.Where(h => h != leader).ToArray();
+        foreach (var h in Hosts)
+        {
+            await AgentLabFixture.EventuallyAsync(() => f.HostAsync(h), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), $"{h}'s lockspace started");
+        }
+
+        await f.OkAsync(others[0], "lv", "create", "lkk", "--size", "8M");
+        await f.OkAsync(others[0], "lv", "activate", "lkk", "--exclusive", "--host", leader);
+        var uuid = await f.UuidAsync("lkk");
+        async Task<(string Name, int Code)> CreateAsync(string host, string name) => (name, (await f.CliAsync(host, "lv", "create", name, "--size", "8M")).ExitCode);
+
+        var killed = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", "agent", "kill", leader]);
+        Assert.True(killed.Succeeded, killed.Stderr);
+        // Run under LVM's lock at once; recorded once a coordinator is there again.
+        var during = await Task.WhenAll(CreateAsync(others[0], "lkk-during-0"), CreateAsync(others[1], "lkk-during-1"));
+        var newLeader = await AgentLabFixture.EventuallyAsync(async () => (await f.StatusAsync(others[0])).Leader, l => l is not null && l != leader, TimeSpan.FromSeconds(60), "a new coordinator");
+        var after = await CreateAsync(others[1], "lkk-after-0");
+
+        // 0: applied everywhere; 4: done, but the dead agent's host had not applied it when the wait ended.
+        Assert.All(during.Append(after), r => Assert.True(r.Code is 0 or 4, $"{r.Name} exited {r.Code}"));
+        // The killed agent's lvmlockd keeps the LV's lock, and no other host can take it.
+        Assert.Equal("ex", await f.LockModeAsync(leader, uuid));
+        var grab = await f.Lab.ExecAsync(newLeader!, ["lvm", "lvchange", "-aey", "san/lkk"]);
+        Assert.Contains("LV locked by other host", grab.Stderr, StringComparison.Ordinal);
+        foreach (var (name, _) in during.Append(after))
+        {
+            // One lvcreate for each, across every host's journal, and one recorded result.
+            var runs = 0;
+            foreach (var h in Hosts)
+            {
+                var count = await f.Lab.ExecOkAsync(h, ["sqlite3", $"/var/lib/vgmesh-lab/agentlkd/{h}/state/journal.db", $"select count(*) from intents where verb = 'lvcreate' and subject = 'san/{name}'"]);
+                runs += int.Parse(count.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            Assert.True(runs == 1, $"{name}: lvcreate ran {runs} times");
+        }
+
+        var restarted = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", "agent", "start", leader]);
+        Assert.True(restarted.Succeeded, restarted.Stderr);
+        await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync(leader, leader))?.LagEvents ?? -1, lag => lag == 0, TimeSpan.FromSeconds(60), "the restarted agent catches up");
+        Assert.Equal("ex", await f.LockModeAsync(leader, uuid));
+        Assert.NotNull(await f.TableSectorsAsync(leader, "san-lkk"));
     }
 }
