@@ -309,6 +309,9 @@ public sealed class ClaimCache(AgentOptions options)
     /// </summary>
     public bool ReleasedFrom(string lv, string host) => Read().TryGetValue(lv, out var claim) && !claim.Holders.Contains(host);
 
+    /// <summary>Whether the last claims known here give <paramref name="lv"/> to a host other than <paramref name="host"/> (a hint: the claims may have moved since).</summary>
+    public bool HeldElsewhere(string lv, string host) => Read().TryGetValue(lv, out var claim) && claim.Holders.Any(h => h != host);
+
     private IReadOnlyDictionary<string, ActivationClaim> Read()
     {
         lock (_gate)

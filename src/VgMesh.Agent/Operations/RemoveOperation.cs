@@ -11,7 +11,7 @@ namespace VgMesh.Agent.Operations;
 /// active on one host is removed in that host's kernel (delegated there), where its
 /// copy-on-write runs: rotating a sync or backup snapshot needs no downtime of the origin.
 /// </summary>
-public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placement, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
+public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placement, ClaimCache claims, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Remove];
 
@@ -19,12 +19,13 @@ public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placeme
     /// lvmlockd mode: an LV active nowhere is removed here, lvremove taking its lock. Active here
     /// (lvremove --yes would deactivate it), a snapshot (removed in its origin's holder's kernel)
     /// or active on another host (LVM refuses: the lock is that host's): the coordinator's queue,
-    /// which says where it is active or delegates.
+    /// which says where it is active or delegates (at once where this host's last claims give the LV
+    /// to another host).
     /// </summary>
     public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(lv);
-        if (await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false))
+        if (claims.HeldElsewhere(lv.Lv, options.Host) || await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false))
         {
             return null;
         }
