@@ -12,7 +12,7 @@ namespace VgMesh.Agent.Operations;
 /// absolute one that would shrink, and a missing LV fails in the command itself.
 /// </summary>
 public sealed partial class ExtendOperation(
-    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, Lockd.LockdState lockd, ClaimCache claims, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
+    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, Lockd.LockdState lockd, ClaimCache claims, Reconciling.HostActivity activity, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Extend];
 
@@ -32,8 +32,17 @@ public sealed partial class ExtendOperation(
             return null;
         }
 
+        // As for a step delegated here: not beside a pass or a handoff (the command reloads this
+        // host's table), and never on a fenced LV, whose real table it would load back (a fenced
+        // host gave up the LV's sanlock lease, but its lvmlockd still believes it holds the lock).
+        await activity.WaitAsync(ct).ConfigureAwait(false);
         try
         {
+            if (fenced.Current.Contains(lv.Lv))
+            {
+                throw StepRunner.Fenced(lv, OperationKinds.Extend, options.Host);
+            }
+
             var (message, seqno) = await ExtendHereAsync(lv, args, permit, ct).ConfigureAwait(false);
             if (activeHere)
             {
@@ -45,6 +54,10 @@ public sealed partial class ExtendOperation(
         catch (LvmLockedByOtherHostException)
         {
             return null;
+        }
+        finally
+        {
+            activity.Release();
         }
     }
 

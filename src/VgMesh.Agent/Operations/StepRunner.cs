@@ -50,10 +50,13 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
             ? (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv)?.Origin : null;
         if ((fencedHere.Contains(lv.Lv) ? lv.Lv : origin is not null && fencedHere.Contains(origin) ? origin : null) is { } which)
         {
-            throw new OperationRefused("fenced",
-                $"{lv.Vg}/{which} is fenced on {options.Host} (its I/O fails there): the {step.Kind} would load its real table back. Once {options.Host} holds its claim, run 'vgmesh lv unfence {which}' there, then retry");
+            throw Fenced(new LvRef(lv.Vg, which), step.Kind, options.Host);
         }
     }
+
+    /// <summary>The refusal of a command that would load a fenced LV's real table back on <paramref name="host"/>.</summary>
+    public static OperationRefused Fenced(LvRef lv, string kind, string host) =>
+        new("fenced", $"{lv.FullName} is fenced on {host} (its I/O fails there): the {kind} would load its real table back. Once {host} holds its claim, run 'vgmesh lv unfence {lv.Lv}' there, then retry");
 
     /// <param name="permitNow">The coordinator's lease checked now: called right before each command.</param>
     private async Task<StepResult> RunHereAsync(DelegatedStep step, LvRef lv, Func<Task<DelegatedPermit>> permitNow, CancellationToken ct)

@@ -105,6 +105,19 @@ public class AgentLabFixture : IAsyncLifetime
 
     public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
 
+    /// <summary>How many times a command <paramref name="verb"/> of <paramref name="subject"/> was started, summed over the three hosts' journals (<c>STATEDIR/journal.db</c>).</summary>
+    public async Task<int> JournaledAsync(string verb, string subject)
+    {
+        var runs = 0;
+        foreach (var h in new[] { "node1", "node2", "node3" })
+        {
+            var count = await Lab.ExecOkAsync(h, ["sqlite3", $"/var/lib/vgmesh-lab/{Lab.Name}/{h}/state/journal.db", $"select count(*) from intents where verb = '{verb}' and subject = '{subject}'"]);
+            runs += int.Parse(count.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return runs;
+    }
+
     public async Task<OperationView> OkAsync(string host, params string[] args)
     {
         var r = await CliAsync(host, args);

@@ -40,13 +40,7 @@ public class CoordinatorKillLabTests(AgentLabFixture f)
             // Exactly one lvcreate was started for it, across every host's journal. A coordinator
             // killed mid-command leaves an intent without a result (marked -2 at its restart); the
             // next coordinator runs the operation as recovered, finds the LV, and starts nothing.
-            var runs = 0;
-            foreach (var h in new[] { "node1", "node2", "node3" })
-            {
-                var count = await f.Lab.ExecOkAsync(h, ["sqlite3", $"/var/lib/vgmesh-lab/agenttest/{h}/state/journal.db", $"select count(*) from intents where verb = 'lvcreate' and subject = 'san/{name}'"]);
-                runs += int.Parse(count.Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            }
-
+            var runs = await f.JournaledAsync("lvcreate", $"san/{name}");
             Assert.True(runs == 1, $"{name}: lvcreate ran {runs} times");
         }
 

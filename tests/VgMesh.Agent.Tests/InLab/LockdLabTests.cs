@@ -225,14 +225,8 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Contains("LV locked by other host", grab.Stderr, StringComparison.Ordinal);
         foreach (var (name, _) in during.Append(after))
         {
-            // One lvcreate for each, across every host's journal, and one recorded result.
-            var runs = 0;
-            foreach (var h in Hosts)
-            {
-                var count = await f.Lab.ExecOkAsync(h, ["sqlite3", $"/var/lib/vgmesh-lab/agentlkd/{h}/state/journal.db", $"select count(*) from intents where verb = 'lvcreate' and subject = 'san/{name}'"]);
-                runs += int.Parse(count.Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            }
-
+            // One lvcreate for each, across every host's journal.
+            var runs = await f.JournaledAsync("lvcreate", $"san/{name}");
             Assert.True(runs == 1, $"{name}: lvcreate ran {runs} times");
         }
 
