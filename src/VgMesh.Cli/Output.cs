@@ -86,6 +86,10 @@ internal static class Output
             lines.Add($"lvmlockd ({l.LockType}): host_id {l.HostId?.ToString(CultureInfo.InvariantCulture) ?? "none yet"}, {l.State}" +
                 (l.Lockspace is null ? "" : $", lockspace {l.Lockspace}") + (l.At is { } seen ? $" (read {seen.UtcDateTime:HH:mm:ss} UTC)" : ""));
             lines.Add($"  LV locks held: {(l.Exclusive.Count + l.Shared.Count == 0 ? "none" : string.Join(", ", [.. l.Exclusive.Select(x => x + " (ex)"), .. l.Shared.Select(x => x + " (sh)")]))}");
+            if (l.RenewedSecondsAgo is { } ago)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"  sanlock lease renewed {ago:0.#} s before the read{(l.RenewalResult is { } r and not 1 ? $", last renewal failed ({r})" : "")}"));
+            }
             if (l.Error is { } error)
             {
                 lines.Add($"  {error}");

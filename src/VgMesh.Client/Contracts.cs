@@ -91,7 +91,10 @@ public sealed record HostView(
 /// <param name="Lockspace">The lockspace's name while it is started here.</param>
 /// <param name="Exclusive">LVs whose lock this host holds exclusively.</param>
 /// <param name="Shared">LVs whose lock this host holds shared.</param>
-public sealed record LockdView(string LockType, int? HostId, string State, string? Lockspace, IReadOnlyList<string> Exclusive, IReadOnlyList<string> Shared, string? Error, DateTimeOffset? At);
+/// <param name="RenewedSecondsAgo">How long ago sanlock last renewed this host's lease in the lockspace (<c>sanlock client status -D</c>); null while not known. Past sanlock's limit (8 io timeouts) its leases are lost.</param>
+/// <param name="RenewalResult">The last renewal's result: 1 is success, a negative value sanlock's error (-202: an i/o timeout).</param>
+public sealed record LockdView(string LockType, int? HostId, string State, string? Lockspace, IReadOnlyList<string> Exclusive, IReadOnlyList<string> Shared, string? Error, DateTimeOffset? At,
+    double? RenewedSecondsAgo = null, int? RenewalResult = null);
 
 /// <summary>A host's view of the shared LUN where storage fencing (SCSI-3 persistent reservations) is on.</summary>
 /// <param name="Device">The multipath device the reservations are made through.</param>

@@ -25,6 +25,20 @@ public sealed record SanlockResource(string Lockspace, string Name, string Path,
 }
 
 /// <summary>
+/// How sanlock renews this host's delta lease in one lockspace (its host id lease, which keeps
+/// every resource lease of the lockspace valid), from <c>sanlock client status -D</c>. Times are
+/// sanlock's clock (monotonic seconds of this host); <paramref name="Monotime"/> is that clock
+/// when the daemon answered.
+/// </summary>
+/// <param name="LastResult">The last renewal's result: 1 is success; a negative value is sanlock's error (-202: an i/o timeout).</param>
+/// <param name="RenewFail">sanlock counts the lease as failing to renew (past its io timeouts): it will kill the lockspace's users.</param>
+public sealed record LockspaceRenewal(string Lockspace, int? IoTimeout, int? LastResult, long? LastAttempt, long? LastSuccess, bool RenewFail, long? Monotime)
+{
+    /// <summary>Seconds since the last successful renewal, on sanlock's own clock; null when it does not say.</summary>
+    public long? SecondsSinceRenewal => Monotime is { } now && LastSuccess is { } at ? Math.Max(0, now - at) : null;
+}
+
+/// <summary>
 /// sanlock's resource leases of an lvmlockd VG, through the one process choke point. lvmlockd
 /// holds an LV's lease for as long as the LV is active here, and only a deactivation gives it up:
 /// a host that fenced an LV a VM still holds open (an error table: nothing reaches the disk any
@@ -37,10 +51,50 @@ public sealed class SanlockLeases(ILvmRunner runner)
 
     public async Task<int?> LvmlockdPidAsync(CancellationToken ct = default) => LvmlockdPid(await StatusAsync(ct).ConfigureAwait(false));
 
-    private async Task<string> StatusAsync(CancellationToken ct)
+    /// <summary>The renewal of this host's lease in each lockspace sanlock runs here.</summary>
+    public async Task<IReadOnlyList<LockspaceRenewal>> RenewalsAsync(CancellationToken ct = default) => ParseRenewals(await StatusAsync(ct, debug: true).ConfigureAwait(false));
+
+    private async Task<string> StatusAsync(CancellationToken ct, bool debug = false)
     {
-        var result = await runner.RunAsync(new LvmCommand(LvmTool.Sanlock, ["client", "status"], "sanlock"), ct).ConfigureAwait(false);
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Sanlock, ["client", "status", .. debug ? ["-D"] : Array.Empty<string>()], "sanlock"), ct).ConfigureAwait(false);
         return LvmErrors.ThrowIfFailed(result, "sanlock").Stdout;
+    }
+
+    /// <summary>
+    /// The lockspaces of <c>sanlock client status -D</c> (sanlock 3.8): a <c>daemon</c> block whose
+    /// <c>monotime</c> is sanlock's clock now, then client (<c>p</c>), lockspace
+    /// (<c>s NAME:HOSTID:PATH:OFFSET</c>) and resource (<c>r</c>) lines, each followed by its state
+    /// as indented <c>key=value</c> lines.
+    /// </summary>
+    public static IReadOnlyList<LockspaceRenewal> ParseRenewals(string statusDebug)
+    {
+        ArgumentNullException.ThrowIfNull(statusDebug);
+        var blocks = new List<(string Head, Dictionary<string, string> Values)>();
+        foreach (var raw in statusDebug.Split('\n'))
+        {
+            var line = raw.TrimEnd();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            if (!char.IsWhiteSpace(line[0]))
+            {
+                blocks.Add((line, new Dictionary<string, string>(StringComparer.Ordinal)));
+            }
+            else if (blocks.Count > 0 && line.Trim().IndexOf('=', StringComparison.Ordinal) is > 0 and var eq)
+            {
+                var pair = line.Trim();
+                blocks[^1].Values[pair[..eq]] = pair[(eq + 1)..];
+            }
+        }
+
+        static long? Long(Dictionary<string, string> values, string key) =>
+            values.TryGetValue(key, out var v) && long.TryParse(v, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n) ? n : null;
+        var now = blocks.Where(b => b.Head.StartsWith("daemon ", StringComparison.Ordinal)).Select(b => Long(b.Values, "monotime")).FirstOrDefault();
+        return [.. blocks.Where(b => b.Head.StartsWith("s ", StringComparison.Ordinal)).Select(b => new LockspaceRenewal(
+            b.Head[2..].Split(':')[0], (int?)Long(b.Values, "io_timeout"), (int?)Long(b.Values, "renewal_last_result"),
+            Long(b.Values, "renewal_last_attempt"), Long(b.Values, "renewal_last_success"), Long(b.Values, "renew_fail") is > 0, now))];
     }
 
     /// <summary>Gives up <paramref name="resource"/> on behalf of the process that holds it (lvmlockd).</summary>

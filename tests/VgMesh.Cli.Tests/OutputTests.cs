@@ -33,6 +33,19 @@ public class OutputTests
     }
 
     [Fact]
+    public void HostText_Lockd_IdLocksAndTheLeasesRenewal()
+    {
+        var lockd = new LockdView("sanlock", 2, "started", "lvm_san", ["vm1"], ["fs1"], null, new DateTimeOffset(2026, 12, 7, 12, 0, 1, TimeSpan.Zero), 1.5, 1);
+        var text = Output.HostText(Host("node2", null) with { Lockd = lockd });
+        Assert.Contains("lvmlockd (sanlock): host_id 2, started, lockspace lvm_san (read 12:00:01 UTC)", text, StringComparison.Ordinal);
+        Assert.Contains("LV locks held: vm1 (ex), fs1 (sh)", text, StringComparison.Ordinal);
+        Assert.Contains("sanlock lease renewed 1.5 s before the read", text, StringComparison.Ordinal);
+
+        var failing = Output.HostText(Host("node2", null) with { Lockd = lockd with { RenewedSecondsAgo = 14, RenewalResult = -202 } });
+        Assert.Contains("sanlock lease renewed 14 s before the read, last renewal failed (-202)", failing, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void HostText_Preempted_NoReservation()
     {
         var text = Output.HostText(Host("node1", Luna with { Registration = "preempted", Holder = null, ReservationType = null }));

@@ -89,6 +89,32 @@ public class SanlockLeasesTests
     public void LvmlockdPid_FromTheClientList() => Assert.Equal(750, SanlockLeases.LvmlockdPid(Status));
 
     [Fact]
+    public void ParseRenewals_RecordedDebugStatus_TheLockspaceRenewedOnSanlocksClock()
+    {
+        // Recorded on node3 of an --lockd lab (io_timeout 2) holding one LV ex and one sh, 2026-12-07.
+        var debug = Fixture.Read("sanlock-client-status-debug.txt");
+
+        var r = Assert.Single(SanlockLeases.ParseRenewals(debug));
+
+        Assert.Equal(new LockspaceRenewal("lvm_san", 2, 1, 204, 204, false, 207), r);
+        Assert.Equal(3, r.SecondsSinceRenewal); // read 3 s after the last renewal, io_timeout 2
+        Assert.Equal(2, SanlockLeases.ParseStatus(debug).Count); // the plain parser reads the resources of the debug form too
+        Assert.Equal(750, SanlockLeases.LvmlockdPid(debug));
+    }
+
+    [Fact]
+    public void ParseRenewals_FailingRenewal_AgeAndResult()
+    {
+        var r = Assert.Single(SanlockLeases.ParseRenewals(
+            "daemon node2\n    monotime=530\ns lvm_san:2:/dev/mapper/san-lvmlock:0\n    io_timeout=10\n    renew_fail=1\n    renewal_last_result=-202\n    renewal_last_attempt=520\n    renewal_last_success=470\n"));
+
+        Assert.Equal(60, r.SecondsSinceRenewal);
+        Assert.Equal(-202, r.LastResult);
+        Assert.True(r.RenewFail);
+        Assert.Empty(SanlockLeases.ParseRenewals("daemon node2\n    monotime=530\n")); // no lockspace joined
+    }
+
+    [Fact]
     public void LvmlockdPid_NotRegistered_Null() => Assert.Null(SanlockLeases.LvmlockdPid("daemon node3\np -1 helper\n"));
 
     [Fact]

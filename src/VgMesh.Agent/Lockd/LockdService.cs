@@ -30,7 +30,7 @@ public sealed class LockdState(AgentMetrics metrics)
 /// each other's sanlock leases. At a clean stop the lockspace is left (<c>--lock-stop</c>) when no
 /// LV of the VG is active here; with LVs active it stays, as their locks must.
 /// </summary>
-public sealed partial class LockdService(LvmDriver lvm, CoordinatorClient coordinator, LockdState state, AgentOptions options, TimeProvider time, ILogger<LockdService> logger) : BackgroundService
+public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, CoordinatorClient coordinator, LockdState state, AgentOptions options, TimeProvider time, ILogger<LockdService> logger) : BackgroundService
 {
     private static readonly TimeSpan ReadEvery = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
@@ -149,19 +149,44 @@ public sealed partial class LockdService(LvmDriver lvm, CoordinatorClient coordi
                 : [];
             string Name(LvLock l) => names.GetValueOrDefault(l.LvUuid, l.LvUuid);
             var locks = info?.LvLocks ?? [];
+            var renewal = info?.Lockspace is { } ls ? await RenewalAsync(ls, ct).ConfigureAwait(false) : null;
+            var error = info?.Lockspace is null ? $"the lockspace of {options.VolumeGroup} is not started on {options.Host}: LVM refuses metadata changes and activations here"
+                : renewal is { } rn && (rn.RenewFail || rn.Result < 0) ? $"sanlock fails to renew this host's lease in {info.Lockspace} (last result {rn.Result}): its LV leases are lost past the limit" : null;
             Set(id, info?.Lockspace is null ? "stopped" : "started", info?.Lockspace,
                 [.. locks.Where(l => l.Mode == "ex").Select(Name).Order(StringComparer.Ordinal)],
                 [.. locks.Where(l => l.Mode == "sh").Select(Name).Order(StringComparer.Ordinal)],
-                info?.Lockspace is null ? $"the lockspace of {options.VolumeGroup} is not started on {options.Host}: LVM refuses metadata changes and activations here" : null);
+                error, renewal?.Ago, renewal?.Result);
         }
         catch (LvmException e)
         {
-            Set(id, state.Current?.State ?? "unknown", state.Current?.Lockspace, state.Current?.Exclusive ?? [], state.Current?.Shared ?? [], $"lvmlockctl --info failed: {e.Message}");
+            Set(id, state.Current?.State ?? "unknown", state.Current?.Lockspace, state.Current?.Exclusive ?? [], state.Current?.Shared ?? [], $"lvmlockctl --info failed: {e.Message}", state.Current?.RenewedSecondsAgo, state.Current?.RenewalResult);
         }
     }
 
-    private void Set(int? id, string what, string? lockspace, IReadOnlyList<string> exclusive, IReadOnlyList<string> shared, string? error) =>
-        state.Set(new LockdView(_lockType!, id, what, lockspace, exclusive, shared, error, time.GetUtcNow()));
+    private void Set(int? id, string what, string? lockspace, IReadOnlyList<string> exclusive, IReadOnlyList<string> shared, string? error, double? renewedAgo = null, int? renewalResult = null) =>
+        state.Set(new LockdView(_lockType!, id, what, lockspace, exclusive, shared, error, time.GetUtcNow(), renewedAgo, renewalResult));
+
+    /// <summary>
+    /// sanlock's last renewal of this host's lease in the lockspace: how long ago (on sanlock's own
+    /// clock, read in the same answer) and its result; null when sanlock does not say. A failure
+    /// to read it is not the lockspace's failure.
+    /// </summary>
+    private async Task<(double? Ago, int? Result, bool RenewFail)?> RenewalAsync(string lockspace, CancellationToken ct)
+    {
+        try
+        {
+            if ((await sanlock.RenewalsAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Lockspace == lockspace) is not { } r)
+            {
+                return null;
+            }
+
+            return (r.SecondsSinceRenewal, r.LastResult, r.RenewFail);
+        }
+        catch (LvmException)
+        {
+            return null;
+        }
+    }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -29,13 +29,19 @@ public class AgentLabFixture : IAsyncLifetime
     private readonly bool _side;
     private bool _holdsSideLab;
 
+    /// <summary>The main lab: it runs beside whichever side lab is up.</summary>
     public AgentLabFixture()
-        : this("agenttest", "--containers", Containers)
+        : this("agenttest", side: false, "--containers", Containers)
     {
     }
 
-    /// <summary>Another lab of three hosts with agents, with more arguments for <c>ops/lab up</c>.</summary>
-    protected AgentLabFixture(string name, params string[] upArgs) => (Lab, _upArgs, _side) = (new(name), upArgs, true);
+    /// <summary>A side lab of three hosts with agents, with more arguments for <c>ops/lab up</c>: one side lab at a time.</summary>
+    protected AgentLabFixture(string name, params string[] upArgs)
+        : this(name, side: true, upArgs)
+    {
+    }
+
+    private AgentLabFixture(string name, bool side, params string[] upArgs) => (Lab, _upArgs, _side) = (new(name), upArgs, side);
 
     /// <summary>LXC containers registered for LLS: two on node1, one on node2.</summary>
     public const string Containers = "node1:c1,node1:c2,node2:c3";

@@ -61,7 +61,12 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Matches("(?m)^vgmesh_lockd_lockspace_started(\\{\\})? 1$", metrics);
         Assert.Matches($"(?m)^vgmesh_lockd_host_id(\\{{\\}})? {ids["node2"]}$", metrics);
         Assert.Matches("(?m)^vgmesh_lockd_lv_locks\\{mode=\"ex\"\\} \\d+$", metrics);
-        Assert.Contains("lvmlockd (sanlock): host_id", await f.Lab.ExecOkAsync("node1", ["vgmesh", "host", "show", "node2"]), StringComparison.Ordinal);
+        // sanlock renews every two io timeouts (4 s here, 20 s by default).
+        var age = double.Parse(System.Text.RegularExpressions.Regex.Match(metrics, "(?m)^vgmesh_lockd_renewal_age_seconds(?:\\{\\})? ([0-9.]+)$").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(age, 0, 10);
+        var shownHost = await f.Lab.ExecOkAsync("node1", ["vgmesh", "host", "show", "node2"]);
+        Assert.Contains("lvmlockd (sanlock): host_id", shownHost, StringComparison.Ordinal);
+        Assert.Contains("sanlock lease renewed", shownHost, StringComparison.Ordinal);
         // An agent restarted keeps its id (recorded in the coordinator's journal).
         foreach (var verb in new[] { "stop", "start" })
         {
