@@ -95,15 +95,21 @@ public sealed partial class ExtendOperation(
     /// Runs an extend on this host as it was asked: a relative one adds to whatever size LVM
     /// finds; an absolute one equal to the current size changes nothing (a replay lands here).
     /// </summary>
-    public async Task<(string Message, long? Seqno)> ExtendHereAsync(LvRef lv, LvOperation args, MetadataWritePermit permit, CancellationToken ct)
+    public Task<(string Message, long? Seqno)> ExtendHereAsync(LvRef lv, LvOperation args, MetadataWritePermit permit, CancellationToken ct) =>
+        ExtendHereAsync(lv, args, () => Task.FromResult(permit), ct);
+
+    /// <param name="permitNow">The permit, asked for after this host's reads and right before the lvextend: a delegated step's lasts only the coordinator's lease's time left less the margin.</param>
+    public async Task<(string Message, long? Seqno)> ExtendHereAsync(LvRef lv, LvOperation args, Func<Task<MetadataWritePermit>> permitNow, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(lv);
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(permitNow);
         var bytes = args.SizeBytes!.Value;
         var store = await StoreHereAsync(lv, ct).ConfigureAwait(false);
         var shared = await HeldSharedHereAsync(lv, ct).ConfigureAwait(false);
         try
         {
+            var permit = await permitNow().ConfigureAwait(false);
             var seqno = args.SizeSign > 0 ? await lvm.ExtendLvByAsync(lv, bytes, permit, metadataOnly: store is not null, sharedUpdate: shared, ct).ConfigureAwait(false)
                 : await lvm.ExtendLvAsync(lv, bytes, permit, metadataOnly: store is not null, sharedUpdate: shared, ct).ConfigureAwait(false);
             if (store is not null)

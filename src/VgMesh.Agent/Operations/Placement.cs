@@ -56,7 +56,25 @@ public sealed class Placement(AgentCluster cluster, DmSetup dm, PeerClient peers
         }
 
         var step = new DelegatedStep(kind, args, options.Host, op.Lease.Generation, op.Request.Id, op.Lease.Owner);
-        run.Permit.EnsureValid();
-        return await peers.RunAsync(host, HostStatus.FromReport(report).ApiAddress, step, ct).ConfigureAwait(false);
+        for (var attempt = 1; ; attempt++)
+        {
+            run.Permit.EnsureValid();
+            try
+            {
+                return await peers.RunAsync(host, HostStatus.FromReport(report).ApiAddress, step, ct).ConfigureAwait(false);
+            }
+            catch (NotCoordinator) when (attempt < DelegationAttempts)
+            {
+                // The peer found this coordinator's lease too close to its end when it checked
+                // (the lease row read, or the permit lapsed while the host read its LVs: seconds
+                // on a loaded lab host). Every delegated step writes metadata in one LVM command,
+                // and the permit is checked before that process starts, so nothing ran; asked
+                // again, the peer reads the lease row again. If this coordinator lost the lease,
+                // its own permit above refuses first.
+            }
+        }
     }
+
+    /// <summary>How many times a step is sent to a peer that refused it for the lease's time left.</summary>
+    private const int DelegationAttempts = 3;
 }

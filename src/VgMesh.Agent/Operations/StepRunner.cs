@@ -64,7 +64,7 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
         switch (step.Kind)
         {
             case OperationKinds.Extend:
-                var (extended, seqno) = await extend.ExtendHereAsync(lv, step.Args, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
+                var (extended, seqno) = await extend.ExtendHereAsync(lv, step.Args, async () => await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
                 return new StepResult($"{extended}, where it is active", seqno);
             case OperationKinds.Snapshot:
