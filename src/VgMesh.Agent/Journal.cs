@@ -142,6 +142,8 @@ public sealed class JournalingLvmRunner(ILvmRunner inner, Journal journal, Telem
 {
     private static readonly HashSet<string> Reads = new(StringComparer.Ordinal) { "lvs", "vgs", "pvs", "info", "table", "status", "ls", "version" };
 
+    public bool? Started(int pid) => inner.Started(pid);
+
     public async Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(command);

@@ -94,6 +94,11 @@ internal static class Output
             {
                 lines.Add($"  {error}");
             }
+
+            foreach (var r in l.Refused ?? [])
+            {
+                lines.Add($"  refused by lvmlockd at {r.At.UtcDateTime:HH:mm:ss} UTC: {r.Command} ({(r.By == "hand" ? "not vgmesh" : "run by " + r.By)}), {r.Mode} lock of {(r.Lv is { } lv ? "LV " + lv : r.Lock)}: {r.Reason}");
+            }
         }
 
         if (h.Storage is not { } s)

@@ -93,8 +93,18 @@ public sealed record HostView(
 /// <param name="Shared">LVs whose lock this host holds shared.</param>
 /// <param name="RenewedSecondsAgo">How long ago sanlock last renewed this host's lease in the lockspace (<c>sanlock client status -D</c>); null while not known. Past sanlock's limit (8 io timeouts) its leases are lost.</param>
 /// <param name="RenewalResult">The last renewal's result: 1 is success, a negative value sanlock's error (-202: an i/o timeout).</param>
+/// <param name="Refused">The last lock requests lvmlockd refused here to commands vgmesh did not run (by hand, a script), newest last: nothing of those commands was done.</param>
 public sealed record LockdView(string LockType, int? HostId, string State, string? Lockspace, IReadOnlyList<string> Exclusive, IReadOnlyList<string> Shared, string? Error, DateTimeOffset? At,
-    double? RenewedSecondsAgo = null, int? RenewalResult = null);
+    double? RenewedSecondsAgo = null, int? RenewalResult = null, IReadOnlyList<LockRefusalView>? Refused = null);
+
+/// <summary>A lock request lvmlockd refused to an LVM command on this host.</summary>
+/// <param name="Command">The command's name and process id, <c>lvextend[812]</c>.</param>
+/// <param name="Lock">lv, vg or gl (the global lock).</param>
+/// <param name="Lv">The LV, for an LV lock.</param>
+/// <param name="Mode">The mode asked for (ex, sh).</param>
+/// <param name="Reason">Why lvmlockd refused: "held by another host", "the lockspace is not started on this host"...</param>
+/// <param name="By">hand (not run by this agent), or unknown (the agent runs LVM behind a prefix and cannot tell).</param>
+public sealed record LockRefusalView(DateTimeOffset At, string Command, string Lock, string? Lv, string Mode, string Reason, string By);
 
 /// <summary>A host's view of the shared LUN where storage fencing (SCSI-3 persistent reservations) is on.</summary>
 /// <param name="Device">The multipath device the reservations are made through.</param>

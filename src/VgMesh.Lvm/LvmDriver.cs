@@ -273,6 +273,16 @@ public sealed partial class LvmDriver(ILvmRunner runner)
         return LockdInfo.Parse(LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout);
     }
 
+    /// <summary>
+    /// The lock requests lvmlockd on this host refused, from its log (<c>lvmlockctl --dump</c>),
+    /// each with whether this agent's choke point ran the command (null: it cannot tell).
+    /// </summary>
+    public async Task<IReadOnlyList<(LockRefusal Refusal, bool? Ours)>> LockRefusalsAsync(CancellationToken ct = default)
+    {
+        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvmlockctl, ["--dump"], "lvmlockd"), ct).ConfigureAwait(false);
+        return [.. LockdLog.Refusals(LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout).Select(r => (r, runner.Started(r.Pid)))];
+    }
+
     // ---------------------------------------------------------------- plumbing
 
     private async Task<string> ReadAsync(IReadOnlyList<string> args, string objectName, CancellationToken ct)

@@ -43,6 +43,10 @@ public class OutputTests
 
         var failing = Output.HostText(Host("node2", null) with { Lockd = lockd with { RenewedSecondsAgo = 14, RenewalResult = -202 } });
         Assert.Contains("sanlock lease renewed 14 s before the read, last renewal failed (-202)", failing, StringComparison.Ordinal);
+
+        var refusal = new LockRefusalView(new DateTimeOffset(2026, 12, 7, 12, 0, 3, TimeSpan.Zero), "lvextend[812]", "lv", "vm1", "ex", "held by another host", "hand");
+        var refused = Output.HostText(Host("node2", null) with { Lockd = lockd with { Refused = [refusal] } });
+        Assert.Contains("refused by lvmlockd at 12:00:03 UTC: lvextend[812] (not vgmesh), ex lock of LV vm1: held by another host", refused, StringComparison.Ordinal);
     }
 
     [Fact]

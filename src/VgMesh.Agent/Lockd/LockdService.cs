@@ -29,14 +29,27 @@ public sealed class LockdState(AgentMetrics metrics)
 /// A host id that is another host's is refused before LVM is touched: two hosts with one id take
 /// each other's sanlock leases. At a clean stop the lockspace is left (<c>--lock-stop</c>) when no
 /// LV of the VG is active here; with LVs active it stays, as their locks must.
+/// It also reads lvmlockd's log for lock requests it refused: one refused to a command this agent
+/// did not run (an LVM command by hand, a script) is logged, counted and shown with the host, the
+/// only trace of it outside the terminal that ran it.
 /// </summary>
-public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, CoordinatorClient coordinator, LockdState state, AgentOptions options, TimeProvider time, ILogger<LockdService> logger) : BackgroundService
+public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, CoordinatorClient coordinator, LockdState state, AgentMetrics metrics, AgentOptions options, TimeProvider time, ILogger<LockdService> logger) : BackgroundService
 {
     private static readonly TimeSpan ReadEvery = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan RetryEvery = TimeSpan.FromSeconds(5);
+
+    /// <summary>How many refusals of commands run by hand the host's view keeps.</summary>
+    private const int RefusalsShown = 10;
+
     private string? _lockType;
     private bool _started;
+
+    // lvmlockd's log is a ring read whole each time: a refusal is reported once, and only if it
+    // came after this agent started (an earlier agent reported those).
+    private DateTimeOffset _refusalsFrom;
+    private readonly HashSet<(DateTimeOffset At, int Pid, string Lock, string? Lv)> _reported = [];
+    private IReadOnlyList<LockRefusalView> _refused = [];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -47,10 +60,17 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
         }
 
         LogLockdVg(logger, options.VolumeGroup, _lockType);
+        _refusalsFrom = time.GetUtcNow().AddSeconds(-1);
+        foreach (var by in new[] { "hand", "vgmesh" })
+        {
+            metrics.LockRefused(by, "lv", 0);
+        }
+
         var id = await HostIdAsync(stoppingToken).ConfigureAwait(false);
         await StartAsync(id, stoppingToken).ConfigureAwait(false);
         while (!stoppingToken.IsCancellationRequested)
         {
+            await ReadRefusalsAsync(stoppingToken).ConfigureAwait(false);
             await ReadAsync(id, stoppingToken).ConfigureAwait(false);
             await Task.Delay(ReadEvery, time, stoppingToken).ConfigureAwait(false);
         }
@@ -163,8 +183,49 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
         }
     }
 
+    /// <summary>New refusals in lvmlockd's log: counted by who ran the command; those run by hand (or by whoever, when the agent cannot tell) logged and kept for the host's view.</summary>
+    private async Task ReadRefusalsAsync(CancellationToken ct)
+    {
+        IReadOnlyList<(LockRefusal Refusal, bool? Ours)> all;
+        try
+        {
+            all = await lvm.LockRefusalsAsync(ct).ConfigureAwait(false);
+        }
+        catch (LvmException e)
+        {
+            LogDumpFailed(logger, e.Message);
+            return;
+        }
+
+        var shown = _refused;
+        foreach (var (r, ours) in all)
+        {
+            // A read's shared VG or global lock refused (an lvs before the lockspace started)
+            // changed nothing and would have changed nothing: not reported.
+            if (r.At < _refusalsFrom || (r.Lock != "lv" && r.Mode != "ex") || !_reported.Add((r.At, r.Pid, r.Lock, r.Lv)))
+            {
+                continue;
+            }
+
+            var by = ours switch { true => "vgmesh", false => "hand", null => "unknown" };
+            metrics.LockRefused(by, r.Lock);
+            if (ours == true)
+            {
+                continue;
+            }
+
+            var what = r.Lv is { } lv ? $"LV {options.VolumeGroup}/{lv}" : r.Lock == "vg" ? $"VG {options.VolumeGroup}" : "the global lock";
+            LogHandRefused(logger, $"{r.Command}[{r.Pid}]", by, r.Mode, what, r.Reason);
+            shown = [.. shown.Append(new LockRefusalView(r.At, $"{r.Command}[{r.Pid}]", r.Lock, r.Lv, r.Mode, r.Reason, by)).TakeLast(RefusalsShown)];
+        }
+
+        _refused = shown;
+        // Forgotten once older than anything a ring of 1 MiB still holds on a busy host.
+        _reported.RemoveWhere(k => k.At < time.GetUtcNow().AddHours(-1));
+    }
+
     private void Set(int? id, string what, string? lockspace, IReadOnlyList<string> exclusive, IReadOnlyList<string> shared, string? error, double? renewedAgo = null, int? renewalResult = null) =>
-        state.Set(new LockdView(_lockType!, id, what, lockspace, exclusive, shared, error, time.GetUtcNow(), renewedAgo, renewalResult));
+        state.Set(new LockdView(_lockType!, id, what, lockspace, exclusive, shared, error, time.GetUtcNow(), renewedAgo, renewalResult, _refused.Count == 0 ? null : _refused));
 
     /// <summary>
     /// sanlock's last renewal of this host's lease in the lockspace: how long ago (on sanlock's own
@@ -241,6 +302,12 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
 
     [LoggerMessage(EventId = 3707, Level = LogLevel.Information, Message = "lockspace of {Vg} stopped (no LV of it active here)")]
     private static partial void LogStopped(ILogger logger, string vg);
+
+    [LoggerMessage(EventId = 3709, Level = LogLevel.Warning, Message = "lvmlockd refused {Command} (run by {By}, not by vgmesh) the {Mode} lock of {What}: {Reason}; nothing of that command was done. Change the VG through vgmesh, which runs each change where LVM's lock allows it")]
+    private static partial void LogHandRefused(ILogger logger, string command, string by, string mode, string what, string reason);
+
+    [LoggerMessage(EventId = 3710, Level = LogLevel.Debug, Message = "lvmlockd's log not read (lvmlockctl --dump): {Reason}")]
+    private static partial void LogDumpFailed(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 3708, Level = LogLevel.Warning, Message = "lockspace of {Vg} not stopped: {Reason}")]
     private static partial void LogStopFailed(ILogger logger, string vg, string reason);

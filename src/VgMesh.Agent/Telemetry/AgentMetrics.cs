@@ -32,6 +32,7 @@ public sealed class AgentMetrics : IDisposable
     private readonly Counter<long> _snapshotCollected;
     private readonly Histogram<double> _growReaction;
     private readonly Counter<long> _doubleActivations;
+    private readonly Counter<long> _lockRefusals;
     private volatile HashSet<string> _doubleActive = [];
     private int _storageRegistered = -1; // -1: storage fencing off (no series)
     private (int Active, int Failed)? _storagePaths;
@@ -62,6 +63,7 @@ public sealed class AgentMetrics : IDisposable
         _meter.CreateObservableGauge("vgmesh.lockd.lockspace.started", () => _lockd is { } l ? [new Measurement<long>(l.State == "started" ? 1 : 0)] : Array.Empty<Measurement<long>>(), null, "1 while this host's lockspace of the lvmlockd VG is started (its LVM commands can take locks), 0 while not; absent where the VG has no lvmlockd.");
         _meter.CreateObservableGauge("vgmesh.lockd.host.id", () => _lockd is { HostId: { } id } ? [new Measurement<long>(id)] : Array.Empty<Measurement<long>>(), null, "The sanlock host id the cluster assigned this host (lvmlocal.conf); absent until it has one or where the VG has no lvmlockd.");
         _meter.CreateObservableGauge("vgmesh.lockd.renewal.age", () => _lockd is { RenewedSecondsAgo: { } ago } ? [new Measurement<double>(ago)] : Array.Empty<Measurement<double>>(), "s", "How long ago sanlock last renewed this host's lease in the lvmlockd lockspace, as the agent last read it (every 5 s): sanlock renews every 2 io timeouts and gives the leases up past 8. Absent where the VG has no lvmlockd or sanlock does not say.");
+        _lockRefusals = _meter.CreateCounter<long>("vgmesh.lockd.refusals", "{request}", "Lock requests lvmlockd refused on this host, read from its log, by who ran the command (hand: not this agent; vgmesh: this agent, which then asks the LV's holder; unknown) and lock (lv, vg, gl). The log (event 3709) and 'vgmesh host show' name each one run by hand.");
         _meter.CreateObservableGauge("vgmesh.lockd.lv.locks", LockdLocks, "{lock}", "LV locks lvmlockd holds on this host, by mode (ex, sh), as the agent last read them; absent where the VG has no lvmlockd.");
         _meter.CreateObservableGauge("vgmesh.storage.registered", StorageRegistration, null, "1 while this host's key is registered on the LUN (storage fencing by SCSI-3 reservations), 0 while it is not (preempted, or not yet registered); absent where storage fencing is off.");
 
@@ -181,6 +183,10 @@ public sealed class AgentMetrics : IDisposable
 
     /// <summary>This host's part in the lvmlockd VG as last read (null: the VG has no lvmlockd).</summary>
     public void Lockd(VgMesh.Client.LockdView? view) => _lockd = view;
+
+    /// <summary>A lock request lvmlockd refused; <paramref name="by"/> hand, vgmesh or unknown. Zero adds the series.</summary>
+    public void LockRefused(string by, string lockKind, int count = 1) =>
+        _lockRefusals.Add(count, new KeyValuePair<string, object?>("by", by), new KeyValuePair<string, object?>("lock", lockKind));
 
     private IEnumerable<Measurement<long>> LockdLocks() =>
         _lockd is { } l ? [new(l.Exclusive.Count, new KeyValuePair<string, object?>("mode", "ex")), new(l.Shared.Count, new KeyValuePair<string, object?>("mode", "sh"))] : [];

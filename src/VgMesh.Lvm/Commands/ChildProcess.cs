@@ -15,10 +15,11 @@ public sealed class ChildProcessCancelledException(ProcessResult partial) : Oper
 /// </summary>
 public static class ChildProcess
 {
+    /// <param name="onStart">Told the process id as soon as the process runs, before it can do anything others could see.</param>
     /// <exception cref="ChildProcessCancelledException">When <paramref name="ct"/> fires; the process is dead by then.</exception>
     /// <exception cref="Win32Exception">When the program cannot be started.</exception>
     public static async Task<ProcessResult> RunAsync(
-        IReadOnlyList<string> argv, IEnumerable<KeyValuePair<string, string>>? environment, string? stdin, TimeProvider time, CancellationToken ct)
+        IReadOnlyList<string> argv, IEnumerable<KeyValuePair<string, string>>? environment, string? stdin, TimeProvider time, CancellationToken ct, Action<int>? onStart = null)
     {
         ArgumentNullException.ThrowIfNull(argv);
         ArgumentNullException.ThrowIfNull(time);
@@ -42,6 +43,7 @@ public static class ChildProcess
         var started = time.GetTimestamp();
         using var process = new Process { StartInfo = psi };
         process.Start();
+        onStart?.Invoke(process.Id);
         var stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
         try

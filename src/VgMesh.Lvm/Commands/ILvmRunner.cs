@@ -10,4 +10,11 @@ public interface ILvmRunner
     /// <see cref="OperationCanceledException"/> when the caller cancels (the process is killed).
     /// </summary>
     Task<ProcessResult> RunAsync(LvmCommand command, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether this choke point started the process <paramref name="pid"/> in the last minutes
+    /// (true), did not (false), or cannot tell (null: its commands run behind a prefix such as ssh,
+    /// whose process is not LVM's).
+    /// </summary>
+    bool? Started(int pid) => null;
 }

@@ -22,6 +22,12 @@ public sealed partial class LvmRunner : ILvmRunner
     private readonly ILogger<LvmRunner> _logger;
     private readonly TimeProvider _time;
 
+    // The processes this runner started, by pid, with when: lvmlockd's log names the process of
+    // each lock request, and only these are vgmesh's own. Kept for PidsKeptFor, then forgotten
+    // (pids are reused).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _pids = new();
+    private static readonly TimeSpan PidsKeptFor = TimeSpan.FromMinutes(10);
+
     public LvmRunner(LvmRunnerOptions options, ILogger<LvmRunner> logger, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -96,7 +102,7 @@ public sealed partial class LvmRunner : ILvmRunner
         ProcessResult result;
         try
         {
-            result = await ChildProcess.RunAsync(argv, Environment(), command.Stdin, _time, linked.Token).ConfigureAwait(false);
+            result = await ChildProcess.RunAsync(argv, Environment(), command.Stdin, _time, linked.Token, Remember).ConfigureAwait(false);
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -124,6 +130,32 @@ public sealed partial class LvmRunner : ILvmRunner
         }
 
         return result;
+    }
+
+    public bool? Started(int pid)
+    {
+        if (_options.CommandPrefix.Count > 0)
+        {
+            return null;
+        }
+
+        return _pids.TryGetValue(pid, out var at) && _time.GetElapsedTime(at) < PidsKeptFor;
+    }
+
+    private void Remember(int pid)
+    {
+        var now = _time.GetTimestamp();
+        _pids[pid] = now;
+        if (_pids.Count > 4096)
+        {
+            foreach (var (old, at) in _pids)
+            {
+                if (_time.GetElapsedTime(at, now) >= PidsKeptFor)
+                {
+                    _pids.TryRemove(old, out _);
+                }
+            }
+        }
     }
 
     /// <summary>Printable ASCII only, in every argument: see <see cref="LvmUnsafeArgumentException"/>.</summary>

@@ -114,6 +114,16 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.NotEqual(0, extend.ExitCode);
         Assert.Contains("LV locked by other host", extend.Stderr, StringComparison.Ordinal);
         Assert.Equal(16L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk1"));
+        // vgmesh reports what lvmlockd refused to commands it did not run (from lvmlockd's log).
+        foreach (var (h, command) in new[] { ("node3", "lvchange"), ("node1", "lvextend") })
+        {
+            var seen = await AgentLabFixture.EventuallyAsync(() => f.HostAsync(h), v => v?.Lockd?.Refused?.Any(r => r.Lv == "lk1" && r.Command.StartsWith(command + "[", StringComparison.Ordinal)) == true, TimeSpan.FromSeconds(30), $"{h} reports the hand-run {command} lvmlockd refused");
+            var refusal = seen!.Lockd!.Refused!.Last(r => r.Lv == "lk1");
+            Assert.Equal(("ex", "held by another host", "hand"), (refusal.Mode, refusal.Reason, refusal.By));
+            Assert.Matches("""(?m)^vgmesh_lockd_refusals_total\{[^}]*by="hand",lock="lv"[^}]*\} [1-9]""", await f.MetricsAsync(h));
+        }
+
+        Assert.Contains("refused by lvmlockd", await f.Lab.ExecOkAsync("node2", ["vgmesh", "host", "show", "node3"]), StringComparison.Ordinal);
 
         // Through vgmesh from a third host: LVM refuses it there (the lock is node2's), so the
         // coordinator runs it where the LV is active, its table grown by the answer.
@@ -153,6 +163,12 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Equal(32L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk2"));
         Assert.Equal(32L << 20 >> 9, await f.TableSectorsAsync("node3", "san-lk2"));
         Assert.Equal("sh", await f.LockModeAsync("node2", uuid2));
+
+        // Scenario 3 by hand: lvextend under node2's shared lock grows node2's table only
+        // (lvmlockd refreshes no other host); node3's agent sees its stale table and refreshes it.
+        await f.Lab.ExecOkAsync("node2", ["lvm", "lvextend", "-q", "--lockopt", "shupdate", "-L", "+4M", "san/lk2"]);
+        Assert.Equal(36L << 20 >> 9, await f.TableSectorsAsync("node2", "san-lk2"));
+        await AgentLabFixture.EventuallyAsync(() => f.TableSectorsAsync("node3", "san-lk2"), s => s == 36L << 20 >> 9, TimeSpan.FromSeconds(30), "node3 refreshes lk2 after a hand-run lvextend on node2");
     }
 
     [Fact]

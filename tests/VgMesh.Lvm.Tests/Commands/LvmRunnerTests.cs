@@ -107,6 +107,18 @@ public class LvmRunnerTests
     }
 
     [Fact]
+    public async Task Started_KnowsTheProcessesItRan_AndCannotTellBehindAPrefix()
+    {
+        var r = Runner(new LvmRunnerOptions { LvmBinary = "sh" });
+        var result = await r.RunAsync(new LvmCommand(LvmTool.Lvm, ["-c", "echo $$", "sh"], "x", true, MetadataWritePermit.SingleHost("t")), CancellationToken.None);
+        var pid = int.Parse(result.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        Assert.True(r.Started(pid));
+        Assert.False(r.Started(Environment.ProcessId));
+        Assert.Null(Runner(new LvmRunnerOptions { CommandPrefix = ["ssh", "host"] }).Started(pid));
+    }
+
+    [Fact]
     public void Options_Invalid_ClearMessage()
     {
         Assert.Contains("absolute", Assert.Throws<ArgumentException>(() => new LvmRunnerOptions { LvmSystemDir = "lvm" }.Validate()).Message, StringComparison.Ordinal);
