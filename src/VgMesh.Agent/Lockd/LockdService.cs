@@ -215,7 +215,7 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
             }
 
             var what = r.Lv is { } lv ? $"LV {options.VolumeGroup}/{lv}" : r.Lock == "vg" ? $"VG {options.VolumeGroup}" : "the global lock";
-            LogHandRefused(logger, $"{r.Command}[{r.Pid}]", by, r.Mode, what, r.Reason);
+            LogHandRefused(logger, $"{r.Command}[{r.Pid}]", ours is null ? "vgmesh cannot tell who ran it: its LVM commands run behind LvmCommandPrefix" : "not run by vgmesh", r.Mode, what, r.Reason);
             shown = [.. shown.Append(new LockRefusalView(r.At, $"{r.Command}[{r.Pid}]", r.Lock, r.Lv, r.Mode, r.Reason, by)).TakeLast(RefusalsShown)];
         }
 
@@ -303,8 +303,8 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
     [LoggerMessage(EventId = 3707, Level = LogLevel.Information, Message = "lockspace of {Vg} stopped (no LV of it active here)")]
     private static partial void LogStopped(ILogger logger, string vg);
 
-    [LoggerMessage(EventId = 3709, Level = LogLevel.Warning, Message = "lvmlockd refused {Command} (run by {By}, not by vgmesh) the {Mode} lock of {What}: {Reason}; nothing of that command was done. Change the VG through vgmesh, which runs each change where LVM's lock allows it")]
-    private static partial void LogHandRefused(ILogger logger, string command, string by, string mode, string what, string reason);
+    [LoggerMessage(EventId = 3709, Level = LogLevel.Warning, Message = "lvmlockd refused {Command} ({Who}) the {Mode} lock of {What}: {Reason}; nothing of that command was done. Change the VG through vgmesh, which runs each change where LVM's lock allows it")]
+    private static partial void LogHandRefused(ILogger logger, string command, string who, string mode, string what, string reason);
 
     [LoggerMessage(EventId = 3710, Level = LogLevel.Debug, Message = "lvmlockd's log not read (lvmlockctl --dump): {Reason}")]
     private static partial void LogDumpFailed(ILogger logger, string reason);

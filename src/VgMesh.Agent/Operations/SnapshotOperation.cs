@@ -1,4 +1,6 @@
 using VgMesh.Lvm;
+using VgMesh.Lvm.Commands;
+using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Operations;
 
@@ -6,25 +8,75 @@ namespace VgMesh.Agent.Operations;
 /// A classic snapshot, made in the kernel where the origin is active (the one that does the
 /// copy-on-write): delegated to its holder, or made here when the origin is active nowhere.
 /// </summary>
-public sealed class SnapshotOperation(LvmDriver lvm, Placement placement, AgentOptions options) : IVolumeOperation
+public sealed class SnapshotOperation(LvmDriver lvm, DmSetup dm, FencedSet fenced, ClaimCache claims, Reconciling.HostActivity activity, Placement placement, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Snapshot];
+
+    /// <summary>
+    /// lvmlockd mode: lvcreate --snapshot takes the origin's LV lock exclusively, so it runs here
+    /// where the origin is active (this kernel does the copy-on-write) or active nowhere. An
+    /// origin held elsewhere, or shared, goes to the queue: by the claims at once, or after LVM
+    /// refused the lock with nothing written.
+    /// </summary>
+    public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(lv);
+        ArgumentNullException.ThrowIfNull(args);
+        var activeHere = await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false);
+        if (!activeHere && claims.HeldElsewhere(lv.Lv, options.Host))
+        {
+            return null;
+        }
+
+        // Not beside a pass or a handoff (LVM suspends and reloads the origin's table here), and
+        // never of a fenced origin, whose real table the command would load back.
+        await activity.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (fenced.Current.Contains(lv.Lv))
+            {
+                throw StepRunner.Fenced(lv, OperationKinds.Snapshot, options.Host);
+            }
+
+            var name = await CheckAsync(lv, args, ct).ConfigureAwait(false) ?? throw Taken(lv, args.NewName);
+            var seqno = await lvm.CreateSnapshotAsync(lv, name, args.SizeBytes!.Value, args.ChunkBytes, args.Tags, permit, ct).ConfigureAwait(false);
+            return new OperationDone($"created snapshot {lv.Vg}/{name} of {lv.FullName} on {options.Host}{(activeHere ? ", where the origin is active" : "")}", "lv.snapshot-created", default, seqno);
+        }
+        catch (LvmLockedByOtherHostException)
+        {
+            return null;
+        }
+        finally
+        {
+            activity.Release();
+        }
+    }
+
+    private static AlreadyExists Taken(LvRef origin, string? name) => new($"{origin.Vg}/{name}", $"{origin.Vg}/{name} already exists; choose another snapshot name.");
+
+    /// <summary>The snapshot's name once the origin exists and is no snapshot itself; null when an LV of that name exists already.</summary>
+    private async Task<string?> CheckAsync(LvRef origin, LvOperation args, CancellationToken ct)
+    {
+        var name = args.NewName ?? throw new BadRequest("a snapshot needs a name");
+        var source = await lvm.GetOrNotFoundAsync(origin, ct).ConfigureAwait(false);
+        if (await lvm.ExistsAsync(new LvRef(origin.Vg, name), ct).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return source.IsSnapshot
+            ? throw new BadRequest($"{origin.FullName} is itself a snapshot; snapshot its origin {origin.Vg}/{source.Origin} instead.")
+            : name;
+    }
 
     public async Task<OperationDone> RunAsync(OperationRun run, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(run);
         var (origin, args) = (run.Lv, run.Args);
-        var name = args.NewName ?? throw new BadRequest("a snapshot needs a name");
-        var source = await lvm.GetOrNotFoundAsync(origin, ct).ConfigureAwait(false);
-        if (await lvm.ExistsAsync(new LvRef(origin.Vg, name), ct).ConfigureAwait(false))
+        if (await CheckAsync(origin, args, ct).ConfigureAwait(false) is not { } name)
         {
-            return run.Recovered ? new OperationDone($"{origin.Vg}/{name} exists (created before the coordinator changed)", "lv.snapshot-created")
-                : throw new AlreadyExists($"{origin.Vg}/{name}", $"{origin.Vg}/{name} already exists; choose another snapshot name.");
-        }
-
-        if (source.IsSnapshot)
-        {
-            throw new BadRequest($"{origin.FullName} is itself a snapshot; snapshot its origin {origin.Vg}/{source.Origin} instead.");
+            return run.Recovered ? new OperationDone($"{origin.Vg}/{args.NewName} exists (created before the coordinator changed)", "lv.snapshot-created")
+                : throw Taken(origin, args.NewName);
         }
 
         var holders = await placement.ActiveOnAsync(run.Context, origin.Lv, ct).ConfigureAwait(false);

@@ -143,6 +143,9 @@ public static class ClusterHostingExtensions
               # The host's process decides how it ends (vgmeshd exits 75 when downed, for its
               # supervisor to start a new agent); Akka must not end it first.
               coordinated-shutdown.exit-clr = off
+              # Each tick wakes .NET's timer thread, which waits 1 ms at a time on a HZ=100
+              # kernel: 10 ms (the default) cost an idle lab agent twice the CPU (docs/architecture.md).
+              scheduler.tick-duration = 50ms
               remote.dot-netty.tcp {
                 hostname = {{Q(o.Hostname)}}
                 port = {{o.Port}}

@@ -145,6 +145,11 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         Assert.Null(await f.TableSectorsAsync("node2", "san-lk1"));
         var shown = await AgentLabFixture.EventuallyAsync(() => f.HostAsync("node3"), v => v?.Lockd?.Exclusive.Contains("lk1") == true, TimeSpan.FromSeconds(60), "lk1's lock in node3's view");
         Assert.DoesNotContain("lk1", shown!.Lockd!.Shared);
+        // A snapshot asked on the origin's holder: made there, in the kernel that does the copy-on-write.
+        var snapshot = await f.OkAsync("node3", "lv", "snapshot", "lk1", "--name", "lk1s", "--size", "8M");
+        Assert.Equal("node3", snapshot.CompletedBy);
+        Assert.NotNull(await f.TableSectorsAsync("node3", "san-lk1s-cow"));
+        await f.OkAsync("node3", "lv", "remove", "lk1s");
 
         // Active shared on two hosts, which plain lvextend refuses under lvmlockd: extended under
         // the shared lock on a holder (--lockopt shupdate), the other holder refreshed before the
@@ -213,6 +218,68 @@ public class LockdLabTests(LockdAgentLabFixture f) : IClassFixture<LockdAgentLab
         await AgentLabFixture.EventuallyAsync(async () => (await f.Lab.ExecAsync("node2", ["dmsetup", "info", "san-lp"])).ExitCode, c => c != 0, TimeSpan.FromSeconds(90), "node2 releases the fenced device");
         Assert.Equal("ex", await f.LockModeAsync("node3", uuid));
         Assert.True(await f.HoldsLeaseAsync("node3", uuid));
+    }
+
+    [Fact]
+    public async Task CrashedHolder_ItsLvMovesOnlyOnceSanlockFreesTheLease_AndTheHostRejoinsWithoutIt()
+    {
+        await f.AllLiveAsync();
+        foreach (var h in Hosts)
+        {
+            await AgentLabFixture.EventuallyAsync(() => f.HostAsync(h), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(90), $"{h}'s lockspace started");
+        }
+
+        // The holder is not the coordinator's host: a crash of that one moves the coordinator too,
+        // which CoordinatorsAgentKilled covers.
+        var leader = (await f.StatusAsync()).Leader!;
+        var others = Hosts.Where(h => h != leader).ToArray();
+        var (holder, next) = (others[0], others[1]);
+        await f.OkAsync(leader, "lv", "create", "lc", "--size", "8M");
+        await f.OkAsync(leader, "lv", "activate", "lc", "--exclusive", "--host", holder);
+        var uuid = await f.UuidAsync("lc");
+
+        var clock = Stopwatch.StartNew();
+        var crashed = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", "crash", holder]);
+        Assert.True(crashed.Succeeded, crashed.Stderr);
+        try
+        {
+            // As an orchestrator would: ask every 2 s. vgmesh gives the claim up once the cluster has
+            // downed the holder (seconds); LVM refuses the activation until sanlock has expired the
+            // dead host's lease (8 io timeouts of 2 s, then the 60 s watchdog term: about 75 s).
+            // The answer may come before the LV is live there (the claim moved, the activation
+            // not applied yet): what counts is the table on the new holder.
+            double granted;
+            while (true)
+            {
+                var r = await f.CliAsync(leader, "lv", "activate", "lc", "--exclusive", "--host", next);
+                if (await f.TableSectorsAsync(next, "san-lc") is not null)
+                {
+                    granted = clock.Elapsed.TotalSeconds;
+                    break;
+                }
+
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(240), $"lc not active on {next} 240 s after {holder} crashed: {r.Stderr}");
+                await Task.Delay(TimeSpan.FromSeconds(2));
+            }
+
+            Console.WriteLine($"lockd crash takeover: crash -> active on {next} in {granted:0.0} s");
+            Assert.True(granted > 40, $"lc moved {granted:0.0} s after the crash, before sanlock could have expired {holder}'s lease");
+            Assert.Equal("ex", await f.LockModeAsync(next, uuid));
+            Assert.True(await f.HoldsLeaseAsync(next, uuid));
+            Assert.DoesNotContain("error", await f.Lab.ExecOkAsync(next, ["dmsetup", "table", "san-lc"]), StringComparison.Ordinal);
+        }
+        finally
+        {
+            var booted = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", "agentlkd", "boot", holder]);
+            Assert.True(booted.Succeeded, booted.Stderr);
+        }
+
+        // Rebooted under the same sanlock name, the host rejoins; lc stays where it went, with no
+        // device on the host that crashed.
+        await f.AllLiveAsync();
+        await AgentLabFixture.EventuallyAsync(() => f.HostAsync(holder), v => v?.Lockd?.State == "started", TimeSpan.FromSeconds(120), $"{holder}'s lockspace started again");
+        Assert.Null(await f.TableSectorsAsync(holder, "san-lc"));
+        Assert.Equal("ex", await f.LockModeAsync(next, uuid));
     }
 
     [Fact]

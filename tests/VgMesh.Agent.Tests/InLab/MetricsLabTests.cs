@@ -131,7 +131,9 @@ public partial class MetricsLabTests(AgentLabFixture f)
             }
 
             // Back in the cluster: releasing the claim deactivates the fenced device, which ends the fence.
-            await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node1", "lv", "deactivate", "m1"), r => r.ExitCode == 0, TimeSpan.FromSeconds(60), "m1 is released once the holder is back");
+            // Downed while cut off, the holder comes back as a new agent process; 60 s was not enough
+            // while a side lab ran beside this one (the fresh-clone run of 910f503).
+            await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node1", "lv", "deactivate", "m1"), r => r.ExitCode == 0, TimeSpan.FromSeconds(120), "m1 is released once the holder is back");
             // (Other LVs this shared lab's earlier tests left claimed there stay fenced, and counted.)
             await AgentLabFixture.EventuallyAsync(async () => (await f.HostAsync(holder))?.Alerts, a => a is not null && !a.Contains("fenced: m1"),
                 TimeSpan.FromSeconds(60), $"{holder} no longer reports m1 fenced");

@@ -49,9 +49,10 @@ public abstract class VolumeOperationsScenarios(AgentLabFixture f)
 {
     protected AgentLabFixture Fixture => f;
 
-    // The reconcile interval, plus the pass's own time: a pass that reads LVM and device-mapper
-    // took more than 5 s on a lab host while a side lab booted (the fresh-clone run of 00be18f).
-    private static readonly TimeSpan OnePeriod = TimeSpan.FromSeconds(10 + 15);
+    // The reconcile interval, plus the pass's own time and the probes': on a lab host while a side
+    // lab boots, a pass took over 5 s (the fresh-clone run of 00be18f) and a hand-removed LV's device
+    // went 30 s after the lvremove (910f503's, over iSCSI).
+    private static readonly TimeSpan OnePeriod = TimeSpan.FromSeconds(10 + 30);
 
     [Fact]
     public async Task Scenario1_CreateOnNode1_ClaimForNode2_ExtendFromNode3_Node2GrowsBeforeTheAnswer()
@@ -131,7 +132,7 @@ public abstract class VolumeOperationsScenarios(AgentLabFixture f)
         var handed = await f.OkAsync("node3", "lv", "activate", "s5", "--exclusive", "--host", "node2");
         // Keep watching for a while after the answer, however long each sample takes on the machine at hand.
         var after = Volatile.Read(ref samples);
-        await AgentLabFixture.EventuallyAsync(() => Task.FromResult(Volatile.Read(ref samples)), n => n >= after + 3, TimeSpan.FromSeconds(30), "three samples after the handoff");
+        await AgentLabFixture.EventuallyAsync(() => Task.FromResult(Volatile.Read(ref samples)), n => n >= after + 3, TimeSpan.FromSeconds(90), "three samples after the handoff");
         await stop.CancelAsync();
         await watcher;
         Assert.Equal("applied", handed.Status);

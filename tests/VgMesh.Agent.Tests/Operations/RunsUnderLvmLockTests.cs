@@ -83,7 +83,12 @@ public sealed class RunsUnderLvmLockTests : IDisposable
     private RemoveOperation Remove() =>
         new(new LvmDriver(_runner), new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir), placement: null!, _claims, _options);
 
+    private SnapshotOperation Snapshot() =>
+        new(new LvmDriver(_runner), new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir), _fenced, _claims, _activity, placement: null!, _options);
+
     private static readonly LvOperation ByFour = new("lk1", 4 << 20, +1);
+
+    private static readonly LvOperation Snap = new("lk1", 8 << 20, NewName: "lk1s");
 
     private static readonly MetadataWritePermit Permit = MetadataWritePermit.SingleHost("node3");
 
@@ -145,6 +150,27 @@ public sealed class RunsUnderLvmLockTests : IDisposable
         await Extend().RunHereAsync(Lk1, ByFour, "op-1", Permit, CancellationToken.None);
 
         Assert.DoesNotContain("--lockopt", Assert.Single(_runner.Ran, r => r.Args.StartsWith("lvextend", StringComparison.Ordinal)).Args, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Snapshot_OfAnOriginAnotherHostHolds_GoesToTheQueue_WithoutAnyCommand()
+    {
+        _claims.Set(new Dictionary<string, ActivationClaim> { ["lk1"] = new("node2", ActivationClaim.Exclusive, 4, DateTimeOffset.UnixEpoch) });
+
+        Assert.Null(await Snapshot().RunHereAsync(Lk1, Snap, "op-1", Permit, CancellationToken.None));
+        Assert.Empty(_runner.Ran);
+    }
+
+    [Fact]
+    public async Task Snapshot_OfAnOriginFencedHere_Refused_WithoutAnyCommand()
+    {
+        ActiveHere();
+        _fenced.Add("lk1");
+
+        var refused = await Assert.ThrowsAsync<OperationRefused>(() => Snapshot().RunHereAsync(Lk1, Snap, "op-1", Permit, CancellationToken.None));
+
+        Assert.Equal("fenced", refused.Code);
+        Assert.Empty(_runner.Ran);
     }
 
     [Fact]
