@@ -169,6 +169,7 @@ s.AddHostedService<HistoryService>();
 s.AddSingleton<PeerClient>();
 s.AddSingleton<LocalSteps>();
 s.AddSingleton<Placement>();
+s.AddSingleton<LocalLvCommand>();
 s.AddSingleton<ExtendOperation>();
 foreach (var operation in new[] { typeof(CreateOperation), typeof(RemoveOperation), typeof(ReduceOperation), typeof(SnapshotOperation), typeof(MergeOperation), typeof(RenameOperation), typeof(ActivateOperation), typeof(DeactivateOperation), typeof(TagOperation), typeof(QuotaOperation) })
 {

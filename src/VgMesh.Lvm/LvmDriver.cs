@@ -9,6 +9,7 @@ namespace VgMesh.Lvm;
 /// process starts (<see cref="LvRef"/>); every metadata write needs a <see cref="MetadataWritePermit"/>;
 /// every failure arrives as a typed <see cref="LvmException"/>.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "Its one SemaphoreSlim holds no handle: AvailableWaitHandle is never read.")]
 public sealed partial class LvmDriver(ILvmRunner runner)
 {
     // ---------------------------------------------------------------- reports
@@ -267,10 +268,26 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     }
 
     /// <summary>What lvmlockd on this host holds (<c>lvmlockctl --info</c>).</summary>
-    public async Task<LockdInfo> LockdInfoAsync(CancellationToken ct = default)
+    public async Task<LockdInfo> LockdInfoAsync(CancellationToken ct = default) =>
+        LockdInfo.Parse(await LockctlAsync("--info", ct).ConfigureAwait(false));
+
+    // lvmlockd answers --info and --dump over one abstract socket that each lvmlockctl binds:
+    // two at once, and the second fails (exit 158, no message; seen 2026-12-07 when an extend's
+    // --info met the agent's own --dump). This agent's are run one at a time.
+    private readonly SemaphoreSlim _lockctl = new(1, 1);
+
+    private async Task<string> LockctlAsync(string what, CancellationToken ct)
     {
-        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvmlockctl, ["--info"], "lvmlockd"), ct).ConfigureAwait(false);
-        return LockdInfo.Parse(LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout);
+        await _lockctl.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvmlockctl, [what], "lvmlockd"), ct).ConfigureAwait(false);
+            return LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout;
+        }
+        finally
+        {
+            _lockctl.Release();
+        }
     }
 
     /// <summary>
@@ -279,8 +296,8 @@ public sealed partial class LvmDriver(ILvmRunner runner)
     /// </summary>
     public async Task<IReadOnlyList<(LockRefusal Refusal, bool? Ours)>> LockRefusalsAsync(CancellationToken ct = default)
     {
-        var result = await runner.RunAsync(new LvmCommand(LvmTool.Lvmlockctl, ["--dump"], "lvmlockd"), ct).ConfigureAwait(false);
-        return [.. LockdLog.Refusals(LvmErrors.ThrowIfFailed(result, "lvmlockd").Stdout).Select(r => (r, runner.Started(r.Pid)))];
+        var dump = await LockctlAsync("--dump", ct).ConfigureAwait(false);
+        return [.. LockdLog.Refusals(dump).Select(r => (r, runner.Started(r.Pid)))];
     }
 
     // ---------------------------------------------------------------- plumbing

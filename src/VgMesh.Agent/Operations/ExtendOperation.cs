@@ -12,7 +12,7 @@ namespace VgMesh.Agent.Operations;
 /// absolute one that would shrink, and a missing LV fails in the command itself.
 /// </summary>
 public sealed partial class ExtendOperation(
-    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, Lockd.LockdState lockd, ClaimCache claims, Reconciling.HostActivity activity, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
+    LvmDriver lvm, DmSetup dm, Reconciling.OnDiskMetadata onDisk, FencedSet fenced, Placement placement, LocalSteps localSteps, Lockd.LockdState lockd, LocalLvCommand local, AgentOptions options, ILogger<ExtendOperation> logger) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Extend];
 
@@ -23,26 +23,9 @@ public sealed partial class ExtendOperation(
     /// where this host's last claims already say another host holds it, the queue at once (an
     /// lvextend refused by lvmlockd took 0.6-1.3 s in the lab).
     /// </summary>
-    public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(lv);
-        var activeHere = await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false);
-        if (!activeHere && claims.HeldElsewhere(lv.Lv, options.Host))
+    public Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct) =>
+        local.RunAsync(lv, OperationKinds.Extend, async activeHere =>
         {
-            return null;
-        }
-
-        // As for a step delegated here: not beside a pass or a handoff (the command reloads this
-        // host's table), and never on a fenced LV, whose real table it would load back (a fenced
-        // host gave up the LV's sanlock lease, but its lvmlockd still believes it holds the lock).
-        await activity.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (fenced.Current.Contains(lv.Lv))
-            {
-                throw StepRunner.Fenced(lv, OperationKinds.Extend, options.Host);
-            }
-
             var (message, seqno) = await ExtendHereAsync(lv, args, permit, ct).ConfigureAwait(false);
             if (activeHere)
             {
@@ -50,16 +33,7 @@ public sealed partial class ExtendOperation(
             }
 
             return new OperationDone(message, "lv.extended", default, seqno);
-        }
-        catch (LvmLockedByOtherHostException)
-        {
-            return null;
-        }
-        finally
-        {
-            activity.Release();
-        }
-    }
+        }, ct);
 
     public async Task<OperationDone> RunAsync(OperationRun run, CancellationToken ct)
     {

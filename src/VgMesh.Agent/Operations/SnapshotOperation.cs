@@ -1,6 +1,5 @@
 using VgMesh.Lvm;
 using VgMesh.Lvm.Commands;
-using VgMesh.Lvm.DeviceMapper;
 
 namespace VgMesh.Agent.Operations;
 
@@ -8,7 +7,7 @@ namespace VgMesh.Agent.Operations;
 /// A classic snapshot, made in the kernel where the origin is active (the one that does the
 /// copy-on-write): delegated to its holder, or made here when the origin is active nowhere.
 /// </summary>
-public sealed class SnapshotOperation(LvmDriver lvm, DmSetup dm, FencedSet fenced, ClaimCache claims, Reconciling.HostActivity activity, Placement placement, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
+public sealed class SnapshotOperation(LvmDriver lvm, LocalLvCommand local, Placement placement, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
 {
     public IReadOnlyCollection<string> Kinds { get; } = [OperationKinds.Snapshot];
 
@@ -18,38 +17,15 @@ public sealed class SnapshotOperation(LvmDriver lvm, DmSetup dm, FencedSet fence
     /// origin held elsewhere, or shared, goes to the queue: by the claims at once, or after LVM
     /// refused the lock with nothing written.
     /// </summary>
-    public async Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
+    public Task<OperationDone?> RunHereAsync(LvRef lv, LvOperation args, string operationId, MetadataWritePermit permit, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(lv);
         ArgumentNullException.ThrowIfNull(args);
-        var activeHere = await dm.ExistsAsync(LvRef.DmNameOf(lv.Vg, lv.Lv), ct).ConfigureAwait(false);
-        if (!activeHere && claims.HeldElsewhere(lv.Lv, options.Host))
+        return local.RunAsync(lv, OperationKinds.Snapshot, async activeHere =>
         {
-            return null;
-        }
-
-        // Not beside a pass or a handoff (LVM suspends and reloads the origin's table here), and
-        // never of a fenced origin, whose real table the command would load back.
-        await activity.WaitAsync(ct).ConfigureAwait(false);
-        try
-        {
-            if (fenced.Current.Contains(lv.Lv))
-            {
-                throw StepRunner.Fenced(lv, OperationKinds.Snapshot, options.Host);
-            }
-
             var name = await CheckAsync(lv, args, ct).ConfigureAwait(false) ?? throw Taken(lv, args.NewName);
             var seqno = await lvm.CreateSnapshotAsync(lv, name, args.SizeBytes!.Value, args.ChunkBytes, args.Tags, permit, ct).ConfigureAwait(false);
             return new OperationDone($"created snapshot {lv.Vg}/{name} of {lv.FullName} on {options.Host}{(activeHere ? ", where the origin is active" : "")}", "lv.snapshot-created", default, seqno);
-        }
-        catch (LvmLockedByOtherHostException)
-        {
-            return null;
-        }
-        finally
-        {
-            activity.Release();
-        }
+        }, ct);
     }
 
     private static AlreadyExists Taken(LvRef origin, string? name) => new($"{origin.Vg}/{name}", $"{origin.Vg}/{name} already exists; choose another snapshot name.");

@@ -4,9 +4,8 @@ using VgMesh.Client;
 namespace VgMesh.Agent.Tests.InLab;
 
 /// <summary>Clones of a golden template diverge by known amounts, and `lv usage` reports them from another host.</summary>
-// On the iSCSI lab: its collection runs beside the main one, which alone took 28 of the 42
-// minutes of ./ops/test on 2026-12-07; what these need (LVs, snapshots, hosts' directories) is
-// the same on either LUN.
+// On the iSCSI lab (what these need, LVs, snapshots and hosts' directories, is the same on
+// either LUN): moved there when it ran beside the main lab; since 2026-12-07 it runs after it.
 [Collection("agent-iscsi-lab")]
 public class CloneLabTests(IscsiAgentLabFixture f)
 {

@@ -77,14 +77,15 @@ public sealed class RunsUnderLvmLockTests : IDisposable
     {
         var lvm = new LvmDriver(_runner);
         var dm = new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir);
-        return new ExtendOperation(lvm, dm, new OnDiskMetadata(lvm, dm), _fenced, placement: null!, _steps, _lockd, _claims, _activity, _options, NullLogger<ExtendOperation>.Instance);
+        return new ExtendOperation(lvm, dm, new OnDiskMetadata(lvm, dm), _fenced, placement: null!, _steps, _lockd, Local(), _options, NullLogger<ExtendOperation>.Instance);
     }
 
     private RemoveOperation Remove() =>
         new(new LvmDriver(_runner), new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir), placement: null!, _claims, _options);
 
-    private SnapshotOperation Snapshot() =>
-        new(new LvmDriver(_runner), new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir), _fenced, _claims, _activity, placement: null!, _options);
+    private LocalLvCommand Local() => new(new DmSetup(_runner, Path.Combine(_dir, "sys"), _dir), _fenced, _claims, _activity, _options);
+
+    private SnapshotOperation Snapshot() => new(new LvmDriver(_runner), Local(), placement: null!, _options);
 
     private static readonly LvOperation ByFour = new("lk1", 4 << 20, +1);
 
