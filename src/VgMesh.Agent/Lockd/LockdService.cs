@@ -215,8 +215,9 @@ public sealed partial class LockdService(LvmDriver lvm, SanlockLeases sanlock, C
             }
 
             var what = r.Lv is { } lv ? $"LV {options.VolumeGroup}/{lv}" : r.Lock == "vg" ? $"VG {options.VolumeGroup}" : "the global lock";
-            LogHandRefused(logger, $"{r.Command}[{r.Pid}]", ours is null ? "vgmesh cannot tell who ran it: its LVM commands run behind LvmCommandPrefix" : "not run by vgmesh", r.Mode, what, r.Reason);
-            shown = [.. shown.Append(new LockRefusalView(r.At, $"{r.Command}[{r.Pid}]", r.Lock, r.Lv, r.Mode, r.Reason, by)).TakeLast(RefusalsShown)];
+            var command = $"{r.Command}[{r.Pid}]";
+            LogHandRefused(logger, command, ours is null ? "vgmesh cannot tell who ran it: its LVM commands run behind LvmCommandPrefix" : "not run by vgmesh", r.Mode, what, r.Reason);
+            shown = [.. shown.Append(new LockRefusalView(r.At, command, r.Lock, r.Lv, r.Mode, r.Reason, by)).TakeLast(RefusalsShown)];
         }
 
         _refused = shown;
