@@ -21,38 +21,30 @@ public class AgentLabFixture : IAsyncLifetime
     /// boot until it is down. A third lab booted beside the main and iSCSI labs starved the main
     /// lab's hosts in the fresh-clone run of 6e75fb2 (2026-12-07: a fuzz request answered
     /// no-coordinator, a fence 9.6 s after its cut); one side lab at a time costs no wall time,
-    /// since the main lab's collection is the longest by minutes.
+    /// since the main lab's collection is the longest by minutes. (From eaca7d3 the iSCSI lab waited
+    /// for the main lab to be down: the lab tests then took 55 min in the fresh-clone run of
+    /// 7cb39c6, the main lab's 39 of them, far past ops/test's 40-minute budget. A boot that fails
+    /// beside the main lab gets a second one instead.)
     /// </summary>
     private static readonly SemaphoreSlim SideLab = new(1, 1);
 
-    /// <summary>
-    /// The main lab and the iSCSI lab (an iSCSI target and multipath besides three hosts) never run
-    /// side by side: together they saturated this machine's two cores in three fresh-clone runs of
-    /// 2026-12-07 (load 8-10: lease renewals to the lab's database missed, the iSCSI lab's agents
-    /// never settled on a coordinator within 120 s of its boot, waits in the main lab's tests timed
-    /// out). The lvmlockd lab, lighter, still runs beside the main one. Taken before SideLab.
-    /// </summary>
-    private static readonly SemaphoreSlim Heavy = new(1, 1);
-
     private readonly string[] _upArgs;
     private readonly bool _side;
-    private readonly bool _heavy;
     private bool _holdsSideLab;
-    private bool _holdsHeavy;
 
-    /// <summary>The main lab: it runs beside the lvmlockd lab, never beside the iSCSI lab.</summary>
+    /// <summary>The main lab: the side labs run beside it, one after the other.</summary>
     public AgentLabFixture()
-        : this("agenttest", side: false, heavy: true, "--containers", Containers)
+        : this("agenttest", side: false, "--containers", Containers)
     {
     }
 
-    /// <summary>A side lab of three hosts with agents, with more arguments for <c>ops/lab up</c>: one side lab at a time; a heavy one never beside the main lab.</summary>
-    protected AgentLabFixture(string name, bool heavy, params string[] upArgs)
-        : this(name, side: true, heavy, upArgs)
+    /// <summary>A side lab of three hosts with agents, with more arguments for <c>ops/lab up</c>: one side lab at a time, beside the main lab.</summary>
+    protected AgentLabFixture(string name, params string[] upArgs)
+        : this(name, side: true, upArgs)
     {
     }
 
-    private AgentLabFixture(string name, bool side, bool heavy, params string[] upArgs) => (Lab, _upArgs, _side, _heavy) = (new(name), upArgs, side, heavy);
+    private AgentLabFixture(string name, bool side, params string[] upArgs) => (Lab, _upArgs, _side) = (new(name), upArgs, side);
 
     /// <summary>LXC containers registered for LLS: two on node1, one on node2.</summary>
     public const string Containers = "node1:c1,node1:c2,node2:c3";
@@ -61,12 +53,6 @@ public class AgentLabFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        if (_heavy)
-        {
-            await Heavy.WaitAsync();
-            _holdsHeavy = true;
-        }
-
         if (_side)
         {
             await SideLab.WaitAsync();
@@ -76,9 +62,28 @@ public class AgentLabFixture : IAsyncLifetime
         await Booting.WaitAsync();
         try
         {
-            await Lab.DownAsync();
-            var r = await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", Lab.Name, "up", "--hosts", "3", "--agent", "--vg", "san", .. _upArgs]);
-            Assert.True(r.Succeeded, r.Stderr);
+            var first = await UpAsync();
+            if (first.Succeeded)
+            {
+                return;
+            }
+
+            // One more boot, once: in the official run of 7cb39c6 (2026-12-07) the main lab's
+            // node1 agent did not answer within 240 s and its 37 tests failed unrun. The first
+            // boot's logs are kept (boot1-*) and its error goes with a second failure.
+            await Console.Error.WriteLineAsync($"lab {Lab.Name}: the first boot failed, booting again: {first.Stderr}");
+            try
+            {
+                await KeepLogsAsync("boot1-");
+            }
+            catch (global::VgMesh.Lab.LabException e)
+            {
+                // A boot that died before writing the lab's environment left no logs to keep.
+                await Console.Error.WriteLineAsync($"lab {Lab.Name}: no logs of the first boot: {e.Message}");
+            }
+
+            var second = await UpAsync();
+            Assert.True(second.Succeeded, $"{second.Stderr}\n(the first boot failed too: {first.Stderr})");
         }
         finally
         {
@@ -86,25 +91,18 @@ public class AgentLabFixture : IAsyncLifetime
         }
     }
 
+    private async Task<ProcessResult> UpAsync()
+    {
+        await Lab.DownAsync();
+        return await global::VgMesh.Lab.Lab.RunAsync([global::VgMesh.Lab.Lab.Script, "--name", Lab.Name, "up", "--hosts", "3", "--agent", "--vg", "san", .. _upArgs]);
+    }
+
     /// <summary>Keeps the agents' logs and the hosts' consoles (in .test-results/lab-logs/), then takes the lab down.</summary>
     public async Task DisposeAsync()
     {
         try
         {
-            var env = await Lab.EnvAsync();
-            var logs = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(global::VgMesh.Lab.Lab.Script))!, ".test-results", "lab-logs");
-            Directory.CreateDirectory(logs);
-            foreach (var (key, dir) in env.Where(e => e.Key.StartsWith("VGMESH_LAB_NODE", StringComparison.Ordinal) && e.Key.EndsWith("_DIR", StringComparison.Ordinal)))
-            {
-                foreach (var (file, suffix) in new[] { ("vgmeshd.log", ""), ("console.log", "-console"), ("boot.log", "-boot") })
-                {
-                    var log = Path.Combine(dir, file);
-                    if (File.Exists(log))
-                    {
-                        File.Copy(log, Path.Combine(logs, $"{Lab.Name}-{Path.GetFileName(dir)}{suffix}.log"), overwrite: true);
-                    }
-                }
-            }
+            await KeepLogsAsync("");
         }
         finally
         {
@@ -114,11 +112,24 @@ public class AgentLabFixture : IAsyncLifetime
                 _holdsSideLab = false;
                 SideLab.Release();
             }
+        }
+    }
 
-            if (_holdsHeavy)
+    /// <summary>Copies the agents' logs and the hosts' consoles to .test-results/lab-logs/, each name starting with <paramref name="prefix"/>.</summary>
+    private async Task KeepLogsAsync(string prefix)
+    {
+        var env = await Lab.EnvAsync();
+        var logs = Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(global::VgMesh.Lab.Lab.Script))!, ".test-results", "lab-logs");
+        Directory.CreateDirectory(logs);
+        foreach (var (key, dir) in env.Where(e => e.Key.StartsWith("VGMESH_LAB_NODE", StringComparison.Ordinal) && e.Key.EndsWith("_DIR", StringComparison.Ordinal)))
+        {
+            foreach (var (file, suffix) in new[] { ("vgmeshd.log", ""), ("console.log", "-console"), ("boot.log", "-boot") })
             {
-                _holdsHeavy = false;
-                Heavy.Release();
+                var log = Path.Combine(dir, file);
+                if (File.Exists(log))
+                {
+                    File.Copy(log, Path.Combine(logs, $"{prefix}{Lab.Name}-{Path.GetFileName(dir)}{suffix}.log"), overwrite: true);
+                }
             }
         }
     }
@@ -127,11 +138,11 @@ public class AgentLabFixture : IAsyncLifetime
     public Task<string> MetricsAsync(string host) =>
         Lab.ReadAsync(host, ["curl", "-sf", "--unix-socket", "/run/vgmesh/vgmeshd.sock", "http://vgmeshd/metrics"]);
 
-    /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
     /// <summary>The host's agent's log, as the lab keeps it on this machine.</summary>
     public async Task<string[]> AgentLogAsync(string host) =>
         await File.ReadAllLinesAsync(Path.Combine((await Lab.EnvAsync())[$"VGMESH_LAB_NODE{host[^1]}_DIR"], "vgmeshd.log"));
 
+    /// <summary>Runs <c>vgmesh --json ARGS</c> on a host.</summary>
     public Task<ProcessResult> CliAsync(string host, params string[] args) => Lab.ExecAsync(host, ["vgmesh", "--json", .. args]);
 
     /// <summary>How many times a command <paramref name="verb"/> of <paramref name="subject"/> was started, summed over the three hosts' journals (<c>STATEDIR/journal.db</c>).</summary>
@@ -155,11 +166,19 @@ public class AgentLabFixture : IAsyncLifetime
     }
 
     /// <summary>One host as <paramref name="from"/>'s status shows it; null while it is not listed (a restarted agent rejoining).</summary>
-    public async Task<HostView?> HostAsync(string host, string from = "node1") =>
-        (await StatusAsync(from)).Hosts.SingleOrDefault(h => h.Host == host);
+    /// <summary>A host as the cluster's status shows it; null when the status could not be read (a busy lab's CLI timed out), so a poll tries again.</summary>
+    public async Task<HostView?> HostAsync(string host, string from = "node1")
+    {
+        var r = await CliAsync(from, "cluster", "status");
+        return r.ExitCode == 0 ? JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ClusterStatusView)!.Hosts.SingleOrDefault(h => h.Host == host) : null;
+    }
 
-    public async Task<ClusterStatusView> StatusAsync(string host = "node1") =>
-        JsonSerializer.Deserialize((await CliAsync(host, "cluster", "status")).Stdout, ApiJsonContext.Default.ClusterStatusView)!;
+    public async Task<ClusterStatusView> StatusAsync(string host = "node1")
+    {
+        var r = await CliAsync(host, "cluster", "status");
+        Assert.True(r.ExitCode == 0, $"vgmesh cluster status on {host} exited {r.ExitCode}: {r.Stderr}");
+        return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ClusterStatusView)!;
+    }
 
     /// <summary>Total sectors of a device's live table on a host, or null when the device is absent.</summary>
     public async Task<long?> TableSectorsAsync(string host, string dm)
