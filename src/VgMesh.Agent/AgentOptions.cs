@@ -145,11 +145,14 @@ public sealed record AgentOptions
     /// <summary>The file where this host keeps the moment of its last contact with a coordinator.</summary>
     public string LastContactFile => Path.Combine(StateDir, "last-contact");
 
+    /// <summary>Written once this host is Up in a cluster (before any contact with a coordinator is recorded): it has been a member.</summary>
+    public string MemberMarkerFile => Path.Combine(StateDir, "member-before");
+
     /// <summary>
     /// The Akka cluster settings these options make. The first seed in the list forms a new
     /// cluster when no other seed answers; a host that has been a member before (it kept a last
-    /// contact) lists itself last instead, so a restart while cut off cannot start a second
-    /// cluster beside the first.
+    /// contact, or was Up in a cluster) lists itself last instead, so a restart while cut off
+    /// cannot start a second cluster beside the first.
     /// </summary>
     public VgMesh.Cluster.Hosting.ClusterNodeOptions ToClusterNodeOptions()
     {
@@ -161,7 +164,7 @@ public sealed record AgentOptions
             Hostname = listen.Address.ToString(),
             Port = listen.Port,
             SeedNodes = Seeds.Length == 0 ? [$"{listen.Address}:{listen.Port}"]
-                : Seeds.Length > 1 && Seeds[0] == ClusterListen && File.Exists(LastContactFile) ? [.. Seeds[1..], Seeds[0]] : Seeds,
+                : Seeds.Length > 1 && Seeds[0] == ClusterListen && (File.Exists(LastContactFile) || File.Exists(MemberMarkerFile)) ? [.. Seeds[1..], Seeds[0]] : Seeds,
             ExpectedHosts = single ? 1 : ExpectedHosts,
             JournalConnectionString = single ? $"Data Source={Path.Combine(StateDir, "cluster.db")}" : File.ReadAllText(JournalConnectionFile!).Trim(),
             JournalProvider = single ? "SQLite.MS" : "PostgreSQL.15",

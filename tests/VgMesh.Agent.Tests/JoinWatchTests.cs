@@ -31,4 +31,25 @@ public sealed class JoinWatchTests
         // Its own old incarnation's lease, still running out, is not a cluster to get into.
         Assert.False(JoinWatch.ShouldRestart(member: false, TimeSpan.FromMinutes(5), Held("node3"), "node3", GiveUp));
     }
+
+    [Fact]
+    public void AMemberRefusedTheLease_HeldByANodeNotInItsCluster_IsAStrayCluster()
+    {
+        string[] alone = ["vgmesh@10.77.0.11:4053"];
+        var elsewhere = Held("vgmesh@10.77.0.12:4053#0b36fd343c254db199e0b3174750d6b7");
+        Assert.True(JoinWatch.IsStray(member: true, TimeSpan.FromSeconds(61), elsewhere, alone, GiveUp));
+        // Not yet long enough, not a member at all (the outside rule's case), the holder in this cluster, or nobody holding it.
+        Assert.False(JoinWatch.IsStray(member: true, TimeSpan.FromSeconds(59), elsewhere, alone, GiveUp));
+        Assert.False(JoinWatch.IsStray(member: false, TimeSpan.FromSeconds(61), elsewhere, alone, GiveUp));
+        Assert.False(JoinWatch.IsStray(member: true, TimeSpan.FromSeconds(61), elsewhere, [.. alone, "vgmesh@10.77.0.12:4053"], GiveUp));
+        Assert.False(JoinWatch.IsStray(member: true, TimeSpan.FromSeconds(61), elsewhere with { Remaining = TimeSpan.FromSeconds(-1) }, alone, GiveUp));
+        Assert.False(JoinWatch.IsStray(member: true, TimeSpan.FromSeconds(61), null, alone, GiveUp));
+    }
+
+    [Fact]
+    public void ALeaseOwner_NamesItsNode_WithoutTheIncarnation()
+    {
+        Assert.Equal("vgmesh@10.77.0.12:4053", JoinWatch.OwnerNode("vgmesh@10.77.0.12:4053#0b36fd343c254db199e0b3174750d6b7"));
+        Assert.Equal("node1", JoinWatch.OwnerNode("node1"));
+    }
 }
