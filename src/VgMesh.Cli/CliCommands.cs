@@ -172,12 +172,13 @@ internal static class CliCommands
             (p, c, json, o, e, ct) => Output.ChangeAsync(c.UnfenceLvAsync(p.GetValue(unfence)!, ct), json, o, e), unfence));
         var template = LvName("TEMPLATE", "The golden LV to clone.");
         var cloneName = new Option<string>("--name") { Description = "The clone's name.", HelpName = "NEW", Required = true };
-        var cloneSize = new Option<string?>("--size") { Description = "Copy-on-write space: how far the clone may diverge (default a quarter of the template).", HelpName = "COW" };
-        lv.Subcommands.Add(Verb("clone", "Clone a golden template: a snapshot of it, made where the template is active (the clone's writes go to its copy-on-write space).",
+        var cloneSize = new Option<string?>("--size") { Description = "Copy-on-write space: how far the clone may diverge (default a quarter of the template; a thin template's clone is thin, in its pool, unless a size is given).", HelpName = "COW" };
+        lv.Subcommands.Add(Verb("clone", "Clone a golden template: a snapshot of it, thin where the template is a thin volume (made where its pool is active), else classic (made where the template is active; the clone's writes go to its copy-on-write space).",
             async (p, c, json, o, e, ct) =>
             {
                 var t = await c.ShowLvAsync(p.GetValue(template)!, ct).ConfigureAwait(false);
-                var size = p.GetValue(cloneSize) ?? $"{Math.Max(16, t.SizeBytes / 4 >> 20)}M";
+                // lv_attr's first letter 'V': a thin volume, whose clone needs no space of its own.
+                var size = p.GetValue(cloneSize) ?? (t.Attr.StartsWith('V') ? null : $"{Math.Max(16, t.SizeBytes / 4 >> 20)}M");
                 return await Output.ChangeAsync(c.SnapshotLvAsync(t.Name, new SnapshotLvBody(p.GetValue(cloneName)!, size), ct), json, o, e).ConfigureAwait(false);
             }, template, cloneName, cloneSize));
         var usageOf = new Argument<string?>("TEMPLATE") { Description = "Only this template's clones; every snapshot when left out.", Arity = ArgumentArity.ZeroOrOne };

@@ -38,7 +38,8 @@ public sealed record DeactivateLvBody(string? Host, string? OperationId = null);
 public sealed record RenameLvBody(string NewName, string? OperationId = null);
 
 /// <summary>A classic (COW) snapshot <see cref="Name"/> of the LV in the path; <see cref="ChunkSize"/> like 64K.</summary>
-public sealed record SnapshotLvBody(string Name, string Size, string? ChunkSize = null, string? OperationId = null);
+/// <param name="Size">Copy-on-write space of a classic snapshot; null for a thin snapshot of a thin origin (its pool's space).</param>
+public sealed record SnapshotLvBody(string Name, string? Size, string? ChunkSize = null, string? OperationId = null);
 
 public sealed record MergeLvBody(string? OperationId = null);
 

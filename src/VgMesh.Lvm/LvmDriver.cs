@@ -145,12 +145,30 @@ public sealed partial class LvmDriver(ILvmRunner runner)
         return WriteAsync(["lvrename", "--", lv.Vg, lv.Lv, newName], lv.FullName, permit, ct);
     }
 
-    /// <summary>A classic (COW) snapshot; run it on the host where the origin is active.</summary>
-    public Task<long?> CreateSnapshotAsync(LvRef origin, string name, long sizeBytes, long? chunkBytes, IReadOnlyList<string>? tags, MetadataWritePermit permit, CancellationToken ct = default)
+    /// <summary>
+    /// A classic (COW) snapshot when <paramref name="sizeBytes"/> is given: run it on the host
+    /// where the origin is active. Without a size, a thin snapshot of a thin origin, in its pool:
+    /// run it where the pool is active. A thin snapshot is made inactive and without LVM's
+    /// activation skip flag, so it activates like any LV once an operator claims it.
+    /// </summary>
+    public Task<long?> CreateSnapshotAsync(LvRef origin, string name, long? sizeBytes, long? chunkBytes, IReadOnlyList<string>? tags, MetadataWritePermit permit, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(origin);
         LvmNames.ValidateLv(name);
-        var args = new List<string> { "lvcreate", "--yes", "--snapshot", "--name", name, "--size", Bytes(sizeBytes) };
+        var args = new List<string> { "lvcreate", "--yes", "--snapshot", "--name", name };
+        if (sizeBytes is { } size)
+        {
+            args.AddRange(["--size", Bytes(size)]);
+        }
+        else if (chunkBytes is not null)
+        {
+            throw new ArgumentException($"a thin snapshot ('{origin.Vg}/{name}') takes its pool's chunk size; give no chunk size", nameof(chunkBytes));
+        }
+        else
+        {
+            args.AddRange(["--setactivationskip", "n", "--activate", "n"]);
+        }
+
         if (chunkBytes is { } chunk)
         {
             // dm-snapshot chunks: a power of two from 4 KiB to 512 KiB.

@@ -43,6 +43,23 @@ public sealed class ThinPoolsTests
         Assert.Empty(runner.Commands);
     }
 
+    [Fact]
+    public async Task ASnapshotWithoutASize_IsThin_MadeInactiveAndWithoutTheSkipFlag()
+    {
+        var runner = new Recorder(_ => false);
+        await new LvmDriver(runner).CreateSnapshotAsync(new LvRef("san", "tgold"), "tvm-a", null, null, ["gold"], MetadataWritePermit.SingleHost("node2"));
+        Assert.Equal(["Lvm lvcreate --verbose --yes --snapshot --name tvm-a --setactivationskip n --activate n --addtag gold -- san/tgold"], runner.Commands);
+    }
+
+    [Fact]
+    public async Task AThinSnapshotWithAChunkSize_IsRefused_AndNothingRuns()
+    {
+        var runner = new Recorder(_ => false);
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => new LvmDriver(runner).CreateSnapshotAsync(new LvRef("san", "tgold"), "tvm-a", null, 64 * 1024, null, MetadataWritePermit.SingleHost("node2")));
+        Assert.Contains("san/tvm-a", e.Message, StringComparison.Ordinal);
+        Assert.Empty(runner.Commands);
+    }
+
     private sealed class Recorder(Func<LvmCommand, bool> fail) : ILvmRunner
     {
         public List<string> Commands { get; } = [];

@@ -36,7 +36,7 @@ public static class Endpoints
         v1.MapGet("/hosts/{host}", (string host, VolumeService s, CancellationToken ct) => s.ShowHostAsync(host, ct));
         v1.MapPost("/lvs/{name}/backup", (string name, bool? incremental, bool? fresh, string? cowSize, HttpContext http, BackupService s, CancellationToken ct) =>
             s.BackupAsync(http, name, incremental ?? false, fresh ?? false, cowSize, ct));
-        v1.MapGet("/usage", (string? template, UsageService s, CancellationToken ct) => s.UsageAsync(template, ct));
+        v1.MapGet("/usage", (string? template, bool? here, UsageService s, CancellationToken ct) => s.UsageAsync(template, here ?? false, ct));
         v1.MapPost("/lvs/{name}/sync", (string name, string snapshot, string? format, string? snapback, bool? relayed, HttpContext http, SyncToLvService s, CancellationToken ct) =>
             s.ApplyAsync(http, name, snapshot, format, snapback, relayed ?? false, ct)).WithMetadata(new StreamedBody());
         v1.MapGet("/lvs/{name}/delta", (string name, string? format, HttpContext http, DeltaService s, CancellationToken ct) => s.SendAsync(http, name, format, ct));

@@ -119,14 +119,26 @@ public sealed class VolumeService(AgentCluster cluster, Lockd.LocalOperations lo
     {
         LvmNames.ValidateLv(origin);
         LvmNames.ValidateLv(body.Name);
-        var size = ParseSize(body.Size, allowRelative: false);
+        // No size: a thin snapshot of a thin origin (the operation refuses any other origin). A
+        // container's snapshot always has one, since its quota counts it.
+        if (body.Size is null && scope is not null)
+        {
+            throw new InvalidSize($"snapshot {body.Name} needs a size (its copy-on-write space counts against the container's quota).");
+        }
+
+        long? size = body.Size is null ? null : ParseSize(body.Size, allowRelative: false).Bytes;
         long? chunk = body.ChunkSize is null ? null : ParseSize(body.ChunkSize, allowRelative: false).Bytes;
+        if (size is null && chunk is not null)
+        {
+            throw new InvalidSize($"snapshot {body.Name} has a chunk size but no size: a thin snapshot takes its pool's chunk size; give --size for a classic snapshot.");
+        }
+
         if (chunk is { } c && (c < 4096 || c > 512 * 1024 || (c & (c - 1)) != 0))
         {
             throw new InvalidSize($"chunk size '{body.ChunkSize}' of snapshot {body.Name} must be a power of two from 4K to 512K.");
         }
 
-        return SubmitAsync(OperationKinds.Snapshot, Scoped(new LvOperation(origin, size.Bytes, Tags: tags, NewName: body.Name, ChunkBytes: chunk), scope), body.OperationId, null, ct);
+        return SubmitAsync(OperationKinds.Snapshot, Scoped(new LvOperation(origin, size, Tags: tags, NewName: body.Name, ChunkBytes: chunk), scope), body.OperationId, null, ct);
     }
 
     public Task<OperationView> TagAsync(string name, TagLvBody body, Lls.LlsScope? scope, CancellationToken ct)

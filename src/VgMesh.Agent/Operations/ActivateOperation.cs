@@ -13,7 +13,7 @@ namespace VgMesh.Agent.Operations;
 /// activates through the activation guard). A claim moves off a holder that vanished only once
 /// that holder has surely fenced itself.
 /// </summary>
-public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk, AgentCluster cluster, AgentOptions options, TimeProvider time, ILogger<ActivateOperation> logger) : IVolumeOperation
+public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk, Placement placement, AgentCluster cluster, AgentOptions options, TimeProvider time, ILogger<ActivateOperation> logger) : IVolumeOperation
 {
     /// <summary>After this long waiting for a vanished holder to be downed, the activation is refused (the queue waits behind it).</summary>
     private static readonly TimeSpan TakeoverWaitLimit = TimeSpan.FromMinutes(2);
@@ -30,6 +30,8 @@ public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk
         {
             throw new HostDown(host, $"host '{host}' is not an up, reachable member of the cluster; 'vgmesh host list' shows who is.");
         }
+
+        await RefuseThinAwayFromItsPoolAsync(run, host, ct).ConfigureAwait(false);
 
         var current = op.Claims.GetValueOrDefault(lv.Lv);
         var exclusiveHolder = current is { Mode: ClaimMode.Exclusive, Hosts: [var h] } ? h : null;
@@ -114,4 +116,24 @@ public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "{Lv}: its holder {Holder} was downed and has been silent {Seconds:0.0} s, past its fence deadline and the grace: the claim moves")]
     private static partial void LogTakeover(ILogger logger, string lv, string holder, double seconds);
+
+    /// <summary>
+    /// A thin volume activates its pool with it: on a host other than the one where the pool is
+    /// active, LVM would activate the pool a second time (two kernels writing its metadata). An
+    /// LV the disk's metadata shows plain (most) costs no LVM process here.
+    /// </summary>
+    private async Task RefuseThinAwayFromItsPoolAsync(OperationRun run, string host, CancellationToken ct)
+    {
+        if (await disk.PlainOnDiskAsync(run.Lv, ct).ConfigureAwait(false)
+            || await lvm.GetOrNotFoundAsync(run.Lv, ct).ConfigureAwait(false) is not { } thin || !SnapshotOperation.IsThin(thin))
+        {
+            return;
+        }
+
+        var elsewhere = (await placement.PoolHoldersAsync(run.Context, thin, ct).ConfigureAwait(false)).Where(h => h != host).ToList();
+        if (elsewhere.Count > 0)
+        {
+            throw new LvInUse(elsewhere, $"{run.Lv.FullName} is a thin volume of pool {run.Lv.Vg}/{thin.PoolLv}, which is active on {string.Join(", ", elsewhere)}: it can be active there only (activating it on {host} would activate the pool on a second host). Activate it on {string.Join(", ", elsewhere)}, or deactivate the pool's volumes there first.");
+        }
+    }
 }

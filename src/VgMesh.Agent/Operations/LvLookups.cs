@@ -48,6 +48,21 @@ public static class LvLookups
         return (await lvm.GetOrNotFoundAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
     }
 
+    /// <summary>Whether the disk's metadata shows <paramref name="lv"/> plain (striped or linear, no snapshot's store, no thin volume); false when it does not or cannot say.</summary>
+    public static async Task<bool> PlainOnDiskAsync(this OnDiskMetadata disk, LvRef lv, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(disk);
+        ArgumentNullException.ThrowIfNull(lv);
+        try
+        {
+            return await disk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is { } now && now.Vg.Name == lv.Vg && now.Vg.Lvs.Any(l => l.Name == lv.Lv && l.Plain);
+        }
+        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>The LV, or <see cref="LvNotFound"/>.</summary>
     public static async Task<LogicalVolume> GetOrNotFoundAsync(this LvmDriver lvm, LvRef lv, CancellationToken ct) =>
         await lvm.GetOrGoneAsync(lv, recovered: false, ct).ConfigureAwait(false) ?? throw new InvalidOperationException("unreachable: only a replay finds the LV gone");

@@ -1,6 +1,7 @@
 using VgMesh.Cluster.Coordinator;
 using VgMesh.Lvm;
 using VgMesh.Lvm.DeviceMapper;
+using VgMesh.Lvm.Reports;
 
 namespace VgMesh.Agent.Operations;
 
@@ -9,7 +10,7 @@ namespace VgMesh.Agent.Operations;
 /// the one host where it must run (that host's kernel reloads the table, or does the
 /// copy-on-write).
 /// </summary>
-public sealed class Placement(AgentCluster cluster, DmSetup dm, PeerClient peers, AgentOptions options, TimeProvider time)
+public sealed class Placement(AgentCluster cluster, LvmDriver lvm, DmSetup dm, PeerClient peers, AgentOptions options, TimeProvider time)
 {
     /// <summary>How long an operation waits for a live host's first report before it refuses.</summary>
     private static readonly TimeSpan FirstReportWait = TimeSpan.FromSeconds(10);
@@ -43,6 +44,24 @@ public sealed class Placement(AgentCluster cluster, DmSetup dm, PeerClient peers
         }
 
         return [.. hosts.Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Where a thin volume's pool is active: wherever one of its volumes is, or the pool itself.
+    /// LVM sends the pool its messages (a thin snapshot, a thin volume's removal) and activates
+    /// it with any of its volumes, so those run there and nowhere else: a pool active on two
+    /// hosts has two kernels writing its metadata.
+    /// </summary>
+    public async Task<List<string>> PoolHoldersAsync(OperationContext op, LogicalVolume thin, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(thin);
+        var holders = new SortedSet<string>(StringComparer.Ordinal);
+        foreach (var lv in (await lvm.ListLvsAsync(thin.VgName, ct).ConfigureAwait(false)).Where(l => l.Name == thin.PoolLv || (l.PoolLv == thin.PoolLv && !l.IsHidden)))
+        {
+            holders.UnionWith(await ActiveOnAsync(op, lv.Name, ct).ConfigureAwait(false));
+        }
+
+        return [.. holders];
     }
 
     /// <summary>Runs <paramref name="kind"/> on <paramref name="host"/> under this coordinator's lease (checked here first, and by that host against the lease row).</summary>

@@ -9,7 +9,8 @@ namespace VgMesh.Agent.Operations;
 /// <summary>
 /// Removes an LV that is active nowhere; its claim goes with it. A classic snapshot of an origin
 /// active on one host is removed in that host's kernel (delegated there), where its
-/// copy-on-write runs: rotating a sync or backup snapshot needs no downtime of the origin.
+/// copy-on-write runs: rotating a sync or backup snapshot needs no downtime of the origin. A
+/// thin volume is removed where its pool is active.
 /// </summary>
 public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placement, ClaimCache claims, AgentOptions options) : IVolumeOperation, IRunsUnderLvmLock
 {
@@ -88,6 +89,23 @@ public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placeme
         if (holders.Count > 0)
         {
             throw new LvInUse(holders, $"{lv.FullName} is active on {string.Join(", ", holders)}; deactivate it there first (vgmesh lv deactivate {lv.Lv}).");
+        }
+
+        // A thin volume is removed by a message to its pool: where the pool is active, else LVM
+        // here would activate the pool a second time.
+        if (all.FirstOrDefault(l => l.Name == lv.Lv) is { } thin && SnapshotOperation.IsThin(thin))
+        {
+            var pool = await placement.PoolHoldersAsync(run.Context, thin, ct).ConfigureAwait(false);
+            if (pool.Count > 1)
+            {
+                throw new LvInUse(pool, $"pool {lv.Vg}/{thin.PoolLv} of {lv.FullName} is active on {string.Join(", ", pool)}; a thin pool must be active on one host only. Deactivate its volumes on all but one host first.");
+            }
+
+            if (pool is [var poolHost] && poolHost != options.Host)
+            {
+                var ran = await placement.DelegateAsync(run, poolHost, OperationKinds.Remove, run.Args, ct).ConfigureAwait(false);
+                return new OperationDone(ran.Message, "lv.removed", [ClaimChange.Drop(lv.Lv)], ran.VgSeqno);
+            }
         }
 
         try

@@ -68,22 +68,28 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
                 localSteps.Ran(step.OperationId);
                 return new StepResult($"{extended}, where it is active", seqno);
             case OperationKinds.Snapshot:
-                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes!.Value, step.Args.ChunkBytes, step.Args.Tags, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
-                return new StepResult($"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
+                var snapshot = await lvm.CreateSnapshotAsync(lv, step.Args.NewName!, step.Args.SizeBytes, step.Args.ChunkBytes, step.Args.Tags, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
+                return new StepResult(step.Args.SizeBytes is null
+                    ? $"created thin snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where its pool is active"
+                    : $"created snapshot {lv.Vg}/{step.Args.NewName} of {lv.FullName} on {options.Host}, where the origin is active", snapshot);
             case OperationKinds.Merge:
                 var merged = await lvm.MergeSnapshotAsync(lv, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 var after = (await lvm.ListLvsAsync(options.VolumeGroup, ct).ConfigureAwait(false)).Any(l => l.Name == lv.Lv);
                 return new StepResult($"merging {lv.FullName} into its origin on {options.Host}{(after ? " (deferred by LVM until the origin is next activated: it is open)" : "")}", merged);
             case OperationKinds.Remove:
-                // Only a snapshot of an origin active here is removed on a coordinator's behalf.
-                if ((await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv) is not { IsSnapshot: true })
+                // Only a snapshot of an origin active here, or a thin volume of a pool active
+                // here, is removed on a coordinator's behalf.
+                var target = (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv);
+                if (target is null || !(target.IsSnapshot || SnapshotOperation.IsThin(target)))
                 {
-                    throw new BadRequest($"{lv.FullName} is not a snapshot; only a snapshot's removal runs where its origin is active");
+                    throw new BadRequest($"{lv.FullName} is neither a snapshot nor a thin volume; only their removal runs where their origin or pool is active");
                 }
 
                 var removed = await lvm.RemoveLvAsync(lv, await permitNow().ConfigureAwait(false), ct).ConfigureAwait(false);
                 localSteps.Ran(step.OperationId);
-                return new StepResult($"removed snapshot {lv.FullName} on {options.Host}, where its origin is active", removed);
+                return new StepResult(target.IsSnapshot
+                    ? $"removed snapshot {lv.FullName} on {options.Host}, where its origin is active"
+                    : $"removed thin volume {lv.FullName} on {options.Host}, where its pool is active", removed);
             default:
                 throw new BadRequest($"'{step.Kind}' is not a step a coordinator delegates");
         }

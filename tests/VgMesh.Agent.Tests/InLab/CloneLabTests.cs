@@ -47,4 +47,67 @@ public class CloneLabTests(IscsiAgentLabFixture f)
         await f.OkAsync("node1", "lv", "remove", "vm-b");
         await f.OkAsync("node1", "lv", "remove", "gold");
     }
+
+    /// <summary>
+    /// A thin template (pool and template made with LVM by hand on the pool's host, as an
+    /// operator with a thin pool on the shared VG does): its clones, asked for on another host,
+    /// are thin snapshots made where the pool is active, with no space of their own; their
+    /// divergence is what the pool maps differently from the template (thin_delta), exact to the
+    /// pool's 64 KiB blocks.
+    /// </summary>
+    [Fact]
+    public async Task ThinTemplate_ClonesAreThinSnapshotsInItsPool_UsageFromThinDelta()
+    {
+        const string holder = "node2";
+        try
+        {
+            await f.Lab.ExecOkAsync(holder, ["lvm", "lvcreate", "--yes", "--type", "thin-pool", "--size", "64M", "--chunksize", "64K", "--name", "tpg", "san"]);
+            await f.Lab.ExecOkAsync(holder, ["lvm", "lvcreate", "--yes", "--virtualsize", "32M", "--thinpool", "tpg", "--name", "tgold", "san"]);
+            await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/urandom", "of=/dev/san/tgold", "bs=1M", "count=8", "oflag=direct"]);
+
+            // Asked on node3; made on node2, where the pool is active (the hosts' reports say so).
+            var a = await AgentLabFixture.EventuallyAsync(() => f.CliAsync("node3", "lv", "clone", "tgold", "--name", "tvm-a"),
+                r => r.ExitCode == 0, TimeSpan.FromSeconds(30), "the first thin clone made");
+            Assert.Contains($"thin snapshot san/tvm-a of san/tgold on {holder}", a.Stdout, StringComparison.Ordinal);
+            await f.OkAsync("node3", "lv", "clone", "tgold", "--name", "tvm-b");
+            var lvs = await f.Lab.ExecOkAsync(holder, ["lvm", "lvs", "--noheadings", "--separator", ",", "-o", "lv_name,lv_attr,pool_lv,origin", "san/tvm-a", "san/tvm-b"]);
+            foreach (var clone in new[] { "tvm-a", "tvm-b" })
+            {
+                // 'V': a thin volume; '-' in the fifth place: made inactive.
+                Assert.Matches($@"(?m)^\s*{clone},V[^,]{{3}}-[^,]*,tpg,tgold\s*$", lvs);
+            }
+
+            // 1 MiB into one clone, 4 MiB into the other, activated through vgmesh on the pool's host.
+            await f.OkAsync("node1", "lv", "activate", "tvm-a", "--exclusive", "--host", holder);
+            await f.OkAsync("node1", "lv", "activate", "tvm-b", "--exclusive", "--host", holder);
+            await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/urandom", "of=/dev/san/tvm-a", "bs=1M", "count=1", "oflag=direct"]);
+            await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/urandom", "of=/dev/san/tvm-b", "bs=1M", "seek=2", "count=4", "oflag=direct"]);
+
+            // From node3, which relays to node2's agent: exact, since the writes cover whole blocks.
+            var usage = await AgentLabFixture.EventuallyAsync(async () =>
+            {
+                var r = await f.CliAsync("node3", "lv", "usage", "tgold");
+                Assert.True(r.ExitCode == 0, $"lv usage exited {r.ExitCode}: {r.Stderr}");
+                return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ListCloneUsageView)!;
+            }, u => u.Count == 2 && u.All(c => c.AllocatedBytes is not null), TimeSpan.FromSeconds(30), "both thin clones' divergence read where the pool is active");
+            Assert.Equal(["tvm-a", "tvm-b"], usage.Select(u => u.Name));
+            Assert.Equal([(holder, "tgold", 32L << 20, 1L << 20), (holder, "tgold", 32L << 20, 4L << 20)],
+                usage.Select(u => (u.ActiveOn, u.Template, u.CowBytes, u.AllocatedBytes!.Value)));
+
+            // The template is not removed while it has clones, thin ones included.
+            var refused = await f.CliAsync("node1", "lv", "remove", "tgold");
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("tvm-a, tvm-b", refused.Stderr, StringComparison.Ordinal);
+
+            // The pool holds no metadata snapshot afterwards (thin-pool status: '-' where its root would be).
+            var status = (await f.Lab.ExecOkAsync(holder, ["dmsetup", "status", "san-tpg-tpool"])).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal("-", status[6]);
+        }
+        finally
+        {
+            await f.CliAsync("node1", "lv", "deactivate", "tvm-a");
+            await f.CliAsync("node1", "lv", "deactivate", "tvm-b");
+            await f.Lab.ExecAsync(holder, ["lvm", "lvremove", "--yes", "san/tpg"]);
+        }
+    }
 }
