@@ -106,6 +106,12 @@ public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placeme
                 var ran = await placement.DelegateAsync(run, poolHost, OperationKinds.Remove, run.Args, ct).ConfigureAwait(false);
                 return new OperationDone(ran.Message, "lv.removed", [ClaimChange.Drop(lv.Lv)], ran.VgSeqno);
             }
+
+            if (pool is [_])
+            {
+                var here = await lvm.RemoveLvAsync(lv, run.Permit, ct).ConfigureAwait(false);
+                return new OperationDone($"removed thin volume {lv.FullName} on {options.Host}, where its pool is active", "lv.removed", [ClaimChange.Drop(lv.Lv)], here);
+            }
         }
 
         try

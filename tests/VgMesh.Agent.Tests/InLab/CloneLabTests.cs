@@ -94,10 +94,21 @@ public class CloneLabTests(IscsiAgentLabFixture f)
             Assert.Equal([(holder, "tgold", 32L << 20, 1L << 20), (holder, "tgold", 32L << 20, 4L << 20)],
                 usage.Select(u => (u.ActiveOn, u.Template, u.CowBytes, u.AllocatedBytes!.Value)));
 
+            // A thin clone moves to no other host: LVM would activate the pool there too.
+            var away = await f.CliAsync("node1", "lv", "activate", "tvm-a", "--exclusive", "--host", "node3");
+            Assert.Equal(1, away.ExitCode);
+            Assert.Contains($"pool san/tpg, which is active on {holder}", away.Stderr, StringComparison.Ordinal);
+            Assert.False((await f.Lab.ExecAsync("node3", ["dmsetup", "info", "san-tpg-tpool"])).Succeeded);
+
             // The template is not removed while it has clones, thin ones included.
             var refused = await f.CliAsync("node1", "lv", "remove", "tgold");
             Assert.Equal(1, refused.ExitCode);
             Assert.Contains("tvm-a, tvm-b", refused.Stderr, StringComparison.Ordinal);
+
+            // A thin clone's removal, asked on node1, runs where the pool is.
+            await f.OkAsync("node1", "lv", "deactivate", "tvm-a");
+            var removed = await f.OkAsync("node1", "lv", "remove", "tvm-a");
+            Assert.Contains($"removed thin volume san/tvm-a on {holder}, where its pool is active", removed.Message, StringComparison.Ordinal);
 
             // The pool holds no metadata snapshot afterwards (thin-pool status: '-' where its root would be).
             var status = (await f.Lab.ExecOkAsync(holder, ["dmsetup", "status", "san-tpg-tpool"])).Split(' ', StringSplitOptions.RemoveEmptyEntries);
