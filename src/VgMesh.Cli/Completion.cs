@@ -13,7 +13,7 @@ namespace VgMesh.Cli;
 internal static class Completion
 {
     /// <summary>Completion runs on every Tab: a slow or absent agent must not hang the shell.</summary>
-    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(2);
+    private static TimeSpan AgentTimeout => BashCompletion.AgentTimeout("VGMESH_COMPLETION_TIMEOUT");
 
     public static Command Command() => BashCompletion.Command("vgmesh", "verbs, options, and LV and host names from the agent", ExitCodes.Ok);
 

@@ -50,6 +50,11 @@ public static class BashCompletion
         return c;
     }
 
+    /// <summary>How long completion waits for the agent: 2 s, or the seconds (0.1-60) in the environment variable <paramref name="variable"/> (a slow host's operators, and the lab's tests on a loaded machine, wait longer).</summary>
+    public static TimeSpan AgentTimeout(string variable) =>
+        double.TryParse(Environment.GetEnvironmentVariable(variable), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var s) && s is >= 0.1 and <= 60
+            ? TimeSpan.FromSeconds(s) : TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// Names from an agent for a completion, or none when it cannot answer within
     /// <paramref name="timeout"/>: completion runs on every Tab, and a slow or absent agent must

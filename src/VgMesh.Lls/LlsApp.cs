@@ -33,7 +33,7 @@ internal static class LlsApp
     };
 
     /// <summary>Completion runs on every Tab: a slow or absent agent must not hang the shell.</summary>
-    private static readonly TimeSpan AgentTimeout = TimeSpan.FromSeconds(2);
+    private static TimeSpan AgentTimeout => BashCompletion.AgentTimeout("LLS_COMPLETION_TIMEOUT");
 
     /// <summary>lls(1), rendered from the command tree by the hidden verb <c>lls manpage</c> (run by <c>ops/package</c>).</summary>
     public static readonly ManualPage Page = new(
@@ -52,7 +52,7 @@ internal static class LlsApp
             new($"{ExitCodes.Usage}", "usage error, and when run without arguments"),
             new($"{ExitCodes.Unreachable}", "the host's agent cannot be reached"),
         ],
-        [new("LLS_SOCKET", "the agent's socket, when --socket is not given")],
+        [new("LLS_SOCKET", "the agent's socket, when --socket is not given"), new("LLS_COMPLETION_TIMEOUT", "seconds completion waits for the agent's names (default 2)")],
         [new(DefaultSocket, "the host agent's socket for this container"), new("/dev/lls", "this container's volumes' device nodes")],
         ["vgmesh(8)", "vgmeshd(8)", "lxc.container.conf(5)"]);
 

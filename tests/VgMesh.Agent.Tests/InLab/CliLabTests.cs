@@ -12,7 +12,9 @@ public class CliLabTests(AgentLabFixture f)
     {
         // COMP_WORDS as bash splits the line, with an empty word when the line ends in a space.
         // (eval, not source <(...): a lab host has no /dev/fd.)
+        // 15 s for the agent's names, not 2: this machine's two cores run two labs at once.
         var script = $$"""
+            export VGMESH_COMPLETION_TIMEOUT=15
             eval "$(vgmesh completion bash)"
             COMP_LINE='{{line}}'; COMP_POINT=${#COMP_LINE}
             read -ra COMP_WORDS <<< "$COMP_LINE"

@@ -77,9 +77,11 @@ public class LlsLabTests(AgentLabFixture f)
             // until it does: completion gives up on the agent after 2 s by design (a shell must not
             // hang on Tab), and a lab host under both labs' load sometimes answers later (red in
             // the fresh-clone run of 1c2edd5).
-            await AgentLabFixture.EventuallyAsync(async () => (await InOkAsync("node1", "c1", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries),
+            // With 15 s for the agent (LLS_COMPLETION_TIMEOUT): the default 2 s ran out for a whole
+            // minute in the fresh-clone run of 554b1f8 (load 8: the main and iSCSI labs side by side).
+            await AgentLabFixture.EventuallyAsync(async () => (await InOkAsync("node1", "c1", "env", "LLS_COMPLETION_TIMEOUT=15", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries),
                 names => names.Contains("iso"), TimeSpan.FromSeconds(60), "completion in c1 offers its volume iso");
-            Assert.DoesNotContain("iso", (await InOkAsync("node1", "c2", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries));
+            Assert.DoesNotContain("iso", (await InOkAsync("node1", "c2", "env", "LLS_COMPLETION_TIMEOUT=15", "/lls/lls", "[suggest:7]", "delete ")).Split('\n', StringSplitOptions.TrimEntries));
 
             // c2 on the same host and c3 on another: the name "iso" is theirs to use, never c1's volume.
             foreach (var (host, other) in new[] { ("node1", "c2"), ("node2", "c3") })
