@@ -7,7 +7,7 @@ namespace VgMesh.Agent.Tests.InLab;
 /// Three hosts with agents, wdmd, sanlock (io_timeout 2 s) and lvmlockd, and an lvmlockd VG
 /// (<c>ops/lab up --lockd</c>). A side lab: it boots once the iSCSI lab is down, or before it, and runs beside the main lab.
 /// </summary>
-public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", "--lockd", "--io-timeout", "2", "--disk-size", "1G")
+public sealed class LockdAgentLabFixture() : AgentLabFixture("agentlkd", heavy: false, "--lockd", "--io-timeout", "2", "--disk-size", "1G")
 {
     /// <summary>The LV's uuid as lvmlockd and sanlock name its lock.</summary>
     public async Task<string> UuidAsync(string lv) => (await Lab.ExecOkAsync("node1", ["lvm", "lvs", "--noheadings", "-o", "lv_uuid", $"san/{lv}"])).Trim();

@@ -4,7 +4,7 @@ using VgMesh.Lvm.Scsi;
 namespace VgMesh.Agent.Tests.InLab;
 
 /// <summary>Three hosts with agents whose LUN is an iSCSI target used through multipath (<c>ops/lab up --iscsi</c>), with storage fencing on.</summary>
-public sealed class IscsiAgentLabFixture() : AgentLabFixture("agentisc", "--iscsi", "--disk-size", "1G")
+public sealed class IscsiAgentLabFixture() : AgentLabFixture("agentisc", heavy: true, "--iscsi", "--disk-size", "1G")
 {
     public static ReservationKey KeyOf(string host) => ReservationKey.For("agentisc", host);
 
