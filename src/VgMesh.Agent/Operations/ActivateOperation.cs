@@ -24,14 +24,17 @@ public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk
     {
         ArgumentNullException.ThrowIfNull(run);
         var (lv, args, op) = (run.Lv, run.Args, run.Context);
-        var seqno = await disk.SeqnoWithAsync(lvm, lv, ct).ConfigureAwait(false);
+        var (seqno, plain) = await disk.WithLvAsync(lvm, lv, ct).ConfigureAwait(false);
         var host = args.Host ?? throw new BadRequest("activate needs a host");
         if (!cluster.IsLive(host))
         {
             throw new HostDown(host, $"host '{host}' is not an up, reachable member of the cluster; 'vgmesh host list' shows who is.");
         }
 
-        await RefuseThinAwayFromItsPoolAsync(run, host, ct).ConfigureAwait(false);
+        if (!plain)
+        {
+            await RefuseThinAwayFromItsPoolAsync(run, host, ct).ConfigureAwait(false);
+        }
 
         var current = op.Claims.GetValueOrDefault(lv.Lv);
         var exclusiveHolder = current is { Mode: ClaimMode.Exclusive, Hosts: [var h] } ? h : null;
@@ -120,12 +123,11 @@ public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk
     /// <summary>
     /// A thin volume activates its pool with it: on a host other than the one where the pool is
     /// active, LVM would activate the pool a second time (two kernels writing its metadata). An
-    /// LV the disk's metadata shows plain (most) costs no LVM process here.
+    /// LV the disk's metadata shows plain (most) never gets here: no LVM process for it.
     /// </summary>
     private async Task RefuseThinAwayFromItsPoolAsync(OperationRun run, string host, CancellationToken ct)
     {
-        if (await disk.PlainOnDiskAsync(run.Lv, ct).ConfigureAwait(false)
-            || await lvm.GetOrNotFoundAsync(run.Lv, ct).ConfigureAwait(false) is not { } thin || !SnapshotOperation.IsThin(thin))
+        if (await lvm.GetOrNotFoundAsync(run.Lv, ct).ConfigureAwait(false) is not { } thin || !SnapshotOperation.IsThin(thin))
         {
             return;
         }

@@ -29,15 +29,23 @@ public static class LvLookups
     /// (no metadata area here, a read torn by a commit made by hand) and where the LV is not on
     /// it, so a missing LV gets LVM's own verdict.
     /// </summary>
-    public static async Task<long?> SeqnoWithAsync(this OnDiskMetadata disk, LvmDriver lvm, LvRef lv, CancellationToken ct)
+    public static async Task<long?> SeqnoWithAsync(this OnDiskMetadata disk, LvmDriver lvm, LvRef lv, CancellationToken ct) =>
+        (await disk.WithLvAsync(lvm, lv, ct).ConfigureAwait(false)).Seqno;
+
+    /// <summary>
+    /// As <see cref="SeqnoWithAsync"/>, with whether the disk's metadata shows the LV plain
+    /// (striped or linear, no snapshot's store, no thin volume): false when it does not, or when
+    /// LVM's report answered. One read of the disk for both.
+    /// </summary>
+    public static async Task<(long? Seqno, bool Plain)> WithLvAsync(this OnDiskMetadata disk, LvmDriver lvm, LvRef lv, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(disk);
         ArgumentNullException.ThrowIfNull(lv);
         try
         {
-            if (await disk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is { } now && now.Vg.Name == lv.Vg && now.Vg.Lvs.Any(l => l.Name == lv.Lv))
+            if (await disk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is { } now && now.Vg.Name == lv.Vg && now.Vg.Lvs.FirstOrDefault(l => l.Name == lv.Lv) is { } onDisk)
             {
-                return now.Vg.Seqno;
+                return (now.Vg.Seqno, onDisk.Plain);
             }
         }
         catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
@@ -45,22 +53,7 @@ public static class LvLookups
             // LVM's report below says the same, the slow way.
         }
 
-        return (await lvm.GetOrNotFoundAsync(lv, ct).ConfigureAwait(false)).VgSeqno;
-    }
-
-    /// <summary>Whether the disk's metadata shows <paramref name="lv"/> plain (striped or linear, no snapshot's store, no thin volume); false when it does not or cannot say.</summary>
-    public static async Task<bool> PlainOnDiskAsync(this OnDiskMetadata disk, LvRef lv, CancellationToken ct)
-    {
-        ArgumentNullException.ThrowIfNull(disk);
-        ArgumentNullException.ThrowIfNull(lv);
-        try
-        {
-            return await disk.ReadAsync(lv.Vg, ct).ConfigureAwait(false) is { } now && now.Vg.Name == lv.Vg && now.Vg.Lvs.Any(l => l.Name == lv.Lv && l.Plain);
-        }
-        catch (Exception e) when (e is IOException or FormatException or UnauthorizedAccessException or LvmException)
-        {
-            return false;
-        }
+        return ((await lvm.GetOrNotFoundAsync(lv, ct).ConfigureAwait(false)).VgSeqno, false);
     }
 
     /// <summary>The LV, or <see cref="LvNotFound"/>.</summary>
