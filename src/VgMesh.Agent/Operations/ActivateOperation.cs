@@ -127,7 +127,7 @@ public sealed partial class ActivateOperation(LvmDriver lvm, OnDiskMetadata disk
     /// </summary>
     private async Task RefuseThinAwayFromItsPoolAsync(OperationRun run, string host, CancellationToken ct)
     {
-        if (await lvm.GetOrNotFoundAsync(run.Lv, ct).ConfigureAwait(false) is not { } thin || !SnapshotOperation.IsThin(thin))
+        if (await lvm.GetOrNotFoundAsync(run.Lv, ct).ConfigureAwait(false) is not { IsThin: true } thin)
         {
             return;
         }

@@ -93,7 +93,7 @@ public sealed class RemoveOperation(LvmDriver lvm, DmSetup dm, Placement placeme
 
         // A thin volume is removed by a message to its pool: where the pool is active, else LVM
         // here would activate the pool a second time.
-        if (all.FirstOrDefault(l => l.Name == lv.Lv) is { } thin && SnapshotOperation.IsThin(thin))
+        if (all.FirstOrDefault(l => l.Name == lv.Lv) is { IsThin: true } thin)
         {
             var pool = await placement.PoolHoldersAsync(run.Context, thin, ct).ConfigureAwait(false);
             if (pool.Count > 1)

@@ -30,10 +30,8 @@ public sealed class SnapshotOperation(LvmDriver lvm, LocalLvCommand local, Place
         }, ct);
     }
 
-    /// <summary>A thin volume of a pool: its snapshot without a size is a thin one, in the pool.</summary>
-    public static bool IsThin(LogicalVolume lv) => lv.Attributes.VolumeType == LvVolumeType.ThinVolume && lv.PoolLv is not null;
-
-    private static string Kind(LogicalVolume source) => IsThin(source) ? "thin snapshot" : "snapshot";
+    /// <summary>A thin volume's snapshot without a size is a thin one, in the pool.</summary>
+    private static string Kind(LogicalVolume source) => source.IsThin ? "thin snapshot" : "snapshot";
 
     private static AlreadyExists Taken(LvRef origin, string? name) => new($"{origin.Vg}/{name}", $"{origin.Vg}/{name} already exists; choose another snapshot name.");
 
@@ -52,7 +50,7 @@ public sealed class SnapshotOperation(LvmDriver lvm, LocalLvCommand local, Place
             throw new BadRequest($"{origin.FullName} is itself a snapshot; snapshot its origin {origin.Vg}/{source.Origin} instead.");
         }
 
-        return args.SizeBytes is null && !IsThin(source)
+        return args.SizeBytes is null && !source.IsThin
             ? throw new BadRequest($"{origin.FullName} is not a thin volume, so its snapshot {origin.Vg}/{name} needs a copy-on-write size (--size); only a thin volume's snapshot takes its space from the pool.")
             : (name, source);
     }

@@ -80,7 +80,7 @@ public sealed partial class StepRunner(LvmDriver lvm, ExtendOperation extend, Ag
                 // Only a snapshot of an origin active here, or a thin volume of a pool active
                 // here, is removed on a coordinator's behalf.
                 var target = (await lvm.ListLvsAsync(lv.Vg, ct).ConfigureAwait(false)).FirstOrDefault(l => l.Name == lv.Lv);
-                if (target is null || !(target.IsSnapshot || SnapshotOperation.IsThin(target)))
+                if (target is null || !(target.IsSnapshot || target.IsThin))
                 {
                     throw new BadRequest($"{lv.FullName} is neither a snapshot nor a thin volume; only their removal runs where their origin or pool is active");
                 }

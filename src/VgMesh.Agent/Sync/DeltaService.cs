@@ -45,8 +45,7 @@ public sealed class DeltaService(LvmDriver lvm, ThinPools thin, PeerRelay relay,
     }
 
     /// <summary>A thin volume with an origin: a snapshot of it taken in its pool (<c>lvcreate -s</c> without a size).</summary>
-    public static bool IsThinSnapshot(LogicalVolume lv) =>
-        lv.Attributes.VolumeType == LvVolumeType.ThinVolume && lv.Origin is not null && lv.PoolLv is not null;
+    public static bool IsThinSnapshot(LogicalVolume lv) => lv.IsThin && lv.Origin is not null;
 
     /// <summary>A snapshot whose changes can be read: a classic one that is not invalid, or a thin one.</summary>
     internal static void Check(LogicalVolume snap)

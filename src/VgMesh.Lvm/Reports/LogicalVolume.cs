@@ -30,4 +30,7 @@ public sealed record LogicalVolume(
     public string DmName => LvRef.DmNameOf(VgName, Name);
 
     public bool IsSnapshot => Attributes.VolumeType is LvVolumeType.Snapshot or LvVolumeType.SnapshotMerging;
+
+    /// <summary>A thin volume of a pool (a thin snapshot too: it has an origin besides).</summary>
+    public bool IsThin => Attributes.VolumeType == LvVolumeType.ThinVolume && PoolLv is not null;
 }
