@@ -9,6 +9,14 @@ namespace VgMesh.Agent.Tests.InLab;
 [Collection("agent-iscsi-lab")]
 public class CloneLabTests(IscsiAgentLabFixture f)
 {
+    /// <summary><c>vgmesh lv usage TEMPLATE</c>, asked on node3.</summary>
+    private async Task<List<CloneUsageView>> UsageAsync(string template)
+    {
+        var r = await f.CliAsync("node3", "lv", "usage", template);
+        Assert.True(r.ExitCode == 0, $"lv usage exited {r.ExitCode}: {r.Stderr}");
+        return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ListCloneUsageView)!;
+    }
+
     [Fact]
     public async Task TwoClones_DivergeByKnownAmounts_UsageReportsThem_TheTemplateStays()
     {
@@ -22,12 +30,7 @@ public class CloneLabTests(IscsiAgentLabFixture f)
         await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/urandom", "of=/dev/san/vm-b", "bs=1M", "count=4", "oflag=direct"]);
 
         // Where each clone is active comes from the hosts' reports, sent after their next pass.
-        var usage = await AgentLabFixture.EventuallyAsync(async () =>
-        {
-            var r = await f.CliAsync("node3", "lv", "usage", "gold");
-            Assert.True(r.ExitCode == 0, $"lv usage exited {r.ExitCode}: {r.Stderr}");
-            return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ListCloneUsageView)!;
-        }, u => u.Count == 2 && u.All(c => c.ActiveOn is not null), TimeSpan.FromSeconds(30), "both clones reported active on the template's host");
+        var usage = await AgentLabFixture.EventuallyAsync(() => UsageAsync("gold"), u => u.Count == 2 && u.All(c => c.ActiveOn is not null), TimeSpan.FromSeconds(30), "both clones reported active on the template's host");
         Assert.Equal(["vm-a", "vm-b"], usage.Select(u => u.Name));
         Assert.All(usage, u => Assert.Equal((holder, "gold", 16L << 20), (u.ActiveOn, u.Template, u.CowBytes)));
         // The data, plus the store's header and metadata chunks.
@@ -40,7 +43,7 @@ public class CloneLabTests(IscsiAgentLabFixture f)
         Assert.Equal(1, refused.ExitCode);
         Assert.Contains("has-snapshots", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("vm-a, vm-b", refused.Stderr, StringComparison.Ordinal);
-        var inactive = JsonSerializer.Deserialize((await f.CliAsync("node3", "lv", "usage", "gold")).Stdout, ApiJsonContext.Default.ListCloneUsageView)!;
+        var inactive = await UsageAsync("gold");
         Assert.All(inactive, u => Assert.Null(u.AllocatedBytes));
 
         await f.OkAsync("node1", "lv", "remove", "vm-a");
@@ -84,12 +87,7 @@ public class CloneLabTests(IscsiAgentLabFixture f)
             await f.Lab.ExecOkAsync(holder, ["dd", "if=/dev/urandom", "of=/dev/san/tvm-b", "bs=1M", "seek=2", "count=4", "oflag=direct"]);
 
             // From node3, which relays to node2's agent: exact, since the writes cover whole blocks.
-            var usage = await AgentLabFixture.EventuallyAsync(async () =>
-            {
-                var r = await f.CliAsync("node3", "lv", "usage", "tgold");
-                Assert.True(r.ExitCode == 0, $"lv usage exited {r.ExitCode}: {r.Stderr}");
-                return JsonSerializer.Deserialize(r.Stdout, ApiJsonContext.Default.ListCloneUsageView)!;
-            }, u => u.Count == 2 && u.All(c => c.AllocatedBytes is not null), TimeSpan.FromSeconds(30), "both thin clones' divergence read where the pool is active");
+            var usage = await AgentLabFixture.EventuallyAsync(() => UsageAsync("tgold"), u => u.Count == 2 && u.All(c => c.AllocatedBytes is not null), TimeSpan.FromSeconds(30), "both thin clones' divergence read where the pool is active");
             Assert.Equal(["tvm-a", "tvm-b"], usage.Select(u => u.Name));
             Assert.Equal([(holder, "tgold", 32L << 20, 1L << 20), (holder, "tgold", 32L << 20, 4L << 20)],
                 usage.Select(u => (u.ActiveOn, u.Template, u.CowBytes, u.AllocatedBytes!.Value)));
